@@ -1,0 +1,127 @@
+/*
+ * The wire format between a pool and its process workers.
+ *
+ * Both ends are the same executable (fork or spawn of one program), so every
+ * field is in host byte order and the header has no padding. Every frame is a
+ * fixed header followed by `len` payload bytes. The parent never trusts a
+ * length, a count or a job id that comes from a worker: proto.c checks each
+ * against what the parent sent before anything is copied.
+ */
+#ifndef WPOOL_PROTO_H
+#define WPOOL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "WPL1": a stray write by a task onto the channel fails the magic check. */
+#define WPOOL__MAGIC 0x314c5057u
+#define WPOOL__PROTO_VERSION 1u
+#define WPOOL__NO_FN UINT32_MAX
+
+enum wpool__frame_type {
+  WPOOL__F_HELLO = 1,  /* worker -> parent: pid, table size and hash */
+  WPOOL__F_INIT = 2,   /* parent -> worker: initializer and limits */
+  WPOOL__F_READY = 3,  /* worker -> parent: initializer ran (or failed) */
+  WPOOL__F_TASK = 4,   /* parent -> worker: a chunk of items to run */
+  WPOOL__F_RESULT = 5, /* worker -> parent: the chunk's outputs */
+  WPOOL__F_EXIT = 6    /* parent -> worker: exit cleanly */
+};
+
+/*
+ * Field use per type:
+ *   HELLO : job = pid, fn = number of registered functions,
+ *           count = protocol version, nanos = hash of the table.
+ *   INIT  : fn = initializer index or WPOOL__NO_FN, nanos = frame limit,
+ *           payload = initializer argument.
+ *   READY : nfail = 0, or 1 with payload = one failure record.
+ *   TASK  : job, fn, count, isize (0: variable input records), osize (0:
+ *           variable output records), payload = the items.
+ *   RESULT: job, count, osize, nfail, nanos = time spent running,
+ *           payload = outputs (see below).
+ *   EXIT  : nothing.
+ *
+ * Payloads:
+ *   fixed input  : count * isize bytes.
+ *   var input    : count records { u32 len; len bytes }.
+ *   fixed output : count * osize bytes, then nfail failure records.
+ *   var output   : count records { i32 code; i32 task_code; u32 len; bytes },
+ *                  code 0 = success and bytes are the output, else bytes are
+ *                  the failure message.
+ *   failure rec  : { u32 index; i32 code; i32 task_code; u32 len; message }.
+ */
+typedef struct wpool__frame {
+  uint32_t magic;
+  uint16_t type;
+  uint16_t flags;
+  uint32_t len;
+  uint32_t fn;
+  uint64_t job;
+  uint32_t count;
+  uint32_t isize;
+  uint32_t osize;
+  uint32_t nfail;
+  uint64_t nanos;
+} wpool__frame_t;
+
+#define WPOOL__FRAME_SIZE 48u
+#define WPOOL__VAR_REC_HDR 12u
+#define WPOOL__FAIL_REC_HDR 16u
+/* Longest failure message carried; longer ones are cut. */
+#define WPOOL__MSG_MAX 1024u
+
+/* A failure as decoded from a record; msg is not NUL-terminated. */
+typedef struct wpool__fail {
+  uint32_t index;
+  int32_t code;
+  int32_t task_code;
+  uint32_t len;
+  const char *msg;
+} wpool__fail_t;
+
+/* An output as decoded from a var record. */
+typedef struct wpool__rec {
+  int32_t code;
+  int32_t task_code;
+  uint32_t len;
+  const uint8_t *data;
+} wpool__rec_t;
+
+void wpool__frame_init(wpool__frame_t *f, uint16_t type);
+
+/*
+ * Check a header that arrived from the other end: magic, type, and len within
+ * max_payload. Returns 0 or WPOOL_EPROTO / WPOOL_E2BIG.
+ */
+int wpool__frame_check(const wpool__frame_t *f, uint64_t max_payload);
+
+/*
+ * Walk var records (input or output). *off is the cursor into buf; returns 1
+ * and fills the record, 0 at the exact end, WPOOL_EPROTO when a record runs
+ * past the end. proto_var_input() reads { u32 len; bytes } records.
+ */
+int wpool__rec_next(const uint8_t *buf, size_t len, size_t *off,
+                    wpool__rec_t *rec);
+int wpool__in_next(const uint8_t *buf, size_t len, size_t *off,
+                   const uint8_t **item, uint32_t *item_len);
+int wpool__fail_next(const uint8_t *buf, size_t len, size_t *off,
+                     wpool__fail_t *fail);
+
+/*
+ * Check a whole RESULT payload against what was sent (count, osize) before
+ * any of it is used: every record must be well-formed, indices in range and
+ * increasing, and nfail must match. Returns 0 or WPOOL_EPROTO.
+ */
+int wpool__result_validate(const wpool__frame_t *f, uint32_t count,
+                           uint32_t osize, const uint8_t *tail,
+                           size_t tail_len);
+
+static inline void wpool__put_u32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t wpool__get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+#endif

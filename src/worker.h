@@ -1,0 +1,28 @@
+/*
+ * The worker side of a process pool, portable: the loop that a forked or
+ * spawned worker runs, and the operating-system calls it needs from the
+ * backend.
+ */
+#ifndef WPOOL_WORKER_H
+#define WPOOL_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Serve a pool over a pair of byte channels: send HELLO, run the initializer
+ * on INIT, then run TASK frames in order and answer each with one RESULT
+ * frame, written before the next task starts (so that the parent always
+ * knows which task a dead worker held). Returns the exit code for the process
+ * when the parent says EXIT or closes the task channel.
+ */
+int wpool__worker_serve(intptr_t task_in, intptr_t result_out);
+
+/* Backend calls used by the worker loop; all blocking. */
+/* Read up to len bytes: > 0 bytes read, 0 at end of input, < 0 on error. */
+long wpool__os_read(intptr_t h, void *buf, size_t len);
+/* Write all len bytes: 0, or < 0 on error (the parent is gone). */
+int wpool__os_write_all(intptr_t h, const void *buf, size_t len);
+long wpool__os_getpid(void);
+
+#endif
