@@ -403,7 +403,7 @@ typedef struct wpool_source {
   wpool_producer producer;
   void *producer_user;
   /* Producer input only: how many chunks may be pulled ahead of the
-     consumer (submitted, running, or finished but not yet consumed); 0 = 4 x
+     consumer (submitted, running, or finished but not yet consumed); 0 = 32 x
      workers. Memory use is bounded by this window, not by the input. */
   size_t window;
 } wpool_source_t;

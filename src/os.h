@@ -1,0 +1,49 @@
+/*
+ * Operating-system services that the portable core needs, beyond the worker
+ * loop's I/O calls in worker.h. Every backend (src/posix, src/win32)
+ * implements all of them; the portable code never tests the platform.
+ */
+#ifndef WPOOL_OS_H
+#define WPOOL_OS_H
+
+/*
+ * wpool_bootstrap(): when this process was started as a spawned worker, serve
+ * the pool and exit the process without returning; otherwise return 0.
+ */
+int wpool__os_bootstrap(int argc, char **argv);
+
+/*
+ * 1 when this process was started as a spawned worker but its main() did not
+ * call wpool_bootstrap() (the marker that bootstrap would have removed is
+ * still there), else 0. wpool_create() then fails with WPOOL_ENOHOOK instead
+ * of spawning workers without end.
+ */
+int wpool__os_spawned_without_hook(void);
+
+/* Number of online CPUs, at least 1. */
+int wpool__os_ncpu(void);
+
+/*
+ * Run fn once per process, whichever thread gets here first; the others wait
+ * until it has returned. There is a single once-flag per process: only one
+ * initialiser in the library may use this (a second fn would never run).
+ */
+void wpool__os_once(void (*fn)(void));
+
+/*
+ * Block every blockable signal in the calling thread. The pool's own threads
+ * call it first, so that the program's signal handlers never run on them and
+ * a write to a dead worker's pipe is not killed by SIGPIPE (it fails with
+ * EPIPE instead; see wpool__os_clear_sigpipe).
+ */
+void wpool__os_block_signals(void);
+
+/*
+ * After a write in a thread with signals blocked failed with EPIPE: consume
+ * the SIGPIPE left pending on the thread, so that it is not delivered to
+ * the program later if the thread's mask changes. Does nothing on systems
+ * without SIGPIPE.
+ */
+void wpool__os_clear_sigpipe(void);
+
+#endif

@@ -1,0 +1,360 @@
+/*
+ * apply and map, and the result handles they return. A result is freed when
+ * nobody needs it any more: the caller released its handle, it is ready and
+ * its callbacks ran, and no worker holds one of its chunks (a thread worker
+ * may still be reading its argument after a terminate).
+ */
+#include "pool.h"
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_failure(wpool_result_t *r, int code, int task_code,
+                        const char *msg, size_t msg_len) {
+  r->code = code;
+  r->task_code = task_code;
+  free(r->msg);
+  if (!msg) {
+    msg = wpool_strerror(code);
+    msg_len = strlen(msg);
+  }
+  r->msg = malloc(msg_len + 1);
+  if (r->msg) {
+    memcpy(r->msg, msg, msg_len);
+    r->msg[msg_len] = '\0';
+  }
+}
+
+/* A map failure is reported for its lowest item index, as Python raises the
+   first failure in input order. */
+static void map_failure(wpool_result_t *r, size_t index, int code,
+                        int task_code, const char *msg, size_t msg_len) {
+  if (index >= r->fail_index)
+    return;
+  r->fail_index = index;
+  if (!msg) {
+    msg = wpool_strerror(code);
+    msg_len = strlen(msg);
+  }
+  size_t cap = msg_len + 48;
+  char *text = malloc(cap);
+  if (text)
+    snprintf(text, cap, "item %zu: %.*s", index, (int)msg_len, msg);
+  set_failure(r, code, task_code, text, text ? strlen(text) : 0);
+  free(text);
+}
+
+static void mark_ready(wpool_t *p, wpool_result_t *r) {
+  r->ready = 1;
+  wpool__notify_done(p);
+  if (r->on_success || r->on_error) {
+    wpool__callbacks_queue(p, r);
+  } else {
+    r->pending_ref = 0;
+    wpool__result_maybe_free(p, r);
+  }
+}
+
+void wpool__result_chunk(wpool_t *p, wpool_result_t *r, size_t k,
+                         const wpool__frame_t *f, wpool__buf_t *tail, int code,
+                         const char *msg) {
+  wpool__batch_t *b = &r->batch;
+  if (r->ready) { /* already failed as a whole (terminate) */
+    if (tail)
+      wpool__buf_free(tail);
+    return;
+  }
+  if (b->kind == WPOOL__APPLY) {
+    if (code) {
+      set_failure(r, code, 0, msg, msg ? strlen(msg) : 0);
+    } else {
+      size_t off = 0;
+      wpool__rec_t rec;
+      if (wpool__rec_next(tail->data, tail->len, &off, &rec) != 1) {
+        set_failure(r, WPOOL_EPROTO, 0, NULL, 0);
+      } else if (rec.code) {
+        set_failure(r, rec.code, rec.task_code, (const char *)rec.data,
+                    rec.len);
+      } else {
+        r->tail = *tail; /* the output stays where it arrived */
+        tail->data = NULL;
+        r->data = rec.data;
+        r->len = rec.len;
+      }
+    }
+  } else if (code) {
+    /* The chunk failed as a whole (its worker died, or the pool stopped):
+       no worker can write its outputs any more, so they read as zero. */
+    size_t first = k * b->chunksize;
+    size_t count = b->n - first < b->chunksize ? b->n - first : b->chunksize;
+    memset(b->out + first * b->osize, 0, count * b->osize);
+    map_failure(r, first, code, 0, msg, msg ? strlen(msg) : 0);
+  } else if (f->nfail) {
+    size_t off = 0;
+    wpool__fail_t fl;
+    while (wpool__fail_next(tail->data, tail->len, &off, &fl) == 1)
+      map_failure(r, k * b->chunksize + fl.index, fl.code, fl.task_code,
+                  fl.msg, fl.len);
+  }
+  if (tail)
+    wpool__buf_free(tail);
+  if (++b->accounted == b->nchunks)
+    mark_ready(p, r);
+}
+
+void wpool__result_maybe_free(wpool_t *p, wpool_result_t *r) {
+  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued)
+    return;
+  wpool__buf_free(&r->tail);
+  free(r->msg);
+  free(r);
+  p->refs--;
+}
+
+/* Allocate a result with room for extra bytes of argument after it. */
+static wpool_result_t *result_new(wpool_t *p, size_t extra) {
+  wpool_result_t *r = calloc(1, sizeof *r + extra);
+  if (!r)
+    return NULL;
+  r->pool = p;
+  r->pending_ref = 1;
+  r->fail_index = SIZE_MAX;
+  r->batch.result = r;
+  return r;
+}
+
+static int submit(wpool_t *p, wpool_result_t *r, wpool_callback ok,
+                  wpool_callback err, void *user, wpool_result_t **out) {
+  r->on_success = ok;
+  r->on_error = err;
+  r->user = user;
+  r->user_ref = out != NULL;
+  apr_thread_mutex_lock(p->lock);
+  if (p->state != WPOOL__RUNNING) {
+    apr_thread_mutex_unlock(p->lock);
+    free(r);
+    return WPOOL_ECLOSED;
+  }
+  p->refs++;
+  if (r->batch.nchunks == 0) {
+    r->data = r->batch.out;
+    mark_ready(p, r);
+  } else {
+    wpool__enqueue(p, &r->batch);
+  }
+  if (out)
+    *out = r;
+  apr_thread_mutex_unlock(p->lock);
+  return 0;
+}
+
+int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
+                      size_t arg_len, wpool_callback on_success,
+                      wpool_callback on_error, void *user,
+                      wpool_result_t **result) {
+  uint32_t fi;
+  int rc = wpool__submit_check(p, fn, &fi);
+  if (rc)
+    return rc;
+  if (!arg && arg_len)
+    return WPOOL_EINVAL;
+  if (arg_len > p->max_frame - 4 || arg_len > UINT32_MAX - 4)
+    return WPOOL_E2BIG;
+  wpool_result_t *r = result_new(p, 4 + arg_len);
+  if (!r)
+    return WPOOL_ENOMEM;
+  uint8_t *rec = (uint8_t *)(r + 1);
+  wpool__put_u32(rec, (uint32_t)arg_len);
+  if (arg_len)
+    memcpy(rec + 4, arg, arg_len);
+  wpool__batch_t *b = &r->batch;
+  b->kind = WPOOL__APPLY;
+  b->fn = fi;
+  b->items = rec;
+  b->items_len = 4 + arg_len;
+  b->n = 1;
+  b->chunksize = 1;
+  b->nchunks = 1;
+  return submit(p, r, on_success, on_error, user, result);
+}
+
+/* Split n items into chunks that respect the frame limit both ways. */
+static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
+                        size_t chunksize, size_t *cs) {
+  if (isize > p->max_frame || osize + WPOOL__FAIL_REC_HDR > p->max_frame)
+    return WPOOL_E2BIG;
+  if (chunksize == 0) {
+    size_t div = 4 * (size_t)p->nworkers;
+    chunksize = n / div + (n % div != 0);
+  }
+  if (chunksize == 0)
+    chunksize = 1;
+  size_t cap = p->max_frame / isize;
+  size_t ocap = p->max_frame / (osize + WPOOL__FAIL_REC_HDR);
+  if (chunksize > cap)
+    chunksize = cap;
+  if (chunksize > ocap)
+    chunksize = ocap;
+  if (chunksize > UINT32_MAX)
+    chunksize = UINT32_MAX;
+  *cs = chunksize;
+  return 0;
+}
+
+int wpool_map_async(wpool_t *p, wpool_fn fn, const void *items, size_t n,
+                    size_t item_size, void *out, size_t out_size,
+                    size_t chunksize, wpool_callback on_success,
+                    wpool_callback on_error, void *user,
+                    wpool_result_t **result) {
+  uint32_t fi;
+  int rc = wpool__submit_check(p, fn, &fi);
+  if (rc)
+    return rc;
+  if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
+      out_size > UINT32_MAX || (n && (!items || !out)))
+    return WPOOL_EINVAL;
+  if (n > SIZE_MAX / item_size || n > SIZE_MAX / out_size)
+    return WPOOL_EINVAL;
+  size_t cs;
+  rc = map_chunking(p, n, item_size, out_size, chunksize, &cs);
+  if (rc)
+    return rc;
+  wpool_result_t *r = result_new(p, 0);
+  if (!r)
+    return WPOOL_ENOMEM;
+  wpool__batch_t *b = &r->batch;
+  b->kind = WPOOL__MAP;
+  b->fn = fi;
+  b->isize = (uint32_t)item_size;
+  b->osize = (uint32_t)out_size;
+  b->items = items;
+  b->n = n;
+  b->chunksize = cs;
+  b->nchunks = n / cs + (n % cs != 0);
+  b->out = out;
+  r->len = n * out_size;
+  r->data = out;
+  return submit(p, r, on_success, on_error, user, result);
+}
+
+int wpool_result_wait(wpool_result_t *r, long timeout_ms) {
+  if (!r)
+    return WPOOL_EINVAL;
+  wpool_t *p = r->pool;
+  apr_time_t deadline = wpool__deadline(timeout_ms);
+  int rc = 0;
+  apr_thread_mutex_lock(p->lock);
+  while (!r->ready && rc == 0)
+    rc = wpool__wait(p, p->done_cond, deadline);
+  apr_thread_mutex_unlock(p->lock);
+  return rc;
+}
+
+int wpool_result_get(wpool_result_t *r, long timeout_ms, const void **data,
+                     size_t *len) {
+  int rc = wpool_result_wait(r, timeout_ms);
+  if (rc)
+    return rc;
+  /* Ready results never change again: no lock needed to read them. */
+  if (r->code == 0) {
+    if (data)
+      *data = r->data;
+    if (len)
+      *len = r->len;
+  }
+  return r->code;
+}
+
+int wpool_result_ready(wpool_result_t *r) {
+  if (!r)
+    return 0;
+  apr_thread_mutex_lock(r->pool->lock);
+  int ready = r->ready;
+  apr_thread_mutex_unlock(r->pool->lock);
+  return ready;
+}
+
+int wpool_result_successful(wpool_result_t *r) {
+  if (!r)
+    return WPOOL_EINVAL;
+  if (!wpool_result_ready(r))
+    return WPOOL_ENOTREADY;
+  return r->code == 0;
+}
+
+const char *wpool_result_message(wpool_result_t *r) {
+  return r && wpool_result_ready(r) && r->code ? r->msg : NULL;
+}
+
+int wpool_result_task_code(wpool_result_t *r) {
+  return r && wpool_result_ready(r) ? r->task_code : 0;
+}
+
+void wpool_result_free(wpool_result_t *r) {
+  if (!r)
+    return;
+  wpool_t *p = r->pool;
+  apr_thread_mutex_lock(p->lock);
+  r->user_ref = 0;
+  wpool__result_maybe_free(p, r);
+  wpool__unlock(p);
+}
+
+static void take_message(wpool_result_t *r, char **errmsg) {
+  if (!errmsg)
+    return;
+  *errmsg = NULL;
+  if (r->code && r->msg) {
+    size_t n = strlen(r->msg) + 1;
+    *errmsg = malloc(n);
+    if (*errmsg)
+      memcpy(*errmsg, r->msg, n);
+  }
+}
+
+int wpool_apply(wpool_t *p, wpool_fn fn, const void *arg, size_t arg_len,
+                void **out, size_t *out_len, char **errmsg) {
+  if (out)
+    *out = NULL;
+  if (out_len)
+    *out_len = 0;
+  if (errmsg)
+    *errmsg = NULL;
+  wpool_result_t *r;
+  int rc = wpool_apply_async(p, fn, arg, arg_len, NULL, NULL, NULL, &r);
+  if (rc)
+    return rc;
+  const void *data;
+  size_t len;
+  rc = wpool_result_get(r, WPOOL_FOREVER, &data, &len);
+  if (rc == 0 && out && len) {
+    *out = malloc(len);
+    if (*out)
+      memcpy(*out, data, len);
+    else
+      rc = WPOOL_ENOMEM;
+  }
+  if (rc == 0 && out_len)
+    *out_len = len;
+  take_message(r, errmsg);
+  wpool_result_free(r);
+  return rc;
+}
+
+int wpool_map(wpool_t *p, wpool_fn fn, const void *items, size_t n,
+              size_t item_size, void *out, size_t out_size, size_t chunksize,
+              char **errmsg) {
+  if (errmsg)
+    *errmsg = NULL;
+  wpool_result_t *r;
+  int rc = wpool_map_async(p, fn, items, n, item_size, out, out_size,
+                           chunksize, NULL, NULL, NULL, &r);
+  if (rc)
+    return rc;
+  rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
+  take_message(r, errmsg);
+  wpool_result_free(r);
+  return rc;
+}

@@ -1,0 +1,218 @@
+#include "run.h"
+
+#include <apr_time.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct wpool_out {
+  /* Fixed mode: the output slot itself. */
+  uint8_t *slot;
+  size_t osize;
+  /* Var mode: the record being built starts at rec in buf. */
+  wpool__buf_t *buf;
+  size_t rec;
+  size_t len;
+  uint64_t max_frame;
+  int failed;
+  int fail_code; /* a wpool code of our own, e.g. ERANGE, else ETASK */
+  char msg[WPOOL__MSG_MAX];
+  size_t msg_len;
+};
+
+uint64_t wpool__now_ns(void) { return (uint64_t)apr_time_now() * 1000u; }
+
+static int own_failure(wpool_out_t *o, int code, const char *fmt, ...) {
+  if (!o->failed) {
+    o->failed = 1;
+    o->fail_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->msg, sizeof o->msg, fmt, ap);
+    va_end(ap);
+    o->msg_len = n < 0 ? 0 : (size_t)n >= sizeof o->msg ? sizeof o->msg - 1
+                                                         : (size_t)n;
+  }
+  return code;
+}
+
+void *wpool_out_reserve(wpool_out_t *o, size_t len) {
+  if (!o)
+    return NULL;
+  if (o->slot) {
+    if (len > o->osize) {
+      own_failure(o, WPOOL_ERANGE,
+                  "output of %zu bytes does not fit the %zu-byte item", len,
+                  o->osize);
+      return NULL;
+    }
+    o->len = len;
+    return o->slot;
+  }
+  if (len > o->max_frame) {
+    own_failure(o, WPOOL_E2BIG, "output of %zu bytes exceeds the frame limit",
+                len);
+    return NULL;
+  }
+  /* Replacing an earlier output: drop it, keep the record header. */
+  o->buf->len = o->rec + WPOOL__VAR_REC_HDR;
+  if (wpool__buf_reserve(o->buf, len)) {
+    own_failure(o, WPOOL_ENOMEM, "out of memory for a %zu-byte output", len);
+    return NULL;
+  }
+  o->buf->len += len;
+  o->len = len;
+  return o->buf->data + o->rec + WPOOL__VAR_REC_HDR;
+}
+
+int wpool_out_set(wpool_out_t *o, const void *data, size_t len) {
+  if (!o || (!data && len))
+    return WPOOL_EINVAL;
+  void *dst = wpool_out_reserve(o, len);
+  if (!dst)
+    return o->fail_code;
+  if (len)
+    memcpy(dst, data, len);
+  return 0;
+}
+
+int wpool_out_fail(wpool_out_t *o, int code, const char *fmt, ...) {
+  if (code == 0)
+    code = 1;
+  if (!o)
+    return code;
+  if (!o->failed) {
+    o->failed = 1;
+    o->fail_code = WPOOL_ETASK;
+    o->msg_len = 0;
+    if (fmt) {
+      va_list ap;
+      va_start(ap, fmt);
+      int n = vsnprintf(o->msg, sizeof o->msg, fmt, ap);
+      va_end(ap);
+      o->msg_len = n < 0                        ? 0
+                   : (size_t)n >= sizeof o->msg ? sizeof o->msg - 1
+                                                : (size_t)n;
+    }
+  }
+  return code;
+}
+
+static void put_rec_hdr(uint8_t *p, int32_t code, int32_t task_code,
+                        uint32_t len) {
+  wpool__put_u32(p, (uint32_t)code);
+  wpool__put_u32(p + 4, (uint32_t)task_code);
+  wpool__put_u32(p + 8, len);
+}
+
+/* The code and message a finished call reports, if it failed. */
+static int outcome(wpool_out_t *o, int rc, int *task_code) {
+  *task_code = 0;
+  if (o->failed && o->fail_code != WPOOL_ETASK)
+    return o->fail_code; /* our own failure (ERANGE...) wins: it's exact */
+  if (rc == 0 && !o->failed)
+    return 0;
+  *task_code = rc ? rc : 1;
+  if (!o->failed || o->msg_len == 0)
+    o->msg_len = (size_t)snprintf(o->msg, sizeof o->msg,
+                                  "task returned %d", *task_code);
+  return WPOOL_ETASK;
+}
+
+static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
+                   uint32_t index, const uint8_t *arg, size_t arg_len) {
+  wpool_out_t o;
+  o.failed = 0;
+  o.msg_len = 0;
+  o.len = 0;
+  o.max_frame = in->max_frame;
+  if (in->osize) {
+    o.slot = out->fixed + (size_t)index * in->osize;
+    o.osize = in->osize;
+    o.buf = NULL;
+    int rc = in->fn(arg, arg_len, &o);
+    int task_code;
+    int code = outcome(&o, rc, &task_code);
+    if (code == 0) {
+      if (o.len < in->osize)
+        memset(o.slot + o.len, 0, in->osize - o.len);
+      return 0;
+    }
+    memset(o.slot, 0, in->osize);
+    if (wpool__buf_reserve(out->tail, WPOOL__FAIL_REC_HDR + o.msg_len))
+      return WPOOL_ENOMEM;
+    uint8_t *p = out->tail->data + out->tail->len;
+    wpool__put_u32(p, index);
+    put_rec_hdr(p + 4, code, task_code, (uint32_t)o.msg_len);
+    memcpy(p + WPOOL__FAIL_REC_HDR, o.msg, o.msg_len);
+    out->tail->len += WPOOL__FAIL_REC_HDR + o.msg_len;
+    out->nfail++;
+    return 0;
+  }
+  o.slot = NULL;
+  o.buf = out->tail;
+  o.rec = out->tail->len;
+  if (wpool__buf_reserve(out->tail, WPOOL__VAR_REC_HDR))
+    return WPOOL_ENOMEM;
+  out->tail->len += WPOOL__VAR_REC_HDR;
+  int rc = in->fn(arg, arg_len, &o);
+  int task_code;
+  int code = outcome(&o, rc, &task_code);
+  if (code == 0) {
+    put_rec_hdr(out->tail->data + o.rec, 0, 0, (uint32_t)o.len);
+    return 0;
+  }
+  /* The record now carries the message instead of any partial output. */
+  out->tail->len = o.rec + WPOOL__VAR_REC_HDR;
+  if (wpool__buf_append(out->tail, o.msg, o.msg_len))
+    return WPOOL_ENOMEM;
+  put_rec_hdr(out->tail->data + o.rec, code, task_code, (uint32_t)o.msg_len);
+  out->nfail++;
+  return 0;
+}
+
+int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
+  uint64_t start = wpool__now_ns();
+  out->nfail = 0;
+  int rc = 0;
+  if (in->isize) {
+    if ((uint64_t)in->count * in->isize != in->items_len)
+      return WPOOL_EPROTO;
+    for (uint32_t i = 0; i < in->count && rc == 0; i++)
+      rc = run_one(in, out, i, in->items + (size_t)i * in->isize, in->isize);
+  } else {
+    size_t off = 0;
+    for (uint32_t i = 0; i < in->count && rc == 0; i++) {
+      const uint8_t *item;
+      uint32_t len;
+      if (wpool__in_next(in->items, in->items_len, &off, &item, &len) != 1)
+        return WPOOL_EPROTO;
+      rc = run_one(in, out, i, item, len);
+    }
+    if (rc == 0 && off != in->items_len)
+      return WPOOL_EPROTO;
+  }
+  out->nanos = wpool__now_ns() - start;
+  return rc;
+}
+
+int wpool__run_init(wpool_fn fn, const void *arg, size_t len, int *task_code,
+                    char *msg, size_t msg_cap) {
+  wpool_out_t o;
+  memset(&o, 0, sizeof o);
+  /* An initializer has no output: a var record buffer absorbs any. */
+  wpool__buf_t sink = {0};
+  o.buf = &sink;
+  o.max_frame = UINT64_MAX;
+  if (wpool__buf_reserve(&sink, WPOOL__VAR_REC_HDR) == 0)
+    sink.len = WPOOL__VAR_REC_HDR;
+  int rc = fn(arg, len, &o);
+  wpool__buf_free(&sink);
+  int code = outcome(&o, rc, task_code);
+  if (code && msg_cap) {
+    size_t n = o.msg_len < msg_cap - 1 ? o.msg_len : msg_cap - 1;
+    memcpy(msg, o.msg, n);
+    msg[n] = '\0';
+  }
+  return code;
+}

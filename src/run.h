@@ -1,0 +1,43 @@
+/*
+ * Running a chunk of items, the same code for process and thread workers.
+ * It produces exactly the RESULT payload layout of proto.h, so that the
+ * parent decodes a thread's results with the code that decodes a process's.
+ */
+#ifndef WPOOL_RUN_H
+#define WPOOL_RUN_H
+
+#include "buf.h"
+#include "proto.h"
+#include "wpool.h"
+
+typedef struct wpool__chunk_in {
+  wpool_fn fn;
+  uint32_t count;
+  uint32_t isize; /* 0: var input records */
+  uint32_t osize; /* 0: var output records */
+  const uint8_t *items;
+  size_t items_len;
+  uint64_t max_frame;
+} wpool__chunk_in_t;
+
+typedef struct wpool__chunk_out {
+  uint8_t *fixed;    /* count * osize bytes when osize > 0 */
+  wpool__buf_t *tail; /* failure records, or the var output records */
+  uint32_t nfail;
+  uint64_t nanos;
+} wpool__chunk_out_t;
+
+/*
+ * Run every item. Returns 0, or WPOOL_EPROTO when the input records are
+ * malformed, or WPOOL_ENOMEM; per-item failures are records, not errors.
+ */
+int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out);
+
+/* Run an initializer; on failure *code and msg (NUL-terminated) are set. */
+int wpool__run_init(wpool_fn fn, const void *arg, size_t len, int *task_code,
+                    char *msg, size_t msg_cap);
+
+/* Monotonic nanoseconds (APR's clock), for task timing. */
+uint64_t wpool__now_ns(void);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * Thread workers, portable on APR threads. They take chunks from the same
+ * scheduler as process workers (wpool__take) and report through the same
+ * completion path (wpool__complete), with the RESULT payload built by the
+ * same runner; only the transport is missing.
+ *
+ * maxtasksperchild replaces a thread by a new one: the retiring thread starts
+ * its successor and exits, and the successor joins it, so that no handle is
+ * left behind however many replacements happen. Each thread lives in its own
+ * unmanaged APR pool, destroyed by whoever joins it.
+ */
+#include "os.h"
+#include "pool.h"
+#include "registry.h"
+#include "run.h"
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tslot {
+  apr_thread_t *thread;
+  apr_pool_t *mem;
+} tslot_t;
+
+typedef struct tstate {
+  tslot_t *slots;
+  int alive;
+  int joined;
+} tstate_t;
+
+typedef struct targ {
+  wpool_t *pool;
+  wpool__worker_t *w;
+  apr_thread_t *prev;
+  apr_pool_t *prev_mem;
+} targ_t;
+
+static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg);
+
+/* Start the thread of worker w, to follow prev (lock held). */
+static int spawn_thread(wpool_t *p, wpool__worker_t *w, apr_thread_t *prev,
+                        apr_pool_t *prev_mem) {
+  tstate_t *ts = p->be_state;
+  apr_pool_t *mem;
+  if (apr_pool_create_unmanaged_ex(&mem, NULL, NULL) != APR_SUCCESS)
+    return WPOOL_ENOMEM;
+  targ_t *a = apr_palloc(mem, sizeof *a);
+  a->pool = p;
+  a->w = w;
+  a->prev = prev;
+  a->prev_mem = prev_mem;
+  apr_threadattr_t *attr;
+  apr_thread_t *t;
+  if (apr_threadattr_create(&attr, mem) != APR_SUCCESS ||
+      apr_thread_create(&t, attr, thread_main, a, mem) != APR_SUCCESS) {
+    apr_pool_destroy(mem);
+    return WPOOL_ESYS;
+  }
+  ts->slots[w->index].thread = t;
+  ts->slots[w->index].mem = mem;
+  ts->alive++;
+  w->state = WPOOL__W_STARTING;
+  w->pid = wpool__os_getpid();
+  w->tasks_sent = 0;
+  return 0;
+}
+
+static int run_initializer(wpool_t *p, char *msg, size_t cap) {
+  if (p->init_fn == WPOOL__NO_FN)
+    return 0;
+  int task_code;
+  return wpool__run_init(p->opt.initializer, p->opt.initargs,
+                         p->opt.initargs_len, &task_code, msg, cap);
+}
+
+/* Run the head job of w with the lock released; returns with it held. */
+static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
+  wpool__job_t *j = &w->fifo[w->head];
+  wpool__batch_t *b = j->batch;
+  wpool__chunk_in_t in = {wpool__registry_at(j->hdr.fn), j->hdr.count,
+                          j->hdr.isize, j->hdr.osize, j->payload, j->plen,
+                          p->max_frame};
+  /* A map's chunk writes straight into the caller's array: the scheduler
+     does not report the map until this chunk is back. */
+  uint8_t *fixed =
+      b->osize ? b->out + j->chunk * b->chunksize * b->osize : NULL;
+  apr_thread_mutex_unlock(p->lock);
+  wpool__chunk_out_t out = {fixed, tail, 0, 0};
+  int rc = wpool__run_chunk(&in, &out);
+  wpool__frame_t f;
+  wpool__frame_init(&f, WPOOL__F_RESULT);
+  f.job = j->seq;
+  f.count = j->hdr.count;
+  f.osize = j->hdr.osize;
+  f.nfail = out.nfail;
+  f.nanos = out.nanos;
+  apr_thread_mutex_lock(p->lock);
+  if (rc) {
+    wpool__buf_free(tail);
+    wpool__fail_held(p, w, rc, "could not run the chunk (out of memory)", 0);
+  } else {
+    wpool__complete(p, w, &f, tail);
+  }
+  *tail = (wpool__buf_t){0};
+}
+
+static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
+  targ_t *a = arg;
+  wpool_t *p = a->pool;
+  wpool__worker_t *w = a->w;
+  tstate_t *ts = p->be_state;
+  wpool__os_block_signals();
+  if (a->prev) {
+    apr_status_t st;
+    apr_thread_join(&st, a->prev);
+    apr_pool_destroy(a->prev_mem);
+  }
+  char msg[WPOOL__MSG_MAX];
+  int init_rc = run_initializer(p, msg, sizeof msg);
+  apr_thread_mutex_lock(p->lock);
+  if (init_rc) {
+    if (!p->start_code && p->ready_count < p->nworkers) {
+      p->start_code = init_rc;
+      wpool__set_msg(&p->start_msg, "initializer failed: %s", msg);
+    } else {
+      wpool__break(p, WPOOL_ESPAWN, "initializer failed in a new worker");
+    }
+    goto out;
+  }
+  w->state = WPOOL__W_READY;
+  p->ready_count++;
+  apr_thread_cond_broadcast(p->state_cond);
+  wpool__buf_t tail = {0};
+  for (;;) {
+    if (p->state == WPOOL__TERMINATED)
+      break;
+    if (!wpool__take(p, w)) {
+      if (p->state == WPOOL__CLOSED && !wpool__has_work(p))
+        break;
+      p->idle++;
+      apr_thread_cond_wait(p->work_cond, p->lock);
+      p->idle--;
+      continue;
+    }
+    run_job(p, w, &tail);
+    if (p->opt.maxtasksperchild && w->tasks_sent >= p->opt.maxtasksperchild &&
+        p->state != WPOOL__TERMINATED) {
+      p->st_replaced++;
+      tslot_t me = ts->slots[w->index];
+      ts->alive--;
+      if (spawn_thread(p, w, me.thread, me.mem) == 0) {
+        apr_thread_cond_broadcast(p->state_cond);
+        apr_thread_mutex_unlock(p->lock);
+        apr_thread_exit(t, APR_SUCCESS);
+        return NULL;
+      }
+      ts->alive++;
+      wpool__break(p, WPOOL_ESPAWN, "could not start a replacement thread");
+      break;
+    }
+  }
+  wpool__buf_free(&tail);
+out:
+  w->state = WPOOL__W_EMPTY;
+  ts->alive--;
+  apr_thread_cond_broadcast(p->state_cond);
+  apr_thread_cond_broadcast(p->work_cond);
+  apr_thread_mutex_unlock(p->lock);
+  apr_thread_exit(t, APR_SUCCESS);
+  return NULL;
+}
+
+static int tb_start(wpool_t *p, char **errmsg) {
+  tstate_t *ts = calloc(1, sizeof *ts);
+  if (!ts)
+    return WPOOL_ENOMEM;
+  ts->slots = calloc((size_t)p->nworkers, sizeof *ts->slots);
+  if (!ts->slots) {
+    free(ts);
+    return WPOOL_ENOMEM;
+  }
+  p->be_state = ts;
+  int rc = 0;
+  apr_thread_mutex_lock(p->lock);
+  for (int i = 0; i < p->nworkers && rc == 0; i++)
+    rc = spawn_thread(p, &p->workers[i], NULL, NULL);
+  if (rc == 0) {
+    while (p->ready_count < p->nworkers && !p->start_code)
+      apr_thread_cond_wait(p->state_cond, p->lock);
+    rc = p->start_code;
+  }
+  if (rc && errmsg && p->start_msg)
+    wpool__set_msg(errmsg, "%s", p->start_msg);
+  apr_thread_mutex_unlock(p->lock);
+  return rc;
+}
+
+static void tb_wake(wpool_t *p) {
+  if (p->idle || p->state != WPOOL__RUNNING)
+    apr_thread_cond_broadcast(p->work_cond);
+}
+
+static int tb_join(wpool_t *p) {
+  tstate_t *ts = p->be_state;
+  if (!ts)
+    return 0;
+  apr_thread_mutex_lock(p->lock);
+  apr_thread_cond_broadcast(p->work_cond);
+  while (ts->alive)
+    apr_thread_cond_wait(p->state_cond, p->lock);
+  int first = !ts->joined;
+  ts->joined = 1;
+  apr_thread_mutex_unlock(p->lock);
+  if (!first)
+    return 0;
+  for (int i = 0; i < p->nworkers; i++) {
+    if (!ts->slots[i].thread)
+      continue;
+    apr_status_t st;
+    apr_thread_join(&st, ts->slots[i].thread);
+    apr_pool_destroy(ts->slots[i].mem);
+    ts->slots[i].thread = NULL;
+  }
+  return 0;
+}
+
+static void tb_destroy(wpool_t *p) {
+  tstate_t *ts = p->be_state;
+  if (!ts)
+    return;
+  free(ts->slots);
+  free(ts);
+  p->be_state = NULL;
+}
+
+const wpool__backend_t wpool__thread_backend = {tb_start, tb_wake, tb_join,
+                                                tb_destroy};

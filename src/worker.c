@@ -1,0 +1,208 @@
+/*
+ * The loop a process worker runs. Tasks arrive back to back on the task
+ * channel (the parent pipelines several per worker); the worker reads as many
+ * as one read() gives, runs them in order and writes each RESULT before it
+ * starts the next task. That write per task is what lets the parent know, at
+ * any moment, which task a dead worker held: the first one it sent whose
+ * result has not arrived.
+ */
+#include "worker.h"
+#include "buf.h"
+#include "proto.h"
+#include "registry.h"
+#include "run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct reader {
+  intptr_t h;
+  wpool__buf_t buf;
+  size_t pos; /* start of unconsumed bytes in buf */
+} reader_t;
+
+/*
+ * Make at least need bytes available at r->buf.data + r->pos; 0, or -1 at
+ * end of input or on error.
+ */
+static int fill(reader_t *r, size_t need) {
+  if (r->buf.len - r->pos >= need)
+    return 0;
+  if (r->pos) {
+    memmove(r->buf.data, r->buf.data + r->pos, r->buf.len - r->pos);
+    r->buf.len -= r->pos;
+    r->pos = 0;
+  }
+  size_t want = need > 65536 ? need : 65536;
+  if (wpool__buf_reserve(&r->buf, want - r->buf.len + 1))
+    return -1;
+  while (r->buf.len < need) {
+    long n = wpool__os_read(r->h, r->buf.data + r->buf.len,
+                            r->buf.cap - r->buf.len);
+    if (n <= 0)
+      return -1;
+    r->buf.len += (size_t)n;
+  }
+  return 0;
+}
+
+/* The next frame and its payload (valid until the next call), or -1. */
+static int next_frame(reader_t *r, wpool__frame_t *f, const uint8_t **payload,
+                      uint64_t max_payload) {
+  if (fill(r, WPOOL__FRAME_SIZE))
+    return -1;
+  memcpy(f, r->buf.data + r->pos, WPOOL__FRAME_SIZE);
+  /* The parent is trusted more than a worker, but a garbled channel must
+     still end in a clean exit, not a giant allocation. */
+  if (wpool__frame_check(f, max_payload))
+    return -1;
+  if (fill(r, WPOOL__FRAME_SIZE + (size_t)f->len))
+    return -1;
+  *payload = r->buf.data + r->pos + WPOOL__FRAME_SIZE;
+  r->pos += WPOOL__FRAME_SIZE + (size_t)f->len;
+  return 0;
+}
+
+static int send_ready(intptr_t out, int code, int task_code, const char *msg) {
+  wpool__frame_t f;
+  wpool__frame_init(&f, WPOOL__F_READY);
+  uint8_t rec[WPOOL__FAIL_REC_HDR + WPOOL__MSG_MAX];
+  size_t len = 0;
+  if (code) {
+    size_t n = strlen(msg);
+    wpool__put_u32(rec, 0);
+    wpool__put_u32(rec + 4, (uint32_t)code);
+    wpool__put_u32(rec + 8, (uint32_t)task_code);
+    wpool__put_u32(rec + 12, (uint32_t)n);
+    memcpy(rec + WPOOL__FAIL_REC_HDR, msg, n);
+    len = WPOOL__FAIL_REC_HDR + n;
+    f.nfail = 1;
+  }
+  f.len = (uint32_t)len;
+  if (wpool__os_write_all(out, &f, sizeof f))
+    return -1;
+  return len ? wpool__os_write_all(out, rec, len) : 0;
+}
+
+/*
+ * The chunk's outputs are over the frame limit: replace them with an empty
+ * E2BIG failure per item. The parent sizes chunks so that this form always
+ * fits (count x (osize + failure header) <= limit).
+ */
+static int build_too_big(wpool__buf_t *res, wpool__frame_t *f) {
+  size_t fixed_len = (size_t)f->count * f->osize;
+  size_t rec = f->osize ? WPOOL__FAIL_REC_HDR : WPOOL__VAR_REC_HDR;
+  if (wpool__buf_reserve(res, fixed_len + (size_t)f->count * rec))
+    return -1;
+  memset(res->data + res->len, 0, fixed_len);
+  res->len += fixed_len;
+  for (uint32_t i = 0; i < f->count; i++) {
+    uint8_t *p = res->data + res->len;
+    memset(p, 0, rec);
+    if (f->osize) {
+      wpool__put_u32(p, i);
+      p += 4;
+    }
+    wpool__put_u32(p, (uint32_t)WPOOL_E2BIG);
+    res->len += rec;
+  }
+  f->nfail = f->count;
+  return 0;
+}
+
+static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame) {
+  wpool__frame_t f;
+  wpool__frame_init(&f, WPOOL__F_HELLO);
+  f.job = (uint64_t)wpool__os_getpid();
+  f.fn = wpool__registry_count();
+  f.count = WPOOL__PROTO_VERSION;
+  f.nanos = wpool__registry_hash();
+  if (wpool__os_write_all(out, &f, sizeof f))
+    return -1;
+  const uint8_t *arg;
+  /* INIT may carry initializer arguments up to the pool's own limit, which
+     we learn from INIT itself: accept any size the header states. */
+  if (next_frame(r, &f, &arg, UINT32_MAX) || f.type != WPOOL__F_INIT)
+    return -1;
+  *max_frame = f.nanos;
+  if (f.fn == WPOOL__NO_FN)
+    return send_ready(out, 0, 0, "");
+  wpool_fn init = wpool__registry_at(f.fn);
+  char msg[WPOOL__MSG_MAX];
+  int task_code = 0;
+  int code = init ? wpool__run_init(init, arg, f.len, &task_code, msg,
+                                    sizeof msg)
+                  : WPOOL_ENOFUNC;
+  if (!init)
+    strcpy(msg, "initializer index out of range");
+  if (send_ready(out, code, task_code, msg))
+    return -1;
+  return code ? -1 : 0;
+}
+
+int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
+  reader_t r = {task_in, {0}, 0};
+  wpool__buf_t res = {0};
+  uint64_t max_frame;
+  int rc = 1;
+  if (handshake(&r, result_out, &max_frame))
+    goto out;
+  for (;;) {
+    wpool__frame_t t;
+    const uint8_t *payload;
+    if (next_frame(&r, &t, &payload, max_frame)) {
+      rc = 0; /* the parent closed the channel: nothing left to do */
+      break;
+    }
+    if (t.type == WPOOL__F_EXIT) {
+      rc = 0;
+      break;
+    }
+    if (t.type != WPOOL__F_TASK)
+      break;
+    wpool__chunk_in_t in = {wpool__registry_at(t.fn), t.count, t.isize,
+                            t.osize, payload, t.len, max_frame};
+    if (!in.fn)
+      break;
+    /* The RESULT header, the fixed outputs and the records share one buffer
+       so that one write carries the whole frame. */
+    size_t fixed_len = (size_t)t.count * t.osize;
+    res.len = 0;
+    if (wpool__buf_reserve(&res, WPOOL__FRAME_SIZE + fixed_len))
+      break;
+    res.len = WPOOL__FRAME_SIZE + fixed_len;
+    wpool__buf_t tail = {0};
+    wpool__chunk_out_t out = {NULL, &tail, 0, 0};
+    /* Fixed outputs land in res; failure or var records go to tail. */
+    out.fixed = res.data + WPOOL__FRAME_SIZE;
+    int err = wpool__run_chunk(&in, &out);
+    if (err == 0 && wpool__buf_append(&res, tail.data, tail.len))
+      err = WPOOL_ENOMEM;
+    wpool__buf_free(&tail);
+    if (err)
+      break;
+    wpool__frame_t f;
+    wpool__frame_init(&f, WPOOL__F_RESULT);
+    f.job = t.job;
+    f.count = t.count;
+    f.osize = t.osize;
+    f.nfail = out.nfail;
+    f.nanos = out.nanos;
+    size_t plen = res.len - WPOOL__FRAME_SIZE;
+    if (plen > max_frame) {
+      /* Too big to send: every item fails rather than the frame limit. */
+      res.len = WPOOL__FRAME_SIZE;
+      if (build_too_big(&res, &f))
+        break;
+      plen = res.len - WPOOL__FRAME_SIZE;
+    }
+    f.len = (uint32_t)plen;
+    memcpy(res.data, &f, sizeof f);
+    if (wpool__os_write_all(result_out, res.data, res.len))
+      break;
+  }
+out:
+  wpool__buf_free(&r.buf);
+  wpool__buf_free(&res);
+  return rc;
+}
