@@ -1,0 +1,23 @@
+/* The README's example: square ten numbers on a pool of worker processes. */
+#include <stdio.h>
+#include <wpool.h>
+
+static int square(const void *arg, size_t len, wpool_out_t *out) {
+  int x = len == sizeof x ? *(const int *)arg : 0, y = x * x;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(square)
+
+int main(int argc, char **argv) {
+  wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
+  int in[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, out[10];
+  wpool_t *pool;
+  int rc = wpool_create(&pool, NULL, NULL); /* one worker per CPU */
+  if (rc == 0)
+    rc = wpool_map(pool, square, in, 10, sizeof(int), out, sizeof(int), 0,
+                   NULL);
+  for (int i = 0; rc == 0 && i < 10; i++)
+    printf("%s%d%s", i ? "" : "[", out[i], i < 9 ? ", " : "]\n");
+  wpool_destroy(pool);
+  return rc != 0;
+}

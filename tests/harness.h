@@ -1,0 +1,96 @@
+/*
+ * Shared test plumbing: the worker method under test, pool creation for that
+ * method, and a "gate" that lets a test hold tasks inside a worker and let
+ * them go at a moment it chooses, so that no test has to sleep to arrange an
+ * order of events.
+ */
+#ifndef WT_HARNESS_H
+#define WT_HARNESS_H
+
+#include "tasks.h"
+#include "wpool.h"
+
+#include <CUnit/CUnit.h>
+
+/*
+ * A wait that only a hung library can exhaust. Tests use it instead of
+ * WPOOL_FOREVER where a hang is a plausible bug, so that the bug shows up as
+ * a named assertion failure rather than as a CTest timeout.
+ */
+#define WT_LONG_MS 30000L
+
+/* A wait that must expire because the task it waits for is held at a gate. */
+#define WT_SHORT_MS 50L
+
+typedef struct wt_test {
+  const char *name;
+  void (*fn)(void);
+} wt_test_t;
+
+typedef struct wt_suite {
+  const char *name;
+  int per_method;   /* run once per worker method (else once) */
+  int process_only; /* meaningless for thread workers */
+  const wt_test_t *tests; /* ends with { NULL, NULL } */
+} wt_suite_t;
+
+/* The method chosen with --method (WPOOL_THREAD when none was given). */
+extern wpool_method_t wt_method;
+
+int wt_parse_method(const char *s, wpool_method_t *m);
+const char *wt_method_name(wpool_method_t m);
+/* 1 when workers are processes (fork or spawn). */
+int wt_is_process(void);
+
+/* Default options for the current method with the given worker count. */
+void wt_options(wpool_options_t *o, int processes);
+
+/*
+ * Create a pool with o (method already set by the caller); on failure print
+ * the library's message, so that a setup failure explains itself.
+ */
+int wt_create(wpool_t **pool, const wpool_options_t *o);
+
+/* A pool of the current method with `processes` workers, or NULL. */
+wpool_t *wt_pool(int processes);
+
+/*
+ * wpool_apply of an int-to-int task: the library's code, or 1 when the task
+ * succeeded but its output is not one int. *y is set on success.
+ */
+int wt_apply_int(wpool_t *pool, wpool_fn fn, int x, int *y, char **errmsg);
+
+/* wpool_result_get of an int output, with the same convention. */
+int wt_result_int(wpool_result_t *r, long timeout_ms, int *y);
+
+/* 1 when s is not NULL and contains needle. */
+int wt_contains(const char *s, const char *needle);
+
+/*
+ * The gate: two FIFOs in a private directory. task_gate() writes a byte to
+ * "started" when it begins and then blocks reading "go"; the test writes one
+ * byte to "go" per task it releases. Closing the gate makes every blocked
+ * and every later task_gate() return at once (end of file on "go").
+ *
+ * Open a gate only after creating the pools of the test: a fork pool forks
+ * its fork server at creation, and a server forked while the gate is open
+ * would hold a writer on "go", so closing the gate would no longer release
+ * anything.
+ */
+typedef struct wt_gate {
+  char dir[sizeof(((wt_gate_arg_t *)0)->dir)];
+  int go_fd;
+  int started_fd;
+} wt_gate_t;
+
+int wt_gate_open(wt_gate_t *g);
+/* The argument for a task_gate() call that returns value once released. */
+wt_gate_arg_t wt_gate_arg(const wt_gate_t *g, int value);
+/* Let n held (or future) tasks through. 0 or -1. */
+int wt_gate_release(wt_gate_t *g, int n);
+/* Wait until n more tasks have reached the gate; 0, or -1 after WT_LONG_MS. */
+int wt_gate_wait_started(wt_gate_t *g, int n);
+/* Release everything and remove the FIFOs. Safe to call twice. */
+void wt_gate_close(wt_gate_t *g);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * wpool_tests: runs one suite (or all) against one worker method.
+ *
+ *   wpool_tests --suite NAME|all [--method fork|spawn|thread] [--test NAME]
+ *
+ * Exit status: 0 when every assertion passed, 1 on a failure, 2 on a usage
+ * or framework error, 77 (CTest's skip code) when the suite does not apply to
+ * the method.
+ */
+#include "harness.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const wt_suite_t wt_suite_errors, wt_suite_options, wt_suite_registry,
+    wt_suite_apply, wt_suite_results, wt_suite_callbacks, wt_suite_map,
+    wt_suite_imap, wt_suite_producer, wt_suite_lifecycle, wt_suite_workers,
+    wt_suite_faults, wt_suite_threads;
+
+static const wt_suite_t *const suites[] = {
+    &wt_suite_errors,    &wt_suite_options,   &wt_suite_registry,
+    &wt_suite_apply,     &wt_suite_results,   &wt_suite_callbacks,
+    &wt_suite_map,       &wt_suite_imap,      &wt_suite_producer,
+    &wt_suite_lifecycle, &wt_suite_workers,   &wt_suite_faults,
+    &wt_suite_threads,
+};
+#define NSUITES (sizeof suites / sizeof suites[0])
+
+static int usage(const char *argv0) {
+  fprintf(stderr,
+          "usage: %s --suite NAME|all [--method fork|spawn|thread] "
+          "[--test NAME]\nsuites:",
+          argv0);
+  for (size_t i = 0; i < NSUITES; i++)
+    fprintf(stderr, " %s", suites[i]->name);
+  fprintf(stderr, "\n");
+  return 2;
+}
+
+/* Add one suite's tests (all, or only the one named) to the registry. */
+static int add_suite(const wt_suite_t *s, const char *only, int *added) {
+  char name[64];
+  if (s->per_method)
+    snprintf(name, sizeof name, "%s.%s", s->name, wt_method_name(wt_method));
+  else
+    snprintf(name, sizeof name, "%s", s->name);
+  CU_pSuite cs = CU_add_suite(name, NULL, NULL);
+  if (cs == NULL)
+    return -1;
+  for (const wt_test_t *t = s->tests; t->name != NULL; t++) {
+    if (only != NULL && strcmp(only, t->name) != 0)
+      continue;
+    if (CU_add_test(cs, t->name, t->fn) == NULL)
+      return -1;
+    (*added)++;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  /* First, always: a spawned worker re-executes this binary and must be
+     caught here before anything else runs. */
+  int rc = wpool_bootstrap(argc, argv);
+  if (rc != 0) {
+    fprintf(stderr, "wpool_bootstrap: %s\n", wpool_strerror(rc));
+    return 2;
+  }
+
+  const char *suite = NULL, *test = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 < argc && strcmp(argv[i], "--suite") == 0)
+      suite = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--test") == 0)
+      test = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--method") == 0) {
+      if (wt_parse_method(argv[++i], &wt_method) != 0)
+        return usage(argv[0]);
+    } else
+      return usage(argv[0]);
+  }
+  if (suite == NULL)
+    return usage(argv[0]);
+  int all = strcmp(suite, "all") == 0;
+
+  if (CU_initialize_registry() != CUE_SUCCESS) {
+    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+    return 2;
+  }
+  int matched = 0, added = 0;
+  for (size_t i = 0; i < NSUITES; i++) {
+    const wt_suite_t *s = suites[i];
+    if (!all && strcmp(suite, s->name) != 0)
+      continue;
+    matched++;
+    if (s->process_only && !wt_is_process()) {
+      if (all)
+        continue;
+      fprintf(stderr, "suite %s needs process workers; skipped\n", s->name);
+      CU_cleanup_registry();
+      return 77;
+    }
+    if (add_suite(s, test, &added) != 0) {
+      fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+      CU_cleanup_registry();
+      return 2;
+    }
+  }
+  if (matched == 0 || added == 0) {
+    CU_cleanup_registry();
+    return usage(argv[0]);
+  }
+
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  /* The return value is a framework error, not the failure count. */
+  if (CU_basic_run_tests() != CUE_SUCCESS)
+    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+  unsigned failures = CU_get_number_of_failures();
+  int framework_error = CU_get_error() != CUE_SUCCESS;
+  CU_cleanup_registry();
+  if (failures != 0)
+    return 1;
+  return framework_error ? 2 : 0;
+}

@@ -1,0 +1,221 @@
+/*
+ * The functions the test workers run. Every one checks its argument size, so
+ * that a library bug that garbles arguments fails a task instead of reading
+ * past a buffer.
+ */
+#include "tasks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static int get_int(const void *arg, size_t len, int *x, wpool_out_t *out) {
+  *x = 0;
+  if (len != sizeof(int) || arg == NULL)
+    return wpool_out_fail(out, 2, "expected an int argument, got %zu bytes",
+                          len);
+  memcpy(x, arg, sizeof *x);
+  return 0;
+}
+
+int task_square(const void *arg, size_t len, wpool_out_t *out) {
+  int x, rc = get_int(arg, len, &x, out);
+  if (rc != 0)
+    return rc;
+  if (x < 0)
+    return wpool_out_fail(out, 7, "bad %d", x);
+  int y = x * x;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(task_square)
+
+int task_echo(const void *arg, size_t len, wpool_out_t *out) {
+  return wpool_out_set(out, arg, len);
+}
+WPOOL_REGISTER(task_echo)
+
+int task_mul(const void *arg, size_t len, wpool_out_t *out) {
+  wt_pair_t p;
+  if (len != sizeof p)
+    return wpool_out_fail(out, 2, "expected a pair, got %zu bytes", len);
+  memcpy(&p, arg, sizeof p);
+  int y = p.a * p.b;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(task_mul)
+
+int task_fail(const void *arg, size_t len, wpool_out_t *out) {
+  int c, rc = get_int(arg, len, &c, out);
+  if (rc != 0)
+    return rc;
+  return wpool_out_fail(out, c, "bad %d", c);
+}
+WPOOL_REGISTER(task_fail)
+
+int task_return(const void *arg, size_t len, wpool_out_t *out) {
+  int c, rc = get_int(arg, len, &c, out);
+  return rc != 0 ? rc : c;
+}
+WPOOL_REGISTER(task_return)
+
+int task_bytes(const void *arg, size_t len, wpool_out_t *out) {
+  int n, rc = get_int(arg, len, &n, out);
+  if (rc != 0)
+    return rc;
+  if (n < 0)
+    return wpool_out_fail(out, 7, "bad %d", n);
+  unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
+  if (buf == NULL)
+    return wpool_out_fail(out, 3, "out of memory");
+  memset(buf, n & 0xff, (size_t)n);
+  rc = wpool_out_set(out, buf, (size_t)n);
+  free(buf);
+  return rc;
+}
+WPOOL_REGISTER(task_bytes)
+
+int task_reserve(const void *arg, size_t len, wpool_out_t *out) {
+  int n, rc = get_int(arg, len, &n, out);
+  if (rc != 0)
+    return rc;
+  unsigned char *p = wpool_out_reserve(out, (size_t)n);
+  if (p == NULL)
+    return wpool_out_fail(out, 9, "reserve of %d bytes refused", n);
+  memset(p, 0xAB, (size_t)n);
+  return 0;
+}
+WPOOL_REGISTER(task_reserve)
+
+int task_gate(const void *arg, size_t len, wpool_out_t *out) {
+  wt_gate_arg_t g;
+  char path[sizeof g.dir + 16];
+  char c;
+  if (len != sizeof g)
+    return wpool_out_fail(out, 2, "expected a gate, got %zu bytes", len);
+  memcpy(&g, arg, sizeof g);
+  g.dir[sizeof g.dir - 1] = '\0';
+
+  /* Non-blocking: once the test has closed the gate there is no reader, and
+     a blocking open would then wait forever. */
+  snprintf(path, sizeof path, "%s/started", g.dir);
+  int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t w;
+    do
+      w = write(fd, "s", 1);
+    while (w < 0 && errno == EINTR);
+    close(fd);
+  }
+
+  /* Opened non-blocking for the same reason (no writer after the close),
+     then switched to blocking: the read waits for a byte from the test, or
+     sees end of file once the test's writer is gone. */
+  snprintf(path, sizeof path, "%s/go", g.dir);
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    while (read(fd, &c, 1) < 0 && errno == EINTR)
+      ;
+    close(fd);
+  }
+  return wpool_out_set(out, &g.value, sizeof g.value);
+}
+WPOOL_REGISTER(task_gate)
+
+/*
+ * Per-worker state set by init_record(). Thread-local, so that thread
+ * workers each have their own; a process worker is a single thread of a
+ * fresh (spawn) or forked (fork) process whose copy starts at zero, because
+ * the test process itself never runs the initializer on its main thread.
+ */
+static _Thread_local int tl_init_count;
+static _Thread_local long tl_worker_id;
+static _Thread_local unsigned char tl_initargs[WT_INITARGS_MAX];
+static _Thread_local size_t tl_initargs_len;
+static atomic_long next_worker_id;
+
+int init_record(const void *arg, size_t len, wpool_out_t *out) {
+  if (len > WT_INITARGS_MAX)
+    return wpool_out_fail(out, 4, "initargs too long (%zu)", len);
+  tl_init_count++;
+  tl_worker_id = atomic_fetch_add(&next_worker_id, 1) + 1;
+  if (len > 0)
+    memcpy(tl_initargs, arg, len);
+  tl_initargs_len = len;
+  return 0;
+}
+WPOOL_REGISTER(init_record)
+
+int init_refuse(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  return wpool_out_fail(out, 5, "init refused in %ld", (long)getpid());
+}
+WPOOL_REGISTER(init_refuse)
+
+int task_ident(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  wt_ident_t id;
+  memset(&id, 0, sizeof id);
+  id.pid = (long)getpid();
+  id.worker_id = tl_worker_id;
+  id.init_count = tl_init_count;
+  return wpool_out_set(out, &id, sizeof id);
+}
+WPOOL_REGISTER(task_ident)
+
+int task_initargs(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  return wpool_out_set(out, tl_initargs, tl_initargs_len);
+}
+WPOOL_REGISTER(task_initargs)
+
+int task_crash(const void *arg, size_t len, wpool_out_t *out) {
+  int x, rc = get_int(arg, len, &x, out);
+  if (rc != 0)
+    return rc;
+  if (x < 0) {
+    /* No core files: writing them would only slow the suite down. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+  }
+  switch (x) {
+  case WT_CRASH_SEGV: {
+    volatile int *volatile p = NULL;
+    *p = 1;
+    raise(SIGSEGV); /* in case the store was somehow survived */
+    break;
+  }
+  case WT_CRASH_ABORT:
+    abort();
+  case WT_CRASH_EXIT3:
+    _exit(3);
+  default:
+    break;
+  }
+  int y = x * x;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(task_crash)
+
+int task_print_mb(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  char line[64];
+  memset(line, '.', sizeof line - 1);
+  line[sizeof line - 1] = '\n';
+  for (int i = 0; i < (1 << 20) / (int)sizeof line; i++)
+    fwrite(line, 1, sizeof line, stdout);
+  fflush(stdout);
+  int v = 42;
+  return wpool_out_set(out, &v, sizeof v);
+}
+WPOOL_REGISTER(task_print_mb)

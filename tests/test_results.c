@@ -1,0 +1,157 @@
+/*
+ * Asynchronous results: get, wait, ready, successful, message and task code,
+ * before and after the task finishes. Tasks that must still be running are
+ * held at a gate (see harness.h), never raced against a sleep.
+ */
+#include "harness.h"
+
+#include <string.h>
+
+static void test_get_data_len(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  int x = 11;
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, task_square, &x, sizeof x,
+                                          NULL, NULL, NULL, &r),
+                        0);
+  const void *data = NULL;
+  size_t len = 0;
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, &data, &len), 0);
+  CU_ASSERT_EQUAL(len, sizeof(int));
+  if (data != NULL && len == sizeof(int))
+    CU_ASSERT_EQUAL(*(const int *)data, 121);
+  /* The output belongs to the result: a second get sees the same bytes. */
+  const void *again = NULL;
+  size_t len2 = 0;
+  CU_ASSERT_EQUAL(wpool_result_get(r, 0, &again, &len2), 0);
+  CU_ASSERT_PTR_EQUAL(again, data);
+  CU_ASSERT_EQUAL(len2, len);
+  /* data and len are optional. */
+  CU_ASSERT_EQUAL(wpool_result_get(r, 0, NULL, NULL), 0);
+  wpool_result_free(r);
+  wpool_destroy(pool);
+}
+
+/*
+ * A held task: get and wait time out, ready is 0, successful says not
+ * ready; once released the same result completes normally.
+ */
+static void test_pending_then_done(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 77);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL(
+      wpool_apply_async(pool, task_gate, &a, sizeof a, NULL, NULL, NULL, &r),
+      0);
+  if (r != NULL) {
+    const void *data = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+    CU_ASSERT_EQUAL(wpool_result_get(r, WT_SHORT_MS, &data, &len),
+                    WPOOL_ETIMEDOUT);
+    CU_ASSERT_EQUAL(wpool_result_get(r, 0, &data, &len), WPOOL_ETIMEDOUT);
+    CU_ASSERT_EQUAL(wpool_result_wait(r, 0), WPOOL_ETIMEDOUT);
+    CU_ASSERT_EQUAL(wpool_result_wait(r, WT_SHORT_MS), WPOOL_ETIMEDOUT);
+    CU_ASSERT_EQUAL(wpool_result_ready(r), 0);
+    CU_ASSERT_EQUAL(wpool_result_successful(r), WPOOL_ENOTREADY);
+    CU_ASSERT_PTR_NULL(wpool_result_message(r));
+    CU_ASSERT_EQUAL(wpool_result_task_code(r), 0);
+
+    CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+    CU_ASSERT_EQUAL(wpool_result_wait(r, WT_LONG_MS), 0);
+    CU_ASSERT_EQUAL(wpool_result_ready(r), 1);
+    CU_ASSERT_EQUAL(wpool_result_successful(r), 1);
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_result_int(r, WPOOL_FOREVER, &y), 0);
+    CU_ASSERT_EQUAL(y, 77);
+    CU_ASSERT_PTR_NULL(wpool_result_message(r));
+    CU_ASSERT_EQUAL(wpool_result_task_code(r), 0);
+    wpool_result_free(r);
+  }
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+}
+
+static void test_failed_result(void) {
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  int x = 7;
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(
+      wpool_apply_async(pool, task_fail, &x, sizeof x, NULL, NULL, NULL, &r),
+      0);
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), WPOOL_ETASK);
+  CU_ASSERT_EQUAL(wpool_result_ready(r), 1);
+  CU_ASSERT_EQUAL(wpool_result_successful(r), 0);
+  CU_ASSERT(wt_contains(wpool_result_message(r), "bad 7"));
+  CU_ASSERT_EQUAL(wpool_result_task_code(r), 7);
+  /* A failure stays a failure on every later call. */
+  CU_ASSERT_EQUAL(wpool_result_get(r, 0, NULL, NULL), WPOOL_ETASK);
+  CU_ASSERT_EQUAL(wpool_result_wait(r, 0), 0);
+  wpool_result_free(r);
+  wpool_destroy(pool);
+}
+
+/* Many results in flight at once, collected in reverse order. */
+static void test_many_outstanding(void) {
+  enum { N = 64 };
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_result_t *r[N] = {0};
+  for (int i = 0; i < N; i++)
+    CU_ASSERT_EQUAL(wpool_apply_async(pool, task_square, &i, sizeof i, NULL,
+                                      NULL, NULL, &r[i]),
+                    0);
+  for (int i = N - 1; i >= 0; i--) {
+    int y = -1;
+    if (r[i] == NULL)
+      continue;
+    CU_ASSERT_EQUAL(wt_result_int(r[i], WT_LONG_MS, &y), 0);
+    CU_ASSERT_EQUAL(y, i * i);
+    wpool_result_free(r[i]);
+  }
+  wpool_destroy(pool);
+}
+
+/* Freeing a result early does not cancel its work. */
+static void test_free_while_pending(void) {
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 5);
+  wpool_result_t *r = NULL, *after = NULL;
+  CU_ASSERT_EQUAL(
+      wpool_apply_async(pool, task_gate, &a, sizeof a, NULL, NULL, NULL, &r),
+      0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+  wpool_result_free(r);
+  /* Queued behind the held task on the only worker: it can only finish
+     if the freed result's task ran to its end. */
+  a.value = 6;
+  CU_ASSERT_EQUAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL, NULL,
+                                    NULL, &after),
+                  0);
+  CU_ASSERT_EQUAL(wt_gate_release(&g, 2), 0);
+  int y = 0;
+  CU_ASSERT_EQUAL(wt_result_int(after, WT_LONG_MS, &y), 0);
+  CU_ASSERT_EQUAL(y, 6);
+  wpool_result_free(after);
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+}
+
+static const wt_test_t tests[] = {
+    {"get_data_len", test_get_data_len},
+    {"pending_then_done", test_pending_then_done},
+    {"failed_result", test_failed_result},
+    {"many_outstanding", test_many_outstanding},
+    {"free_while_pending", test_free_while_pending},
+    {NULL, NULL},
+};
+
+const wt_suite_t wt_suite_results = {"results", 1, 0, tests};
