@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install what building and testing wpool needs on Debian or Ubuntu.
+# Runs apt-get directly as root, through sudo otherwise.
+set -eu
+pkgs="cmake make gcc pkg-config libapr1-dev libcunit1-dev"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing
