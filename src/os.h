@@ -31,7 +31,8 @@ int wpool__os_ncpu(void);
 void wpool__os_once(void (*fn)(void));
 
 /*
- * Block every blockable signal in the calling thread. The pool's own threads
+ * Block every blockable signal in the calling thread (but the synchronous
+ * fault signals, which cannot be held off anyway). The pool's own threads
  * call it first, so that the program's signal handlers never run on them and
  * a write to a dead worker's pipe is not killed by SIGPIPE (it fails with
  * EPIPE instead; see wpool__os_clear_sigpipe).

@@ -1,0 +1,201 @@
+/*
+ * The POSIX side of os.h and of the worker loop's I/O calls in worker.h.
+ */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
+
+#include "os.h"
+#include "fdtrack.h"
+#include "posix.h"
+#include "registry.h"
+#include "util.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
+
+/* Keep single transfers well inside ssize_t; callers loop anyway. */
+#define IO_MAX ((size_t)1 << 30)
+
+long wpool__os_read(intptr_t h, void *buf, size_t len) {
+  if (len > IO_MAX)
+    len = IO_MAX;
+  for (;;) {
+    ssize_t n = read((int)h, buf, len);
+    if (n >= 0)
+      return (long)n;
+    if (errno != EINTR)
+      return -1;
+  }
+}
+
+/* The worker's channels are blocking, but a non-blocking descriptor is waited
+   for rather than treated as a broken channel. */
+static int wait_writable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  while (poll(&p, 1, -1) < 0)
+    if (errno != EINTR)
+      return -1;
+  return 0;
+}
+
+int wpool__os_write_all(intptr_t h, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write((int)h, p, len > IO_MAX ? IO_MAX : len);
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (wait_writable((int)h) < 0)
+        return -1;
+    } else if (n == 0 || errno != EINTR) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int wpool__read_full(int fd, void *buf, size_t len) {
+  for (char *p = buf; len > 0;) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+long wpool__os_getpid(void) { return (long)getpid(); }
+
+int wpool__on_main_thread(void) {
+#if defined(__linux__)
+  return syscall(SYS_gettid) == (long)getpid();
+#elif defined(__APPLE__)
+  return pthread_main_np() == 1;
+#else
+  return 0;
+#endif
+}
+
+/* Digits only: strtol alone would also take spaces, signs and "0x". */
+static int parse_fd(const char *s, char **end) {
+  if (*s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  long v = strtol(s, end, 10);
+  if (errno != 0 || v > INT_MAX)
+    return -1;
+  return (int)v;
+}
+
+int wpool__spawn_parse_argv(int argc, char **argv, int *task_fd,
+                            int *result_fd) {
+  if (argc < 2 || argv == NULL || argv[1] == NULL ||
+      strncmp(argv[1], WPOOL__WORKER_FLAG, sizeof WPOOL__WORKER_FLAG - 1) != 0)
+    return 0;
+  char *end;
+  int t = parse_fd(argv[1] + sizeof WPOOL__WORKER_FLAG - 1, &end);
+  if (t < 0 || *end != ',')
+    return 0;
+  int r = parse_fd(end + 1, &end);
+  if (r < 0 || *end != '\0' || r == t)
+    return 0;
+  if (task_fd != NULL)
+    *task_fd = t;
+  if (result_fd != NULL)
+    *result_fd = r;
+  return 1;
+}
+
+int wpool__os_bootstrap(int argc, char **argv) {
+  int task_fd, result_fd;
+  if (!wpool__spawn_parse_argv(argc, argv, &task_fd, &result_fd))
+    return 0;
+  const char *marker = getenv("WPOOL_SPAWNED");
+#ifdef __linux__
+  /* spawn.c sets "1" only when the spawning thread was the parent's main
+     thread: the death signal follows the thread that started us, and any
+     other thread may exit while the pool lives on. Without it the worker
+     still stops at end of input on its task channel, which also covers a
+     parent that died before the prctl. */
+  if (marker != NULL && strcmp(marker, "1") == 0)
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+  (void)marker;
+  /* Removed so that programs the tasks start do not take themselves for
+     workers, and so that wpool__os_spawned_without_hook() says 0. */
+  unsetenv("WPOOL_SPAWNED");
+  /* The channels arrive inheritable (they were dup2'ed into place); a task
+     that starts a program must not pass them on, or the parent would not see
+     end of input when this worker dies. */
+  wpool__fd_set_flags(task_fd, 0);
+  wpool__fd_set_flags(result_fd, 0);
+  wpool__registry_freeze();
+  int rc = wpool__worker_serve(task_fd, result_fd);
+  fflush(NULL);
+  _exit(rc);
+}
+
+int wpool__os_spawned_without_hook(void) {
+  return getenv("WPOOL_SPAWNED") != NULL;
+}
+
+int wpool__os_ncpu(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+void wpool__os_once(void (*fn)(void)) { pthread_once(&once, fn); }
+
+void wpool__os_block_signals(void) {
+  sigset_t all;
+  /* SIGKILL and SIGSTOP cannot be blocked and are dropped silently; glibc
+     leaves out the signals it uses internally for threads. */
+  sigfillset(&all);
+  /* A fault is delivered to the faulting thread whether blocked or not
+     (blocked, the kernel just kills the process): left unblocked, the
+     program's crash handler still sees a fault in one of our threads. */
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+void wpool__os_clear_sigpipe(void) {
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+#ifdef __APPLE__
+  /* No sigtimedwait: sigwait only when the signal is pending, so that it
+     cannot block. */
+  sigset_t pending;
+  int sig;
+  if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+    sigwait(&pipe_only, &sig);
+#else
+  struct timespec zero = {0, 0};
+  /* The EPIPE write raised SIGPIPE on this thread; with it blocked, it waits
+     here and is taken without delay (or EAGAIN when there is none). */
+  sigtimedwait(&pipe_only, NULL, &zero);
+#endif
+}

@@ -1,0 +1,241 @@
+/*
+ * WPOOL_SPAWN workers: fresh starts of the program's own executable, which
+ * recognise themselves in wpool_bootstrap() by the marker in argv[1].
+ *
+ * posix_spawn rather than fork+exec: the parent may be multi-threaded, and
+ * posix_spawn (vfork-style in glibc and macOS) runs nothing in the child
+ * that could need a lock another thread held, and reports a failed exec as
+ * its return value instead of as a child that dies at once.
+ */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
+
+#include "fdtrack.h"
+#include "posix.h"
+#include "util.h"
+#include "wpool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __APPLE__
+#include <mach-o/dyld.h>
+#endif
+
+extern char **environ;
+
+/* The worker finds its channels at fixed numbers; WORKER_ARG names them. */
+#define CHILD_TASK_FD 3
+#define CHILD_RESULT_FD 4
+#define WORKER_ARG WPOOL__WORKER_FLAG "3,4"
+#define ENV_NAME "WPOOL_SPAWNED="
+
+/* Resolved at the first spawn and kept. The resolved path, not
+   "/proc/self/exe", is what the worker gets as argv[0] (and ps shows). */
+static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
+static char exe[PATH_MAX];
+static int exe_errno;
+
+static void find_exe(void) {
+#if defined(__linux__)
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe);
+  if (n < 0)
+    exe_errno = errno;
+  else if ((size_t)n >= sizeof exe)
+    exe_errno = ENAMETOOLONG;
+  else
+    exe[n] = '\0';
+#elif defined(__APPLE__)
+  /* The path may be relative to the directory at start, or a symlink. */
+  char raw[PATH_MAX];
+  uint32_t size = sizeof raw;
+  if (_NSGetExecutablePath(raw, &size) != 0)
+    exe_errno = ENAMETOOLONG;
+  else if (realpath(raw, exe) == NULL)
+    exe_errno = errno;
+#else
+  exe_errno = ENOSYS;
+#endif
+}
+
+/*
+ * environ plus the marker, without modifying environ (other threads may be
+ * reading it). A concurrent setenv() in another thread is a race here as in
+ * any spawn that passes environ; nothing in wpool can lock against it.
+ */
+static char **make_envp(const char *marker) {
+  size_t n = 0;
+  for (char **e = environ; e != NULL && *e != NULL; e++)
+    n++;
+  char **envp = malloc((n + 2) * sizeof *envp);
+  if (envp == NULL)
+    return NULL;
+  size_t k = 0;
+  for (char **e = environ; e != NULL && *e != NULL; e++)
+    if (strncmp(*e, ENV_NAME, sizeof ENV_NAME - 1) != 0)
+      envp[k++] = *e;
+  envp[k++] = (char *)marker;
+  envp[k] = NULL;
+  return envp;
+}
+
+/*
+ * A child end that already sits on 3 or 4 would break the dup2 actions:
+ * dup2(x, x) may leave close-on-exec set (older glibc), and dup2(task, 3)
+ * would overwrite a result end that is 3 before it is copied to 4.
+ */
+static int move_off_targets(int *fd) {
+  if (*fd != CHILD_TASK_FD && *fd != CHILD_RESULT_FD)
+    return 0;
+  int moved = fcntl(*fd, F_DUPFD_CLOEXEC, 10);
+  if (moved < 0)
+    return -1;
+  close(*fd);
+  *fd = moved;
+  return 0;
+}
+
+/* Both pipes, tracked under the fd lock before any fork server can be forked
+   (a server holding the child's result end would hide the worker's death). */
+static int make_pipes(int task[2], int result[2]) {
+  int e = 0;
+  task[0] = task[1] = result[0] = result[1] = -1;
+  wpool__fd_lock();
+  if (wpool__fd_pipe(task) < 0 || wpool__fd_pipe(result) < 0)
+    e = errno;
+  else if (move_off_targets(&task[0]) < 0 || move_off_targets(&result[1]) < 0 ||
+           wpool__fd_set_flags(task[1], 1) < 0 ||
+           wpool__fd_set_flags(result[0], 1) < 0)
+    e = errno;
+  int all[4] = {task[0], task[1], result[0], result[1]};
+  for (int i = 0; e == 0 && i < 4; i++)
+    if (wpool__fd_track_locked(all[i]) < 0)
+      e = ENOMEM;
+  if (e != 0)
+    for (int i = 0; i < 4; i++)
+      wpool__fd_close_locked(all[i]);
+  wpool__fd_unlock();
+  return e;
+}
+
+static int launch(pid_t *pid, int task_rd, int result_wr, char **envp) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  char *argv[] = {exe, (char *)WORKER_ARG, NULL};
+  /* The spawning thread may be one of the pool's, with every signal blocked;
+     a fresh program starts with none blocked. */
+  sigset_t none;
+  short flags = POSIX_SPAWN_SETSIGMASK;
+  int e = posix_spawn_file_actions_init(&fa);
+  if (e != 0)
+    return e;
+  e = posix_spawnattr_init(&attr);
+  if (e != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    return e;
+  }
+  sigemptyset(&none);
+  /* Every other descriptor of wpool is close-on-exec. */
+  e = posix_spawn_file_actions_adddup2(&fa, task_rd, CHILD_TASK_FD);
+  if (e == 0)
+    e = posix_spawn_file_actions_adddup2(&fa, result_wr, CHILD_RESULT_FD);
+#if defined(__GLIBC__) &&                                                      \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  /* The program's own inheritable descriptors stay behind too: a fresh start
+     gets 0-2 and its channels, nothing else (as with Python's spawn). */
+  if (e == 0)
+    e = posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_RESULT_FD + 1);
+#endif
+#ifdef __APPLE__
+  /* Same as addclosefrom_np above. It also keeps out of this child the pipe
+     ends of other threads' spawns, briefly inheritable without pipe2. */
+  flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
+  for (int fd = 0; e == 0 && fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) >= 0)
+      e = posix_spawn_file_actions_addinherit_np(&fa, fd);
+#endif
+  if (e == 0)
+    e = posix_spawnattr_setsigmask(&attr, &none);
+  if (e == 0)
+    e = posix_spawnattr_setflags(&attr, flags);
+  if (e == 0)
+    e = posix_spawn(pid, exe, &fa, &attr, argv, envp);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fa);
+  return e;
+}
+
+int wpool__spawn_start(wpool__proc_t *p, char **errmsg) {
+  if (errmsg != NULL)
+    *errmsg = NULL;
+  if (p == NULL)
+    return WPOOL_EINVAL;
+  pthread_once(&exe_once, find_exe);
+  if (exe_errno != 0)
+    return wpool__sys_fail(errmsg, WPOOL_ESPAWN, exe_errno,
+                           "cannot find this program's executable");
+  /* "1" lets the worker arm the parent-death signal, "2" does not; see
+     wpool__os_bootstrap(). Both mark a spawned worker. */
+  char **envp =
+      make_envp(wpool__on_main_thread() ? ENV_NAME "1" : ENV_NAME "2");
+  if (envp == NULL)
+    return wpool__sys_fail(errmsg, WPOOL_ENOMEM, 0, "out of memory");
+  int task[2], result[2];
+  int e = make_pipes(task, result);
+  if (e != 0) {
+    free(envp);
+    return wpool__sys_fail(errmsg, e == ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS, e,
+                           "cannot create a worker's pipes");
+  }
+  pid_t pid = -1;
+  e = launch(&pid, task[0], result[1], envp);
+  free(envp);
+  wpool__fd_close(task[0]);
+  wpool__fd_close(result[1]);
+  if (e != 0) {
+    wpool__fd_close(task[1]);
+    wpool__fd_close(result[0]);
+    return wpool__sys_fail(errmsg, WPOOL_ESPAWN, e, "cannot start %s", exe);
+  }
+  p->pid = (long)pid;
+  p->task_fd = task[1];
+  p->result_fd = result[0];
+  return 0;
+}
+
+int wpool__wait_child(long pid, int kill_first, int *status) {
+  /* waitpid(0) or waitpid(-1) would reap somebody else's child. */
+  if (pid <= 0)
+    return EINVAL;
+  if (kill_first)
+    kill((pid_t)pid, SIGKILL);
+  int st = 0;
+  pid_t r;
+  while ((r = waitpid((pid_t)pid, &st, 0)) < 0 && errno == EINTR)
+    ;
+  if (r < 0)
+    return errno;
+  if (status != NULL)
+    *status = st;
+  return 0;
+}
+
+int wpool__spawn_reap(long pid, int kill_first, int *status) {
+  if (pid <= 0)
+    return WPOOL_EINVAL;
+  return wpool__wait_child(pid, kill_first, status) == 0 ? 0 : WPOOL_ESYS;
+}
+
+void wpool__proc_kill(long pid) {
+  if (pid > 0)
+    kill((pid_t)pid, SIGKILL);
+}

@@ -1,0 +1,39 @@
+/* Small helpers shared by the POSIX backend's files. */
+#ifndef WPOOL_POSIX_UTIL_H
+#define WPOOL_POSIX_UTIL_H
+
+#include <stddef.h>
+
+/* The argv[1] prefix that marks a spawned worker (spawn.c and os.c). */
+#define WPOOL__WORKER_FLAG "--wpool-worker="
+
+/*
+ * Return code, and when errmsg is not NULL set *errmsg to the formatted text
+ * followed by ": <strerror(err)>" (nothing appended when err is 0), allocated
+ * with malloc (NULL when that fails). In status.c.
+ */
+int wpool__sys_fail(char **errmsg, int code, int err, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/*
+ * 1 when the calling thread is the process's main thread. Linux ties
+ * PR_SET_PDEATHSIG to the thread that started a child, so the death signal
+ * is only armed for children started by the main thread. In os.c.
+ */
+int wpool__on_main_thread(void);
+
+/* Read exactly len bytes (retrying EINTR): 0, or -1 at EOF or on error.
+   Async-signal-safe. In os.c. */
+int wpool__read_full(int fd, void *buf, size_t len);
+
+/*
+ * Optionally SIGKILL child pid, then wait for it (retrying EINTR) and store
+ * its wait status. 0 or an errno value. Async-signal-safe: the fork server
+ * uses it too. In spawn.c.
+ */
+int wpool__wait_child(long pid, int kill_first, int *status);
+
+#endif
