@@ -29,7 +29,7 @@ static void *APR_THREAD_FUNC cb_main(apr_thread_t *t, void *arg) {
     apr_thread_cond_broadcast(p->state_cond);
   }
   apr_thread_mutex_unlock(p->lock);
-  apr_thread_exit(t, APR_SUCCESS);
+  (void)t;
   return NULL;
 }
 

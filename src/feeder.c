@@ -64,17 +64,20 @@ static uint32_t pull(wpool__feeder_t *fd, wpool__buf_t *buf, size_t first,
                rc);
       break;
     }
-    if ((!item && len) || len > UINT32_MAX ||
-        buf->len + 4 + len > limit) {
+    size_t rec = WPOOL__IN_REC_HDR + wpool__pad(len);
+    if ((!item && len) || len > UINT32_MAX - 64 || buf->len + rec > limit) {
       snprintf(err, cap,
                "producer item %zu (%zu bytes) is invalid or makes its chunk "
                "exceed the frame limit",
                index, len);
       break;
     }
-    uint8_t hdr[4];
-    wpool__put_u32(hdr, (uint32_t)len);
-    if (wpool__buf_append(buf, hdr, 4) || wpool__buf_append(buf, item, len)) {
+    uint8_t hdr[WPOOL__IN_REC_HDR];
+    static const uint8_t zeros[WPOOL__ALIGN];
+    wpool__put_in_hdr(hdr, (uint32_t)len);
+    if (wpool__buf_append(buf, hdr, sizeof hdr) ||
+        wpool__buf_append(buf, item, len) ||
+        wpool__buf_append(buf, zeros, wpool__pad(len) - len)) {
       snprintf(err, cap, "out of memory at producer item %zu", index);
       break;
     }
@@ -131,7 +134,7 @@ static void *APR_THREAD_FUNC feeder_main(apr_thread_t *t, void *arg) {
   fd->done = 1;
   apr_thread_cond_broadcast(p->state_cond);
   apr_thread_mutex_unlock(p->lock);
-  apr_thread_exit(t, APR_SUCCESS);
+  (void)t;
   return NULL;
 }
 

@@ -9,6 +9,10 @@
  * FIFO until its result comes back, so a dead worker fails exactly the chunk
  * at the head of its FIFO. Nothing is allocated per chunk: a job (batch,
  * chunk index) lives in the worker's FIFO slot.
+ *
+ * The pool's threads end by returning from their function, never with
+ * apr_thread_exit(): that is pthread_exit(), which unwinds without clearing
+ * AddressSanitizer's stack poison and makes every sanitizer run report it.
  */
 #ifndef WPOOL_POOL_H
 #define WPOOL_POOL_H

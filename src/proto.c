@@ -18,18 +18,23 @@ int wpool__frame_check(const wpool__frame_t *f, uint64_t max_payload) {
   return 0;
 }
 
+void wpool__put_in_hdr(uint8_t *p, uint32_t len) {
+  memset(p, 0, WPOOL__IN_REC_HDR);
+  wpool__put_u32(p, len);
+}
+
 int wpool__in_next(const uint8_t *buf, size_t len, size_t *off,
                    const uint8_t **item, uint32_t *item_len) {
   if (*off == len)
     return 0;
-  if (len - *off < 4)
+  if (len - *off < WPOOL__IN_REC_HDR)
     return WPOOL_EPROTO;
   uint32_t n = wpool__get_u32(buf + *off);
-  if (n > len - *off - 4)
+  if (wpool__pad(n) > len - *off - WPOOL__IN_REC_HDR)
     return WPOOL_EPROTO;
-  *item = buf + *off + 4;
+  *item = buf + *off + WPOOL__IN_REC_HDR;
   *item_len = n;
-  *off += 4 + (size_t)n;
+  *off += WPOOL__IN_REC_HDR + wpool__pad(n);
   return 1;
 }
 
@@ -43,10 +48,10 @@ int wpool__rec_next(const uint8_t *buf, size_t len, size_t *off,
   rec->code = (int32_t)wpool__get_u32(p);
   rec->task_code = (int32_t)wpool__get_u32(p + 4);
   rec->len = wpool__get_u32(p + 8);
-  if (rec->len > len - *off - WPOOL__VAR_REC_HDR)
+  if (wpool__pad(rec->len) > len - *off - WPOOL__VAR_REC_HDR)
     return WPOOL_EPROTO;
   rec->data = p + WPOOL__VAR_REC_HDR;
-  *off += WPOOL__VAR_REC_HDR + (size_t)rec->len;
+  *off += WPOOL__VAR_REC_HDR + wpool__pad(rec->len);
   return 1;
 }
 

@@ -42,12 +42,17 @@ enum wpool__frame_type {
  *
  * Payloads:
  *   fixed input  : count * isize bytes.
- *   var input    : count records { u32 len; len bytes }.
+ *   var input    : count records { u32 len; u32 pad[3]; bytes }.
  *   fixed output : count * osize bytes, then nfail failure records.
- *   var output   : count records { i32 code; i32 task_code; u32 len; bytes },
- *                  code 0 = success and bytes are the output, else bytes are
- *                  the failure message.
+ *   var output   : count records { i32 code; i32 task_code; u32 len;
+ *                  u32 pad; bytes }, code 0 = success and bytes are the
+ *                  output, else bytes are the failure message.
  *   failure rec  : { u32 index; i32 code; i32 task_code; u32 len; message }.
+ *
+ * Var records (header and bytes) are padded to WPOOL__ALIGN, so that every
+ * item a task receives and every output a caller gets is aligned for any
+ * type when the buffer holding them is; a worker copies a payload that
+ * arrives misaligned in its read buffer before running it.
  */
 typedef struct wpool__frame {
   uint32_t magic;
@@ -64,7 +69,9 @@ typedef struct wpool__frame {
 } wpool__frame_t;
 
 #define WPOOL__FRAME_SIZE 48u
-#define WPOOL__VAR_REC_HDR 12u
+#define WPOOL__ALIGN 16u
+#define WPOOL__IN_REC_HDR 16u
+#define WPOOL__VAR_REC_HDR 16u
 #define WPOOL__FAIL_REC_HDR 16u
 /* Longest failure message carried; longer ones are cut. */
 #define WPOOL__MSG_MAX 1024u
@@ -114,6 +121,14 @@ int wpool__fail_next(const uint8_t *buf, size_t len, size_t *off,
 int wpool__result_validate(const wpool__frame_t *f, uint32_t count,
                            uint32_t osize, const uint8_t *tail,
                            size_t tail_len);
+
+/* len rounded up to WPOOL__ALIGN (callers keep len far below SIZE_MAX). */
+static inline size_t wpool__pad(size_t len) {
+  return (len + WPOOL__ALIGN - 1) & ~(size_t)(WPOOL__ALIGN - 1);
+}
+
+/* Write an input record header for len bytes at p (WPOOL__IN_REC_HDR). */
+void wpool__put_in_hdr(uint8_t *p, uint32_t len);
 
 static inline void wpool__put_u32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++)

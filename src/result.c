@@ -113,9 +113,13 @@ void wpool__result_maybe_free(wpool_t *p, wpool_result_t *r) {
   p->refs--;
 }
 
+/* Where an apply's argument record starts, after its result: aligned, so
+   that the argument a thread worker sees is aligned too. */
+#define ARG_OFFSET wpool__pad(sizeof(wpool_result_t))
+
 /* Allocate a result with room for extra bytes of argument after it. */
 static wpool_result_t *result_new(wpool_t *p, size_t extra) {
-  wpool_result_t *r = calloc(1, sizeof *r + extra);
+  wpool_result_t *r = calloc(1, ARG_OFFSET + extra);
   if (!r)
     return NULL;
   r->pool = p;
@@ -160,20 +164,21 @@ int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
     return rc;
   if (!arg && arg_len)
     return WPOOL_EINVAL;
-  if (arg_len > p->max_frame - 4 || arg_len > UINT32_MAX - 4)
+  size_t rec_len = WPOOL__IN_REC_HDR + wpool__pad(arg_len);
+  if (arg_len > UINT32_MAX - 64 || rec_len > p->max_frame)
     return WPOOL_E2BIG;
-  wpool_result_t *r = result_new(p, 4 + arg_len);
+  wpool_result_t *r = result_new(p, rec_len);
   if (!r)
     return WPOOL_ENOMEM;
-  uint8_t *rec = (uint8_t *)(r + 1);
-  wpool__put_u32(rec, (uint32_t)arg_len);
+  uint8_t *rec = (uint8_t *)r + ARG_OFFSET;
+  wpool__put_in_hdr(rec, (uint32_t)arg_len);
   if (arg_len)
-    memcpy(rec + 4, arg, arg_len);
+    memcpy(rec + WPOOL__IN_REC_HDR, arg, arg_len);
   wpool__batch_t *b = &r->batch;
   b->kind = WPOOL__APPLY;
   b->fn = fi;
   b->items = rec;
-  b->items_len = 4 + arg_len;
+  b->items_len = rec_len;
   b->n = 1;
   b->chunksize = 1;
   b->nchunks = 1;

@@ -105,6 +105,28 @@ static void put_rec_hdr(uint8_t *p, int32_t code, int32_t task_code,
   wpool__put_u32(p + 8, len);
 }
 
+/* The same header for a failure record (index first, no padding). */
+static void put_fail_hdr(uint8_t *p, uint32_t index, int32_t code,
+                         int32_t task_code, uint32_t len) {
+  wpool__put_u32(p, index);
+  wpool__put_u32(p + 4, (uint32_t)code);
+  wpool__put_u32(p + 8, (uint32_t)task_code);
+  wpool__put_u32(p + 12, len);
+}
+
+/* Close the var record that starts at rec: header, then pad its bytes. */
+static int end_record(wpool__buf_t *b, size_t rec, int32_t code,
+                      int32_t task_code, uint32_t len) {
+  size_t padded = wpool__pad(len);
+  if (wpool__buf_reserve(b, padded - len))
+    return WPOOL_ENOMEM;
+  memset(b->data + b->len, 0, padded - len);
+  b->len += padded - len;
+  memset(b->data + rec, 0, WPOOL__VAR_REC_HDR);
+  put_rec_hdr(b->data + rec, code, task_code, len);
+  return 0;
+}
+
 /* The code and message a finished call reports, if it failed. */
 static int outcome(wpool_out_t *o, int rc, int *task_code) {
   *task_code = 0;
@@ -142,8 +164,7 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
     if (wpool__buf_reserve(out->tail, WPOOL__FAIL_REC_HDR + o.msg_len))
       return WPOOL_ENOMEM;
     uint8_t *p = out->tail->data + out->tail->len;
-    wpool__put_u32(p, index);
-    put_rec_hdr(p + 4, code, task_code, (uint32_t)o.msg_len);
+    put_fail_hdr(p, index, code, task_code, (uint32_t)o.msg_len);
     memcpy(p + WPOOL__FAIL_REC_HDR, o.msg, o.msg_len);
     out->tail->len += WPOOL__FAIL_REC_HDR + o.msg_len;
     out->nfail++;
@@ -158,17 +179,14 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
   int rc = in->fn(arg, arg_len, &o);
   int task_code;
   int code = outcome(&o, rc, &task_code);
-  if (code == 0) {
-    put_rec_hdr(out->tail->data + o.rec, 0, 0, (uint32_t)o.len);
-    return 0;
-  }
+  if (code == 0)
+    return end_record(out->tail, o.rec, 0, 0, (uint32_t)o.len);
   /* The record now carries the message instead of any partial output. */
   out->tail->len = o.rec + WPOOL__VAR_REC_HDR;
   if (wpool__buf_append(out->tail, o.msg, o.msg_len))
     return WPOOL_ENOMEM;
-  put_rec_hdr(out->tail->data + o.rec, code, task_code, (uint32_t)o.msg_len);
   out->nfail++;
-  return 0;
+  return end_record(out->tail, o.rec, code, task_code, (uint32_t)o.msg_len);
 }
 
 int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {

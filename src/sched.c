@@ -157,11 +157,13 @@ void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
   p->st_done += j.hdr.count;
   uint64_t per = f->nanos ? f->nanos : 1;
   p->ewma_ns = p->ewma_ns ? (p->ewma_ns * 7 + per) / 8 : per;
-  j.batch->inflight--;
+  /* Deliver while the chunk still pins the batch: delivery may make the
+     result ready, and only the release below may free it. */
   if (j.cancelled)
     wpool__buf_free(tail);
   else
     deliver(p, j.batch, j.chunk, f, tail, 0, NULL);
+  j.batch->inflight--;
   wpool__batch_release(p, j.batch);
 }
 
@@ -173,7 +175,7 @@ static void retry_push(wpool_t *p, const wpool__job_t *j) {
       /* Cannot requeue: the chunk fails rather than vanishing. */
       wpool__fail_chunk(p, j->batch, j->chunk, WPOOL_ENOMEM,
                         "out of memory while requeueing");
-      j->batch->inflight--;
+      j->batch->inflight--; /* after delivering, as in wpool__complete */
       wpool__batch_release(p, j->batch);
       return;
     }
@@ -194,13 +196,13 @@ void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
       retry_push(p, &j); /* never started: it runs again elsewhere */
       continue;
     }
-    j.batch->inflight--;
     if (!j.cancelled) {
       p->st_done += j.hdr.count;
       deliver(p, j.batch, j.chunk, NULL, NULL,
               p->state == WPOOL__TERMINATED ? p->term_code : code,
               p->state == WPOOL__TERMINATED ? p->term_msg : msg);
     }
+    j.batch->inflight--;
     wpool__batch_release(p, j.batch);
     first = 0;
   }
@@ -220,8 +222,8 @@ static int writes_caller_memory(const wpool__batch_t *b) {
 void wpool__fail_all(wpool_t *p, int code, const char *msg) {
   for (size_t i = 0; i < p->retry_len; i++) {
     wpool__job_t *j = &p->retry[i];
-    j->batch->inflight--;
     deliver(p, j->batch, j->chunk, NULL, NULL, code, msg);
+    j->batch->inflight--;
     wpool__batch_release(p, j->batch);
   }
   p->retry_len = 0;
@@ -237,7 +239,7 @@ void wpool__fail_all(wpool_t *p, int code, const char *msg) {
   }
   while (p->qhead) {
     wpool__batch_t *b = p->qhead;
-    wpool__dequeue(p, b);
+    /* Still queued while delivering, so that nothing frees it under us. */
     if (b->iter) {
       deliver(p, b, SIZE_MAX, NULL, NULL, code, msg);
     } else {
@@ -246,6 +248,7 @@ void wpool__fail_all(wpool_t *p, int code, const char *msg) {
         deliver(p, b, k, NULL, NULL, code, msg);
       b->next_chunk = end;
     }
+    wpool__dequeue(p, b);
     wpool__batch_release(p, b);
   }
   p->st_queued = 0;

@@ -152,7 +152,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
       if (spawn_thread(p, w, me.thread, me.mem) == 0) {
         apr_thread_cond_broadcast(p->state_cond);
         apr_thread_mutex_unlock(p->lock);
-        apr_thread_exit(t, APR_SUCCESS);
+        (void)t;
         return NULL;
       }
       ts->alive++;
@@ -167,7 +167,7 @@ out:
   apr_thread_cond_broadcast(p->state_cond);
   apr_thread_cond_broadcast(p->work_cond);
   apr_thread_mutex_unlock(p->lock);
-  apr_thread_exit(t, APR_SUCCESS);
+  (void)t;
   return NULL;
 }
 

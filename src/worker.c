@@ -19,6 +19,7 @@ typedef struct reader {
   intptr_t h;
   wpool__buf_t buf;
   size_t pos; /* start of unconsumed bytes in buf */
+  wpool__buf_t aligned; /* a misaligned payload is copied here */
 } reader_t;
 
 /*
@@ -60,6 +61,13 @@ static int next_frame(reader_t *r, wpool__frame_t *f, const uint8_t **payload,
     return -1;
   *payload = r->buf.data + r->pos + WPOOL__FRAME_SIZE;
   r->pos += WPOOL__FRAME_SIZE + (size_t)f->len;
+  /* Frames follow each other unpadded; tasks need their items aligned. */
+  if ((uintptr_t)*payload % WPOOL__ALIGN) {
+    r->aligned.len = 0;
+    if (wpool__buf_append(&r->aligned, *payload, f->len))
+      return -1;
+    *payload = r->aligned.data;
+  }
   return 0;
 }
 
@@ -141,7 +149,7 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame) {
 }
 
 int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
-  reader_t r = {task_in, {0}, 0};
+  reader_t r = {task_in, {0}, 0, {0}};
   wpool__buf_t res = {0};
   uint64_t max_frame;
   int rc = 1;
@@ -203,6 +211,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
   }
 out:
   wpool__buf_free(&r.buf);
+  wpool__buf_free(&r.aligned);
   wpool__buf_free(&res);
   return rc;
 }

@@ -634,7 +634,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
   ls->loop_done = 1;
   apr_thread_cond_broadcast(p->state_cond);
   apr_thread_mutex_unlock(p->lock);
-  apr_thread_exit(t, APR_SUCCESS);
+  (void)t;
   return NULL;
 }
 
