@@ -92,18 +92,12 @@ int task_reserve(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(task_reserve)
 
-int task_gate(const void *arg, size_t len, wpool_out_t *out) {
-  wt_gate_arg_t g;
-  char path[sizeof g.dir + 16];
-  char c;
-  if (len != sizeof g)
-    return wpool_out_fail(out, 2, "expected a gate, got %zu bytes", len);
-  memcpy(&g, arg, sizeof g);
-  g.dir[sizeof g.dir - 1] = '\0';
-
+/* Write one byte to the gate's "started" FIFO, if anyone still reads it. */
+static void announce(const wt_gate_arg_t *g) {
+  char path[sizeof g->dir + 16];
+  snprintf(path, sizeof path, "%s/started", g->dir);
   /* Non-blocking: once the test has closed the gate there is no reader, and
      a blocking open would then wait forever. */
-  snprintf(path, sizeof path, "%s/started", g.dir);
   int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd >= 0) {
     ssize_t w;
@@ -112,12 +106,31 @@ int task_gate(const void *arg, size_t len, wpool_out_t *out) {
     while (w < 0 && errno == EINTR);
     close(fd);
   }
+}
+
+static int get_gate(const void *arg, size_t len, wt_gate_arg_t *g,
+                    wpool_out_t *out) {
+  if (len != sizeof *g)
+    return wpool_out_fail(out, 2, "expected a gate, got %zu bytes", len);
+  memcpy(g, arg, sizeof *g);
+  g->dir[sizeof g->dir - 1] = '\0';
+  return 0;
+}
+
+int task_gate(const void *arg, size_t len, wpool_out_t *out) {
+  wt_gate_arg_t g;
+  char path[sizeof g.dir + 16];
+  char c;
+  int rc = get_gate(arg, len, &g, out);
+  if (rc != 0)
+    return rc;
+  announce(&g);
 
   /* Opened non-blocking for the same reason (no writer after the close),
      then switched to blocking: the read waits for a byte from the test, or
      sees end of file once the test's writer is gone. */
   snprintf(path, sizeof path, "%s/go", g.dir);
-  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd >= 0) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     while (read(fd, &c, 1) < 0 && errno == EINTR)
@@ -151,6 +164,15 @@ int init_record(const void *arg, size_t len, wpool_out_t *out) {
   return 0;
 }
 WPOOL_REGISTER(init_record)
+
+int init_announce(const void *arg, size_t len, wpool_out_t *out) {
+  wt_gate_arg_t g;
+  int rc = get_gate(arg, len, &g, out);
+  if (rc == 0)
+    announce(&g);
+  return rc;
+}
+WPOOL_REGISTER(init_announce)
 
 int init_refuse(const void *arg, size_t len, wpool_out_t *out) {
   (void)arg;

@@ -57,6 +57,11 @@ int task_print_mb(const void *arg, size_t len, wpool_out_t *out);
 
 /* Initializer: counts its runs and keeps a copy of its argument. */
 int init_record(const void *arg, size_t len, wpool_out_t *out);
+/*
+ * Initializer with a wt_gate_arg_t argument: announces the new worker on the
+ * gate's "started" FIFO, so that a test can wait for a replacement worker.
+ */
+int init_announce(const void *arg, size_t len, wpool_out_t *out);
 /* Initializer that always fails with code 5 and "init refused". */
 int init_refuse(const void *arg, size_t len, wpool_out_t *out);
 

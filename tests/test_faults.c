@@ -11,37 +11,58 @@
 enum { P = 2, N = 8, BAD = 3 };
 
 /*
- * Prove that all P workers are alive again: P tasks held at a gate can only
- * all announce themselves if P workers run them at once. Then stats must
- * agree, and count at least one replacement.
+ * A pool whose workers announce themselves: init_announce writes a byte to
+ * the gate's "started" FIFO in every new worker, so that a test can wait for
+ * a replacement to exist instead of polling for it. Only that side of the
+ * gate is used here, so it may be opened before the pool (see harness.h).
  */
-static void check_restored(wpool_t *pool) {
-  wt_gate_t g;
-  wpool_result_t *r[P] = {0};
-  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
-  wt_gate_arg_t a = wt_gate_arg(&g, 9);
-  for (int i = 0; i < P; i++)
-    CU_ASSERT_EQUAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL,
-                                      NULL, NULL, &r[i]),
-                    0);
-  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, P), 0);
+static wpool_t *announcing_pool(wt_gate_t *g, wt_gate_arg_t *a) {
+  wpool_options_t o;
+  wpool_t *pool = NULL;
+  if (wt_gate_open(g) != 0)
+    return NULL;
+  *a = wt_gate_arg(g, 0);
+  wt_options(&o, P);
+  o.initializer = init_announce;
+  o.initargs = a;
+  o.initargs_len = sizeof *a;
+  if (wt_create(&pool, &o) != 0 || wt_gate_wait_started(g, P) != 0) {
+    wpool_destroy(pool);
+    wt_gate_close(g);
+    return NULL;
+  }
+  return pool;
+}
+
+/*
+ * After `crashes` workers died: that many replacements have announced
+ * themselves, stats count P live workers and the replacements, and the pool
+ * computes again.
+ */
+static void check_restored(wpool_t *pool, wt_gate_t *g, int crashes) {
+  CU_ASSERT_EQUAL(wt_gate_wait_started(g, crashes), 0);
   wpool_stats_t st;
   CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
   CU_ASSERT_EQUAL(st.workers, P);
-  CU_ASSERT(st.workers_replaced >= 1);
-  CU_ASSERT_EQUAL(wt_gate_release(&g, P), 0);
-  for (int i = 0; i < P; i++) {
-    int y = 0;
-    CU_ASSERT_EQUAL(wt_result_int(r[i], WT_LONG_MS, &y), 0);
-    CU_ASSERT_EQUAL(y, 9);
-    wpool_result_free(r[i]);
-  }
-  wt_gate_close(&g);
+  CU_ASSERT(st.workers_replaced >= (size_t)crashes);
+  int y = 0;
+  CU_ASSERT_EQUAL(wt_apply_int(pool, task_crash, 6, &y, NULL), 0);
+  CU_ASSERT_EQUAL(y, 36);
+  int in[N], out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_crash, in, N, sizeof(int), out,
+                            sizeof(int), 1, NULL),
+                  0);
+  for (int i = 0; i < N; i++)
+    CU_ASSERT_EQUAL(out[i], i * i);
 }
 
 /* A map with one crashing item (chunksize 1) among healthy ones. */
 static void crash_in_map(int how, const char *cause) {
-  wpool_t *pool = wt_pool(P);
+  wt_gate_t g;
+  wt_gate_arg_t a;
+  wpool_t *pool = announcing_pool(&g, &a);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   int in[N], out[N];
   for (int i = 0; i < N; i++) {
@@ -54,17 +75,15 @@ static void crash_in_map(int how, const char *cause) {
                   WPOOL_EWORKER);
   CU_ASSERT(wt_contains(msg, "item 3"));
   CU_ASSERT(wt_contains(msg, cause));
-  if (!wt_contains(msg, cause))
+  if (!wt_contains(msg, "item 3") || !wt_contains(msg, cause))
     fprintf(stderr, "\n  message: %s\n", msg ? msg : "(null)");
   wpool_free(msg);
   for (int i = 0; i < N; i++)
     if (i != BAD)
       CU_ASSERT_EQUAL(out[i], i * i);
-  check_restored(pool);
-  int y = 0;
-  CU_ASSERT_EQUAL(wt_apply_int(pool, task_crash, 6, &y, NULL), 0);
-  CU_ASSERT_EQUAL(y, 36);
+  check_restored(pool, &g, 1);
   wpool_destroy(pool);
+  wt_gate_close(&g);
 }
 
 static void test_segv_in_map(void) { crash_in_map(WT_CRASH_SEGV, "SIGSEGV"); }
@@ -74,7 +93,9 @@ static void test_abort_in_map(void) {
 static void test_exit_in_map(void) { crash_in_map(WT_CRASH_EXIT3, "status 3"); }
 
 static void test_crash_in_apply(void) {
-  wpool_t *pool = wt_pool(P);
+  wt_gate_t g;
+  wt_gate_arg_t a;
+  wpool_t *pool = announcing_pool(&g, &a);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   char *msg = NULL;
   int y = 0;
@@ -85,32 +106,35 @@ static void test_crash_in_apply(void) {
 
   int x = WT_CRASH_EXIT3;
   wpool_result_t *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(
+  CU_ASSERT_EQUAL(
       wpool_apply_async(pool, task_crash, &x, sizeof x, NULL, NULL, NULL, &r),
       0);
-  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), WPOOL_EWORKER);
-  CU_ASSERT_EQUAL(wpool_result_successful(r), 0);
-  CU_ASSERT(wt_contains(wpool_result_message(r), "status 3"));
-  CU_ASSERT_EQUAL(wpool_result_task_code(r), 0); /* not an ETASK */
-  wpool_result_free(r);
-
-  check_restored(pool);
-  CU_ASSERT_EQUAL(wt_apply_int(pool, task_crash, 5, &y, NULL), 0);
-  CU_ASSERT_EQUAL(y, 25);
+  if (r != NULL) {
+    CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
+                    WPOOL_EWORKER);
+    CU_ASSERT_EQUAL(wpool_result_successful(r), 0);
+    CU_ASSERT(wt_contains(wpool_result_message(r), "status 3"));
+    CU_ASSERT_EQUAL(wpool_result_task_code(r), 0); /* not an ETASK */
+    wpool_result_free(r);
+  }
+  check_restored(pool, &g, 2);
   wpool_destroy(pool);
+  wt_gate_close(&g);
 }
 
 /* In an iterator, the crashed item is reported in its place. */
 static void test_crash_in_imap(void) {
-  wpool_t *pool = wt_pool(P);
+  wt_gate_t g;
+  wt_gate_arg_t a;
+  wpool_t *pool = announcing_pool(&g, &a);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   int in[N];
   for (int i = 0; i < N; i++)
     in[i] = i == BAD ? WT_CRASH_ABORT : i;
   wpool_source_t src = wpool_source_array(in, N, sizeof(int));
   wpool_iter_t *it = NULL;
-  CU_ASSERT_EQUAL_FATAL(wpool_imap(pool, task_crash, &src, 1, &it), 0);
-  for (int i = 0; i < N; i++) {
+  CU_ASSERT_EQUAL(wpool_imap(pool, task_crash, &src, 1, &it), 0);
+  for (int i = 0; it != NULL && i < N; i++) {
     const void *data = NULL;
     size_t len = 0;
     int rc = wpool_iter_next(it, WT_LONG_MS, &data, &len);
@@ -123,26 +147,29 @@ static void test_crash_in_imap(void) {
       CU_ASSERT(rc == 0 && len == sizeof(int) && *(const int *)data == i * i);
     }
   }
-  CU_ASSERT_EQUAL(wpool_iter_next(it, WT_LONG_MS, NULL, NULL), WPOOL_EDONE);
+  if (it != NULL)
+    CU_ASSERT_EQUAL(wpool_iter_next(it, WT_LONG_MS, NULL, NULL), WPOOL_EDONE);
   wpool_iter_free(it);
-  check_restored(pool);
+  check_restored(pool, &g, 1);
   wpool_destroy(pool);
+  wt_gate_close(&g);
 }
 
 /* Several crashes in a row, more than there are workers. */
 static void test_repeated_crashes(void) {
-  wpool_t *pool = wt_pool(P);
+  enum { CRASHES = 2 * P + 1 };
+  wt_gate_t g;
+  wt_gate_arg_t a;
+  wpool_t *pool = announcing_pool(&g, &a);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-  for (int i = 0; i < 2 * P + 1; i++) {
+  for (int i = 0; i < CRASHES; i++) {
     int y = 0;
     CU_ASSERT_EQUAL(wt_apply_int(pool, task_crash, WT_CRASH_EXIT3, &y, NULL),
                     WPOOL_EWORKER);
   }
-  check_restored(pool);
-  wpool_stats_t st;
-  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
-  CU_ASSERT(st.workers_replaced >= 2 * P + 1);
+  check_restored(pool, &g, CRASHES);
   wpool_destroy(pool);
+  wt_gate_close(&g);
 }
 
 static const wt_test_t tests[] = {
