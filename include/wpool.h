@@ -23,6 +23,11 @@
  * - Functions run by workers must be registered (WPOOL_REGISTER or
  *   wpool_register), and programs that use WPOOL_SPAWN workers must call
  *   wpool_bootstrap() as the first line of main().
+ * - Scheduling: work is handed out in submission order, to idle workers
+ *   first. So that a process worker never waits for a round trip between
+ *   tasks, it may also be sent a few tasks ahead (about 2 ms of work at the
+ *   pool's measured task time, at most 256 chunks, one while nothing has been
+ *   measured); a task sent ahead waits for the worker's current task.
  *
  * This header includes only the C standard library.
  */
@@ -258,7 +263,7 @@ void wpool_destroy(wpool_t *pool);
 typedef struct wpool_stats {
   int workers;             /* workers alive now */
   size_t tasks_queued;     /* items submitted and not yet sent to a worker */
-  size_t tasks_running;    /* items held by workers */
+  size_t tasks_running;    /* items held by workers (running or sent ahead) */
   size_t tasks_done;       /* items finished (successfully or not) */
   size_t workers_replaced; /* workers that died or were recycled and
                               replaced */

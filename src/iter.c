@@ -297,9 +297,11 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
     chunksize = 1;
   if (chunksize > UINT32_MAX)
     return WPOOL_EINVAL;
-  if (!src->producer && (src->item_size > p->max_frame ||
-                         chunksize > p->max_frame / src->item_size))
-    return src->item_size > p->max_frame ? WPOOL_E2BIG : WPOOL_EINVAL;
+  if (!src->producer && src->item_size > p->max_frame)
+    return WPOOL_E2BIG;
+  /* As map does: a chunk is cut to fit the frame limit. */
+  if (!src->producer && chunksize > p->max_frame / src->item_size)
+    chunksize = p->max_frame / src->item_size;
   wpool_iter_t *it = calloc(1, sizeof *it);
   if (!it)
     return WPOOL_ENOMEM;

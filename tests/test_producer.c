@@ -233,7 +233,7 @@ static void check_window(int ordered, long n, size_t window, size_t chunksize,
     CU_ASSERT_EQUAL(wrong, 0);
     wpool_iter_free(it);
   }
-  size_t w = window ? window : 4 * workers;
+  size_t w = window ? window : 32 * workers;
   long limit = (long)((w + 1) * chunksize);
   long max_ahead = atomic_load(&p.max_ahead);
   CU_ASSERT(max_ahead <= limit);

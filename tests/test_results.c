@@ -145,12 +145,50 @@ static void test_free_while_pending(void) {
   wpool_destroy(pool);
 }
 
+/*
+ * A task submitted while one worker is held must go to the idle worker, not
+ * queue behind the held task, even after many fast tasks taught the pool to
+ * send work ahead.
+ */
+static void test_idle_worker_first(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  for (int i = 0; i < 200; i++) {
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
+  }
+  wt_gate_arg_t a = wt_gate_arg(&g, 1);
+  wpool_result_t *held = NULL, *quick = NULL;
+  CU_ASSERT_EQUAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL, NULL,
+                                    NULL, &held),
+                  0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+  int x = 9;
+  CU_ASSERT_EQUAL(wpool_apply_async(pool, task_square, &x, sizeof x, NULL,
+                                    NULL, NULL, &quick),
+                  0);
+  int y = 0;
+  /* Only a quick task queued behind the held one could exhaust this. */
+  CU_ASSERT_EQUAL(wt_result_int(quick, WT_LONG_MS, &y), 0);
+  CU_ASSERT_EQUAL(y, 81);
+  CU_ASSERT_EQUAL(wpool_result_ready(held), 0);
+  CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+  CU_ASSERT_EQUAL(wt_result_int(held, WT_LONG_MS, &y), 0);
+  wpool_result_free(quick);
+  wpool_result_free(held);
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
     {"get_data_len", test_get_data_len},
     {"pending_then_done", test_pending_then_done},
     {"failed_result", test_failed_result},
     {"many_outstanding", test_many_outstanding},
     {"free_while_pending", test_free_while_pending},
+    {"idle_worker_first", test_idle_worker_first},
     {NULL, NULL},
 };
 

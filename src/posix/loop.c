@@ -86,18 +86,23 @@ static int set_nonblock(int fd) {
 /* ---------------------------------------------------------------------- */
 /* Starting and reaping                                                    */
 
+/* Start a process for slot w. Called without the lock (starting takes a
+   while); only the published fields below are shared, and they are set once
+   the lock is held again. */
 static int spawn_one(wpool_t *p, wpool__worker_t *w, char **errmsg) {
   ls_t *ls = p->be_state;
+  wpool__proc_t proc = {0, -1, -1};
+  apr_thread_mutex_unlock(p->lock);
+  int rc = p->method == WPOOL_FORK ? wpool__forksrv_spawn(ls->fs, &proc, errmsg)
+                                   : wpool__spawn_start(&proc, errmsg);
+  apr_thread_mutex_lock(p->lock);
+  if (rc)
+    return rc;
   pw_t *pw = &ls->pw[w->index];
   uint8_t *stage = pw->stage;
   memset(pw, 0, sizeof *pw);
   pw->stage = stage;
-  pw->proc.task_fd = pw->proc.result_fd = -1;
-  int rc = p->method == WPOOL_FORK ? wpool__forksrv_spawn(ls->fs, &pw->proc,
-                                                          errmsg)
-                                   : wpool__spawn_start(&pw->proc, errmsg);
-  if (rc)
-    return rc;
+  pw->proc = proc;
   pw->live = 1;
   pw->deadline = apr_time_now() + (apr_time_t)p->opt.start_timeout_ms * 1000;
   w->pid = pw->proc.pid;
@@ -131,7 +136,7 @@ static void reap(wpool_t *p, wpool__worker_t *w, int kill_first, char *why,
 static void start_failed(wpool_t *p, int code, const char *fmt, const char *a,
                          const char *b) {
   ls_t *ls = p->be_state;
-  char msg[512];
+  char msg[WPOOL__MSG_MAX + 256];
   snprintf(msg, sizeof msg, fmt, a, b);
   if (!ls->started) {
     if (!p->start_code) {
@@ -486,24 +491,26 @@ static void do_recv(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
 /* ---------------------------------------------------------------------- */
 /* The loop                                                                */
 
+/*
+ * Hand out chunks least-loaded worker first, one level at a time: a new task
+ * goes to an idle worker before it queues behind another worker's running
+ * task, and deep pipelines only build up when there is work for every
+ * worker.
+ */
 static void feed_workers(wpool_t *p) {
   ls_t *ls = p->be_state;
   size_t depth = wpool__depth(p);
   long max = p->opt.maxtasksperchild;
-  int progress = 1;
-  while (progress) {
-    progress = 0;
+  for (size_t level = 0; level < depth; level++) {
     for (int i = 0; i < p->nworkers; i++) {
       wpool__worker_t *w = &p->workers[i];
-      pw_t *pw = &ls->pw[i];
-      if (w->state != WPOOL__W_READY || w->count >= depth)
+      if (w->state != WPOOL__W_READY || w->count > level)
         continue;
       if (!wpool__take(p, w))
         return;
-      progress = 1;
       if (max && w->tasks_sent >= max) {
         w->state = WPOOL__W_RETIRING;
-        pw->exit_pending = 1;
+        ls->pw[i].exit_pending = 1;
       }
     }
   }
@@ -529,9 +536,7 @@ static void fill_slots(wpool_t *p) {
     if (ls->pw[i].live || !needs_worker(p))
       continue;
     char *em = NULL;
-    apr_thread_mutex_unlock(p->lock);
     int rc = spawn_one(p, w, &em);
-    apr_thread_mutex_lock(p->lock);
     if (rc) {
       start_failed(p, rc, "%s%s", em ? em : "could not start a worker", "");
       free(em);
