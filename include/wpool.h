@@ -1,4 +1,5 @@
-/*
+/**
+ * @file wpool.h
  * wpool: a worker pool for C, after Python's multiprocessing.Pool.
  *
  * Hand a registered function and its argument bytes to N workers (processes
@@ -40,7 +41,7 @@
 
 #include "wpool_version.h"
 
-/*
+/**
  * Marks the functions of the API. With GCC and Clang it gives them default
  * visibility: the library is built with -fvisibility=hidden, so nothing else
  * leaves the shared library. On Windows it is dllexport while the DLL itself
@@ -66,10 +67,10 @@
 extern "C" {
 #endif
 
-/* Wait without a time limit. */
+/** Wait without a time limit. */
 #define WPOOL_FOREVER (-1L)
 
-/*
+/**
  * Error codes. One X-macro generates the enum, wpool_strerror() and
  * wpool_err_name(), so the three can never disagree.
  */
@@ -95,6 +96,7 @@ extern "C" {
   X(ENOTSUP, -19, "not supported on this platform")                            \
   X(ESYS, -20, "system call failed")
 
+/** The error codes: WPOOL_OK (0) and the negative codes of WPOOL_ERRNO_MAP. */
 typedef enum wpool_errno {
   WPOOL_OK = 0,
 #define WPOOL__ERR_ENUM(name, value, text) WPOOL_##name = (value),
@@ -103,30 +105,32 @@ typedef enum wpool_errno {
   WPOOL__ERR_LAST = -21
 } wpool_errno_t;
 
-/* A static English sentence for code; never NULL, even for unknown codes. */
+/** A static English sentence for code; never NULL, even for unknown codes. */
 WPOOL_EXTERN const char *wpool_strerror(int code);
 
-/* The code's name without prefix ("ETIMEDOUT"), or "UNKNOWN". */
+/** The code's name without prefix ("ETIMEDOUT"), or "UNKNOWN". */
 WPOOL_EXTERN const char *wpool_err_name(int code);
 
-/* Release memory returned by wpool (outputs and error messages). NULL is ok. */
+/**
+ * Release memory returned by wpool (outputs and error messages). NULL is ok.
+ */
 WPOOL_EXTERN void wpool_free(void *ptr);
 
-/* The library's version as "MAJOR.MINOR.PATCH"; a static string. */
+/** The library's version as "MAJOR.MINOR.PATCH"; a static string. */
 WPOOL_EXTERN const char *wpool_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Task functions and their registration                                    */
 /* ------------------------------------------------------------------------ */
 
-/*
+/**
  * The output side of one task call. A task function produces its output
  * through these functions; a task that produces nothing has an empty output.
  * The pointer is valid only during the call.
  */
 typedef struct wpool_out wpool_out_t;
 
-/*
+/**
  * A task (or initializer) function. It runs in a worker, with the argument
  * bytes the caller submitted (for map: one input item). It returns 0 on
  * success; any other value is a failure, reported to the caller as
@@ -138,7 +142,7 @@ typedef struct wpool_out wpool_out_t;
  */
 typedef int (*wpool_fn)(const void *arg, size_t arg_len, wpool_out_t *out);
 
-/*
+/**
  * Copy len bytes to the task's output (replacing what was set before).
  * Returns 0, WPOOL_ENOMEM, WPOOL_E2BIG (beyond the pool's frame limit) or
  * WPOOL_ERANGE (a map item whose output is larger than its output size).
@@ -146,14 +150,14 @@ typedef int (*wpool_fn)(const void *arg, size_t arg_len, wpool_out_t *out);
  */
 WPOOL_EXTERN int wpool_out_set(wpool_out_t *out, const void *data, size_t len);
 
-/*
+/**
  * Reserve len bytes of output and return a pointer to write them to, or NULL
  * when wpool_out_set() would have failed. For map items the pointer is the
  * output slot itself: nothing is copied afterwards.
  */
 WPOOL_EXTERN void *wpool_out_reserve(wpool_out_t *out, size_t len);
 
-/*
+/**
  * Record a failure message (printf-style) and return code, so that a task can
  * end with "return wpool_out_fail(out, 7, "bad input %d", x);". A code of 0
  * is turned into 1, so that the call always marks a failure.
@@ -165,7 +169,7 @@ WPOOL_EXTERN int wpool_out_fail(wpool_out_t *out, int code, const char *fmt,
 #endif
     ;
 
-/*
+/**
  * Register fn under name in this process. Every process of the program must
  * register the same set of names (spawned workers rebuild the table by
  * running the same registrations), so call it only before wpool_bootstrap()
@@ -177,10 +181,12 @@ WPOOL_EXTERN int wpool_out_fail(wpool_out_t *out, int code, const char *fmt,
  */
 WPOOL_EXTERN int wpool_register(const char *name, wpool_fn fn);
 
-/* The registered name of fn, or NULL. The string lives as long as the program. */
+/**
+ * The registered name of fn, or NULL. The string lives as long as the program.
+ */
 WPOOL_EXTERN const char *wpool_fn_name(wpool_fn fn);
 
-/*
+/**
  * WPOOL_REGISTER(fn): register fn under its own name, at file scope, beside
  * the function's definition. The registration lives in the same object file
  * as fn, so any program that passes fn to the pool links it in too, even from
@@ -195,10 +201,10 @@ WPOOL_EXTERN const char *wpool_fn_name(wpool_fn fn);
 #error "WPOOL_REGISTER needs GCC or Clang on this platform; call wpool_register()"
 #endif
 
-/* Used by WPOOL_REGISTER; not for direct use. */
+/** Used by WPOOL_REGISTER; not for direct use. */
 WPOOL_EXTERN void wpool__register_static(const char *name, wpool_fn fn);
 
-/*
+/**
  * Call as the first line of main(). In a process that a WPOOL_SPAWN pool
  * started as a worker, it serves tasks and then exits the process without
  * returning. Anywhere else it returns 0 at once. Python's freeze_support().
@@ -209,39 +215,43 @@ WPOOL_EXTERN int wpool_bootstrap(int argc, char **argv);
 /* Pools                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/** A pool of workers (opaque): see wpool_create(). */
 typedef struct wpool wpool_t;
 
+/** How a pool runs its workers (wpool_options_t.method). */
 typedef enum wpool_method {
-  WPOOL_DEFAULT = 0, /* WPOOL_FORK on Linux, WPOOL_SPAWN elsewhere */
-  WPOOL_FORK = 1,    /* processes forked from a copy of the caller */
-  WPOOL_SPAWN = 2,   /* fresh starts of the program (see wpool_bootstrap) */
-  WPOOL_THREAD = 3   /* threads of the calling process */
+  WPOOL_DEFAULT = 0, /**< WPOOL_FORK on Linux, WPOOL_SPAWN elsewhere */
+  WPOOL_FORK = 1,    /**< processes forked from a copy of the caller */
+  WPOOL_SPAWN = 2,   /**< fresh starts of the program (see wpool_bootstrap) */
+  WPOOL_THREAD = 3   /**< threads of the calling process */
 } wpool_method_t;
 
+/** The options of wpool_create(); wpool_options_init() sets the defaults. */
 typedef struct wpool_options {
-  /* Number of workers; 0 = the number of CPUs. Negative: WPOOL_EINVAL. */
+  /** Number of workers; 0 = the number of CPUs. Negative: WPOOL_EINVAL. */
   int processes;
+  /** How the workers run: see wpool_method_t. */
   wpool_method_t method;
-  /* A registered function run once in every new worker, before its first
+  /** A registered function run once in every new worker, before its first
      task, with initargs as its argument (copied). NULL for none. */
   wpool_fn initializer;
-  const void *initargs;
-  size_t initargs_len;
-  /* Tasks a worker runs before it is replaced; 0 = no limit. A map or imap
+  const void *initargs; /**< The initializer's argument bytes. */
+  size_t initargs_len;  /**< Their length. */
+  /** Tasks a worker runs before it is replaced; 0 = no limit. A map or imap
      chunk counts as one task, as in Python. Negative: WPOOL_EINVAL. */
   long maxtasksperchild;
-  /* Largest payload of one frame (a task's argument, a chunk of items, a
+  /** Largest payload of one frame (a task's argument, a chunk of items, a
      result); 0 = 64 MiB. Larger submissions fail with WPOOL_E2BIG. */
   size_t max_frame;
-  /* How long a new process worker has to start and report ready;
+  /** How long a new process worker has to start and report ready;
      0 = 10 s. Not used for threads. */
   long start_timeout_ms;
 } wpool_options_t;
 
-/* Fill o with the defaults (all zero: CPU count, default method, ...). */
+/** Fill o with the defaults (all zero: CPU count, default method, ...). */
 WPOOL_EXTERN void wpool_options_init(wpool_options_t *o);
 
-/*
+/**
  * Create a pool and start its workers; returns when every worker has started
  * and run the initializer. opts may be NULL for the defaults. On failure
  * *pool is NULL and, when errmsg is not NULL, *errmsg receives a message to
@@ -256,26 +266,26 @@ WPOOL_EXTERN void wpool_options_init(wpool_options_t *o);
 WPOOL_EXTERN int wpool_create(wpool_t **pool, const wpool_options_t *opts,
                               char **errmsg);
 
-/*
+/**
  * No more submissions: later ones fail with WPOOL_ECLOSED. Work already
  * submitted still runs; then workers exit. Idempotent.
  */
 WPOOL_EXTERN int wpool_close(wpool_t *pool);
 
-/*
+/**
  * Stop now: kill every worker and fail every pending result, iterator item
  * and map with WPOOL_ETERMINATED. Implies close. Idempotent.
  */
 WPOOL_EXTERN int wpool_terminate(wpool_t *pool);
 
-/*
+/**
  * Wait until every worker has exited and every callback has returned; the
  * pool must have been closed or terminated (else WPOOL_ESTATE). Called from a
  * callback of the same pool: WPOOL_EDEADLK.
  */
 WPOOL_EXTERN int wpool_join(wpool_t *pool);
 
-/*
+/**
  * Terminate (unless closed and joined already), join and free the pool.
  * Results and iterators still held by the caller stay valid (their pending
  * work failed with WPOOL_ETERMINATED) and must still be freed. NULL is ok.
@@ -283,16 +293,17 @@ WPOOL_EXTERN int wpool_join(wpool_t *pool);
  */
 WPOOL_EXTERN void wpool_destroy(wpool_t *pool);
 
+/** A snapshot of a pool's counters: see wpool_stats(). */
 typedef struct wpool_stats {
-  int workers;             /* workers alive now */
-  size_t tasks_queued;     /* items submitted and not yet sent to a worker */
-  size_t tasks_running;    /* items held by workers (running or sent ahead) */
-  size_t tasks_done;       /* items finished (successfully or not) */
-  size_t workers_replaced; /* workers that died or were recycled and
+  int workers;             /**< workers alive now */
+  size_t tasks_queued;     /**< items submitted and not yet sent to a worker */
+  size_t tasks_running;    /**< items held by workers (running or sent ahead) */
+  size_t tasks_done;       /**< items finished (successfully or not) */
+  size_t workers_replaced; /**< workers that died or were recycled and
                               replaced */
 } wpool_stats_t;
 
-/*
+/**
  * Snapshot of the pool's counters. When pids is not NULL, up to pids_cap
  * process ids of live workers are stored there (thread workers report the
  * pool's own process id). Returns 0 or WPOOL_EINVAL.
@@ -304,9 +315,13 @@ WPOOL_EXTERN int wpool_stats(wpool_t *pool, wpool_stats_t *stats, long *pids,
 /* Results                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/**
+ * An asynchronous result (opaque): see wpool_apply_async() and
+ * wpool_map_async().
+ */
 typedef struct wpool_result wpool_result_t;
 
-/*
+/**
  * Called once when an asynchronous result is ready: the success callback
  * when it succeeded, else the error callback. Callbacks run one at a time on
  * a thread of the pool dedicated to them, so a slow callback delays other
@@ -316,7 +331,7 @@ typedef struct wpool_result wpool_result_t;
  */
 typedef void (*wpool_callback)(wpool_result_t *result, void *user);
 
-/*
+/**
  * Run fn(arg) in a worker and wait for it. arg is copied. On success, when
  * out is not NULL, *out receives the output (release with wpool_free(); NULL
  * when the output is empty) and *out_len its length. On a task failure
@@ -329,7 +344,7 @@ WPOOL_EXTERN int wpool_apply(wpool_t *pool, wpool_fn fn, const void *arg,
                              size_t arg_len, void **out, size_t *out_len,
                              char **errmsg);
 
-/*
+/**
  * Submit fn(arg) and return at once. arg is copied. on_success and on_error
  * may be NULL. When result is not NULL, *result receives a handle the caller
  * must release with wpool_result_free(); when it is NULL the result is
@@ -341,7 +356,7 @@ WPOOL_EXTERN int wpool_apply_async(wpool_t *pool, wpool_fn fn, const void *arg,
                                    wpool_callback on_error, void *user,
                                    wpool_result_t **result);
 
-/*
+/**
  * Map fn over n items of item_size bytes each, stored back to back at items
  * (a struct item passes several arguments: this is starmap), into n output
  * slots of out_size bytes at out. An output shorter than out_size is
@@ -356,7 +371,7 @@ WPOOL_EXTERN int wpool_map(wpool_t *pool, wpool_fn fn, const void *items,
                            size_t n, size_t item_size, void *out,
                            size_t out_size, size_t chunksize, char **errmsg);
 
-/*
+/**
  * Asynchronous wpool_map. items and out are not copied: both must stay valid
  * (and out untouched) until the result is ready. wpool_result_get() then
  * yields out and n x out_size. Callbacks and result ownership as in
@@ -369,7 +384,7 @@ WPOOL_EXTERN int wpool_map_async(wpool_t *pool, wpool_fn fn, const void *items,
                                  wpool_callback on_error, void *user,
                                  wpool_result_t **result);
 
-/*
+/**
  * Wait up to timeout_ms for the result. Returns 0 when it succeeded (then,
  * when data and len are not NULL, *data points at the output, owned by the
  * result and valid until wpool_result_free(), and *len is its length),
@@ -380,31 +395,31 @@ WPOOL_EXTERN int wpool_map_async(wpool_t *pool, wpool_fn fn, const void *items,
 WPOOL_EXTERN int wpool_result_get(wpool_result_t *result, long timeout_ms,
                                   const void **data, size_t *len);
 
-/* Wait up to timeout_ms: 0 when ready, else WPOOL_ETIMEDOUT (or EINVAL). */
+/** Wait up to timeout_ms: 0 when ready, else WPOOL_ETIMEDOUT (or EINVAL). */
 WPOOL_EXTERN int wpool_result_wait(wpool_result_t *result, long timeout_ms);
 
-/* 1 when ready, 0 when not (or result is NULL). Never blocks. */
+/** 1 when ready, 0 when not (or result is NULL). Never blocks. */
 WPOOL_EXTERN int wpool_result_ready(wpool_result_t *result);
 
-/*
+/**
  * 1 when ready and successful, 0 when ready and failed, WPOOL_ENOTREADY when
  * not ready (Python raises ValueError there), WPOOL_EINVAL for NULL.
  */
 WPOOL_EXTERN int wpool_result_successful(wpool_result_t *result);
 
-/*
+/**
  * The failure message of a ready, failed result ("item 3: worker 1234 killed
  * by signal 11 (SIGSEGV)"), owned by the result; NULL otherwise.
  */
 WPOOL_EXTERN const char *wpool_result_message(wpool_result_t *result);
 
-/*
+/**
  * The value the task function returned when the failure is WPOOL_ETASK;
  * 0 otherwise.
  */
 WPOOL_EXTERN int wpool_result_task_code(wpool_result_t *result);
 
-/*
+/**
  * Release the handle. The work it stands for goes on; its callbacks still
  * run. NULL is ok.
  */
@@ -414,9 +429,10 @@ WPOOL_EXTERN void wpool_result_free(wpool_result_t *result);
 /* Iterators                                                                */
 /* ------------------------------------------------------------------------ */
 
+/** An iterator over results (opaque): see wpool_imap(). */
 typedef struct wpool_iter wpool_iter_t;
 
-/*
+/**
  * A lazy input: called on a thread of the pool (one call at a time) to
  * produce the next item. Return 1 with *item and *len set (the bytes are
  * copied before the next call, so one buffer may be reused), 0 at the end of
@@ -424,27 +440,30 @@ typedef struct wpool_iter wpool_iter_t;
  */
 typedef int (*wpool_producer)(void *user, const void **item, size_t *len);
 
+/** The input of wpool_imap() and wpool_imap_unordered(). */
 typedef struct wpool_source {
-  /* Either an array of count items of item_size bytes each ... */
+  /** Either an array of count items of item_size bytes each ... */
   const void *items;
-  size_t count;
-  size_t item_size;
-  /* ... or, when producer is not NULL, a lazy producer. */
+  size_t count;     /**< The number of items in the array. */
+  size_t item_size; /**< The size of one item, in bytes. */
+  /** ... or, when producer is not NULL, a lazy producer. */
   wpool_producer producer;
-  void *producer_user;
-  /* Producer input only: how many chunks may be pulled ahead of the
+  void *producer_user; /**< The producer's first argument (user). */
+  /** Producer input only: how many chunks may be pulled ahead of the
      consumer (submitted, running, or finished but not yet consumed); 0 = 32 x
      workers. Memory use is bounded by this window, not by the input. */
   size_t window;
 } wpool_source_t;
 
-/* Convenience initialisers for wpool_source_t. */
+/** Convenience initialisers for wpool_source_t. */
+/**@{*/
 WPOOL_EXTERN wpool_source_t wpool_source_array(const void *items, size_t count,
                                                size_t item_size);
 WPOOL_EXTERN wpool_source_t wpool_source_producer(wpool_producer producer,
                                                   void *user);
+/**@}*/
 
-/*
+/**
  * Start mapping fn over the source and return an iterator over the results
  * in input order (wpool_imap) or in completion order
  * (wpool_imap_unordered). chunksize 0 means 1. An array source must stay
@@ -452,14 +471,16 @@ WPOOL_EXTERN wpool_source_t wpool_source_producer(wpool_producer producer,
  * size. Errors: WPOOL_EINVAL, WPOOL_ENOFUNC, WPOOL_ECLOSED, WPOOL_E2BIG,
  * WPOOL_ENOMEM, WPOOL_ESYS.
  */
+/**@{*/
 WPOOL_EXTERN int wpool_imap(wpool_t *pool, wpool_fn fn,
                             const wpool_source_t *source, size_t chunksize,
                             wpool_iter_t **iter);
 WPOOL_EXTERN int wpool_imap_unordered(wpool_t *pool, wpool_fn fn,
                                       const wpool_source_t *source,
                                       size_t chunksize, wpool_iter_t **iter);
+/**@}*/
 
-/*
+/**
  * The next result, waiting up to timeout_ms. Returns:
  * - 0: *data and *len hold the output (owned by the iterator, valid until the
  *   next call on it or its release);
@@ -474,16 +495,16 @@ WPOOL_EXTERN int wpool_imap_unordered(wpool_t *pool, wpool_fn fn,
 WPOOL_EXTERN int wpool_iter_next(wpool_iter_t *iter, long timeout_ms,
                                  const void **data, size_t *len);
 
-/* Input index of the item last yielded by wpool_iter_next(). */
+/** Input index of the item last yielded by wpool_iter_next(). */
 WPOOL_EXTERN size_t wpool_iter_index(wpool_iter_t *iter);
 
-/* Message of the failure last returned by wpool_iter_next(), or NULL. */
+/** Message of the failure last returned by wpool_iter_next(), or NULL. */
 WPOOL_EXTERN const char *wpool_iter_message(wpool_iter_t *iter);
 
-/* The task's own code of the last WPOOL_ETASK, else 0. */
+/** The task's own code of the last WPOOL_ETASK, else 0. */
 WPOOL_EXTERN int wpool_iter_task_code(wpool_iter_t *iter);
 
-/*
+/**
  * Release the iterator. Work not yet started is dropped; a producer stops
  * being called. NULL is ok.
  */
