@@ -1,8 +1,9 @@
 #!/bin/sh
-# Install what building and testing wpool needs on Debian or Ubuntu.
+# Install what building and testing wpool needs on Debian or Ubuntu, and the
+# packages named as arguments (CI adds doxygen for the API reference).
 # Runs apt-get directly as root, through sudo otherwise.
 set -eu
-pkgs="cmake make gcc pkg-config libapr1-dev libcunit1-dev"
+pkgs="cmake make gcc pkg-config libapr1-dev libcunit1-dev $*"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
