@@ -30,6 +30,7 @@
 typedef struct wpool__batch wpool__batch_t;
 typedef struct wpool__worker wpool__worker_t;
 typedef struct wpool__feeder wpool__feeder_t;
+typedef struct wpool__pp wpool__pp_t;
 
 enum wpool__kind { WPOOL__APPLY, WPOOL__MAP, WPOOL__IMAP };
 enum wpool__state { WPOOL__RUNNING, WPOOL__CLOSED, WPOOL__TERMINATED };
@@ -122,7 +123,8 @@ struct wpool {
 
   wpool__worker_t *workers;
   const wpool__backend_t *be;
-  void *be_state;
+  void *be_state;     /* the OS half's own state */
+  wpool__pp_t *pp;    /* process workers: the portable I/O state */
 
   /* Callbacks run on their own thread, in completion order. */
   wpool_result_t *cb_head, *cb_tail;
