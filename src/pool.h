@@ -48,7 +48,7 @@ struct wpool__batch {
   size_t chunksize;
   size_t nchunks;   /* SIZE_MAX while a producer may still produce */
   size_t next_chunk; /* next never-sent chunk */
-  size_t accounted;  /* chunks finished or failed */
+  size_t accounted;  /* result batches: items finished or failed */
   size_t inflight;   /* chunks held by workers: pins the batch's memory */
   uint8_t *out;      /* map: the caller's output array */
   wpool_result_t *result;
@@ -60,6 +60,9 @@ struct wpool__batch {
 typedef struct wpool__job {
   wpool__batch_t *batch;
   size_t chunk;
+  /* Items [first, first + nitems) of the chunk; nitems 0 = the whole chunk.
+     A map chunk whose worker died is re-run an item at a time. */
+  uint32_t first, nitems;
   uint64_t seq;
   int cancelled; /* terminated or dropped: its result is discarded */
   wpool__frame_t hdr;
@@ -182,9 +185,7 @@ void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
    the others. */
 void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
                       const char *msg, int requeue_rest);
-/* Fail chunk k of b as a whole (every item gets code and msg). */
-void wpool__fail_chunk(wpool_t *p, wpool__batch_t *b, size_t k, int code,
-                       const char *msg);
+
 /* Fail all queued and held work with code and msg (terminate, broken). */
 void wpool__fail_all(wpool_t *p, int code, const char *msg);
 /* Is there work that still needs a worker? */
@@ -192,13 +193,17 @@ int wpool__has_work(wpool_t *p);
 /* Chunk k of b: payload and item count. */
 void wpool__chunk_payload(wpool__batch_t *b, size_t k, const uint8_t **data,
                           size_t *len, uint32_t *count);
+/* Index of job j's first item in its batch's input. */
+size_t wpool__job_first_item(const wpool__job_t *j);
 /* A batch's memory may go once it is no longer queued nor held. */
 void wpool__batch_release(wpool_t *p, wpool__batch_t *b);
 
 /* result.c */
-void wpool__result_chunk(wpool_t *p, wpool_result_t *r, size_t k,
-                         const wpool__frame_t *f, wpool__buf_t *tail, int code,
-                         const char *msg);
+/* Items [first, first + count) of r's input finished (f and tail) or
+   failed as a whole (code and msg). */
+void wpool__result_items(wpool_t *p, wpool_result_t *r, size_t first,
+                         size_t count, const wpool__frame_t *f,
+                         wpool__buf_t *tail, int code, const char *msg);
 void wpool__result_maybe_free(wpool_t *p, wpool_result_t *r);
 
 /* iter.c */

@@ -26,7 +26,10 @@ typedef struct pw {
   int hs;              /* handshake: 0 awaiting HELLO, 1 READY, 2 done, 3
                           failed and already reported */
   apr_time_t deadline; /* for the handshake */
-  int dead;            /* end of input, broken channel or protocol error */
+  int dead;            /* end of input, or a protocol error */
+  int wbroken;         /* writing failed: the worker is going; its results
+                          still in the pipe are read before it is declared
+                          dead, so that a finished task is never blamed */
   int err_code;        /* why its held chunk fails, when not a plain death */
   char err_msg[160];
   /* Sending: FIFO entries [0, sent) from its head are written, and off
@@ -180,7 +183,7 @@ size_t wpool__pp_segments(wpool_t *p, int i, wpool__seg_t *seg, size_t max) {
   wpool__worker_t *w = &p->workers[i];
   pw_t *pw = slot(p, i);
   size_t n = 0;
-  if (!wpool__pp_live(p, i))
+  if (!wpool__pp_live(p, i) || pw->wbroken)
     return 0;
   if (pw->ctl_off < pw->ctl.len && n < max) {
     seg[n].base = pw->ctl.data + pw->ctl_off;
@@ -214,7 +217,7 @@ size_t wpool__pp_segments(wpool_t *p, int i, wpool__seg_t *seg, size_t max) {
 int wpool__pp_wants_write(wpool_t *p, int i) {
   const wpool__worker_t *w = &p->workers[i];
   const pw_t *pw = slot(p, i);
-  return wpool__pp_live(p, i) &&
+  return wpool__pp_live(p, i) && !pw->wbroken &&
          (pw->ctl_off < pw->ctl.len || pw->sent < w->count ||
           (pw->exit_pending && pw->exit_off < WPOOL__FRAME_SIZE));
 }
@@ -245,7 +248,7 @@ void wpool__pp_wrote(wpool_t *p, int i, size_t n) {
     pw->exit_off += n;
 }
 
-void wpool__pp_broken(wpool_t *p, int i) { slot(p, i)->dead = 1; }
+void wpool__pp_broken(wpool_t *p, int i) { slot(p, i)->wbroken = 1; }
 
 /* ---------------------------------------------------------------------- */
 /* Receiving                                                               */
@@ -303,7 +306,7 @@ static int on_header(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
     return protocol_error(pw, "result shorter than its outputs");
   if (fixed_len && !j->cancelled) {
     wpool__batch_t *b = j->batch;
-    pw->fixed = b->out + j->chunk * b->chunksize * b->osize;
+    pw->fixed = b->out + wpool__job_first_item(j) * b->osize;
     pw->fixed_len = fixed_len;
     pw->tail_len = f->len - fixed_len;
   }

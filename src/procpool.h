@@ -33,7 +33,9 @@ void wpool__pp_wrote(wpool_t *p, int i, size_t n);
 int wpool__pp_read_target(wpool_t *p, int i, uint8_t **dst, size_t *room);
 /* n bytes arrived at the read target; n == 0 is end of input. */
 void wpool__pp_read_done(wpool_t *p, int i, size_t n);
-/* The channels of slot i failed (write error, broken pipe). */
+/* Writing to slot i failed (broken pipe): nothing more is written; the
+   worker is declared dead at the end of its output, once every result it
+   sent has been read. */
 void wpool__pp_broken(wpool_t *p, int i);
 
 /* --- Implemented by the OS half. ----------------------------------------- */

@@ -57,9 +57,9 @@ static void mark_ready(wpool_t *p, wpool_result_t *r) {
   }
 }
 
-void wpool__result_chunk(wpool_t *p, wpool_result_t *r, size_t k,
-                         const wpool__frame_t *f, wpool__buf_t *tail, int code,
-                         const char *msg) {
+void wpool__result_items(wpool_t *p, wpool_result_t *r, size_t first,
+                         size_t count, const wpool__frame_t *f,
+                         wpool__buf_t *tail, int code, const char *msg) {
   wpool__batch_t *b = &r->batch;
   if (r->ready) { /* already failed as a whole (terminate) */
     if (tail)
@@ -85,22 +85,20 @@ void wpool__result_chunk(wpool_t *p, wpool_result_t *r, size_t k,
       }
     }
   } else if (code) {
-    /* The chunk failed as a whole (its worker died, or the pool stopped):
-       no worker can write its outputs any more, so they read as zero. */
-    size_t first = k * b->chunksize;
-    size_t count = b->n - first < b->chunksize ? b->n - first : b->chunksize;
+    /* The items failed as a whole (their worker died, or the pool stopped):
+       no worker can write their outputs any more, so they read as zero. */
     memset(b->out + first * b->osize, 0, count * b->osize);
     map_failure(r, first, code, 0, msg, msg ? strlen(msg) : 0);
   } else if (f->nfail) {
     size_t off = 0;
     wpool__fail_t fl;
     while (wpool__fail_next(tail->data, tail->len, &off, &fl) == 1)
-      map_failure(r, k * b->chunksize + fl.index, fl.code, fl.task_code,
-                  fl.msg, fl.len);
+      map_failure(r, first + fl.index, fl.code, fl.task_code, fl.msg, fl.len);
   }
   if (tail)
     wpool__buf_free(tail);
-  if (++b->accounted == b->nchunks)
+  b->accounted += count;
+  if (b->accounted == b->n)
     mark_ready(p, r);
 }
 

@@ -42,6 +42,10 @@ void wpool__dequeue(wpool_t *p, wpool__batch_t *b) {
   b->queued = 0;
 }
 
+size_t wpool__job_first_item(const wpool__job_t *j) {
+  return j->chunk * j->batch->chunksize + j->first;
+}
+
 static size_t chunk_count(const wpool__batch_t *b, size_t k) {
   if (b->kind == WPOOL__APPLY)
     return 1;
@@ -106,6 +110,11 @@ int wpool__take(wpool_t *p, wpool__worker_t *w) {
   wpool__batch_t *b = j.batch;
   uint32_t count;
   wpool__chunk_payload(b, j.chunk, &j.payload, &j.plen, &count);
+  if (j.nitems) { /* a part of a fixed-input map chunk */
+    j.payload += (size_t)j.first * b->isize;
+    j.plen = (size_t)j.nitems * b->isize;
+    count = j.nitems;
+  }
   j.seq = ++p->next_seq;
   j.cancelled = 0;
   wpool__frame_init(&j.hdr, WPOOL__F_TASK);
@@ -131,11 +140,34 @@ size_t wpool__depth(wpool_t *p) {
   return d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;
 }
 
+/* Job j (or, with k == SIZE_MAX, the whole iterator) finished or failed. */
+static void deliver_job(wpool_t *p, const wpool__job_t *j,
+                        const wpool__frame_t *f, wpool__buf_t *tail, int code,
+                        const char *msg) {
+  wpool__batch_t *b = j->batch;
+  if (b->result) {
+    uint32_t count;
+    const uint8_t *data;
+    size_t len;
+    wpool__chunk_payload(b, j->chunk, &data, &len, &count);
+    wpool__result_items(p, b->result, wpool__job_first_item(j),
+                        j->nitems ? j->nitems : count, f, tail, code, msg);
+  } else if (b->iter) {
+    wpool__iter_chunk(p, b->iter, j->chunk, f, tail, code, msg);
+  } else if (tail) {
+    wpool__buf_free(tail);
+  }
+}
+
 static void deliver(wpool_t *p, wpool__batch_t *b, size_t k,
                     const wpool__frame_t *f, wpool__buf_t *tail, int code,
                     const char *msg) {
+  wpool__job_t j;
+  memset(&j, 0, sizeof j);
+  j.batch = b;
+  j.chunk = k;
   if (b->result)
-    wpool__result_chunk(p, b->result, k, f, tail, code, msg);
+    deliver_job(p, &j, f, tail, code, msg);
   else if (b->iter)
     wpool__iter_chunk(p, b->iter, k, f, tail, code, msg);
   else if (tail)
@@ -162,19 +194,21 @@ void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
   if (j.cancelled)
     wpool__buf_free(tail);
   else
-    deliver(p, j.batch, j.chunk, f, tail, 0, NULL);
+    deliver_job(p, &j, f, tail, 0, NULL);
   j.batch->inflight--;
   wpool__batch_release(p, j.batch);
 }
 
-static void retry_push(wpool_t *p, const wpool__job_t *j) {
+/* Requeue job j (it never ran, or runs again) at position at of the retry
+   queue. It keeps pinning its batch. */
+static void retry_insert(wpool_t *p, const wpool__job_t *j, size_t at) {
   if (p->retry_len == p->retry_cap) {
     size_t cap = p->retry_cap ? p->retry_cap * 2 : 16;
     wpool__job_t *r = realloc(p->retry, cap * sizeof *r);
     if (!r) {
-      /* Cannot requeue: the chunk fails rather than vanishing. */
-      wpool__fail_chunk(p, j->batch, j->chunk, WPOOL_ENOMEM,
-                        "out of memory while requeueing");
+      /* Cannot requeue: the job fails rather than vanishing. */
+      deliver_job(p, j, NULL, NULL, WPOOL_ENOMEM,
+                  "out of memory while requeueing");
       j->batch->inflight--; /* after delivering, as in wpool__complete */
       wpool__batch_release(p, j->batch);
       return;
@@ -182,8 +216,33 @@ static void retry_push(wpool_t *p, const wpool__job_t *j) {
     p->retry = r;
     p->retry_cap = cap;
   }
-  p->retry[p->retry_len++] = *j;
+  memmove(p->retry + at + 1, p->retry + at,
+          (p->retry_len - at) * sizeof *p->retry);
+  p->retry[at] = *j;
+  p->retry_len++;
   p->st_queued += j->hdr.count;
+}
+
+/*
+ * The worker running map job j died. Its items' outputs never came back,
+ * and which item killed it is unknown: run them again one at a time, first
+ * in line, so that only the item that kills a worker fails. (An item before
+ * the culprit thus runs twice; chunksize 1 never re-runs anything.)
+ */
+static int split_dead_job(wpool_t *p, const wpool__job_t *j, int code) {
+  if (code != WPOOL_EWORKER || j->batch->kind != WPOOL__MAP ||
+      j->hdr.count < 2 || j->cancelled || p->state == WPOOL__TERMINATED)
+    return 0;
+  for (uint32_t i = 0; i < j->hdr.count; i++) {
+    wpool__job_t one = *j;
+    one.first = j->first + i;
+    one.nitems = 1;
+    one.hdr.count = 1;
+    if (i)
+      j->batch->inflight++; /* each part pins the batch */
+    retry_insert(p, &one, i);
+  }
+  return 1;
 }
 
 void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
@@ -193,24 +252,23 @@ void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
     wpool__job_t j = fifo_pop(p, w);
     if (!first && requeue_rest && !j.cancelled &&
         p->state != WPOOL__TERMINATED) {
-      retry_push(p, &j); /* never started: it runs again elsewhere */
+      retry_insert(p, &j, p->retry_len); /* never started: runs elsewhere */
+      continue;
+    }
+    if (first && split_dead_job(p, &j, code)) {
+      first = 0;
       continue;
     }
     if (!j.cancelled) {
       p->st_done += j.hdr.count;
-      deliver(p, j.batch, j.chunk, NULL, NULL,
-              p->state == WPOOL__TERMINATED ? p->term_code : code,
-              p->state == WPOOL__TERMINATED ? p->term_msg : msg);
+      deliver_job(p, &j, NULL, NULL,
+                  p->state == WPOOL__TERMINATED ? p->term_code : code,
+                  p->state == WPOOL__TERMINATED ? p->term_msg : msg);
     }
     j.batch->inflight--;
     wpool__batch_release(p, j.batch);
     first = 0;
   }
-}
-
-void wpool__fail_chunk(wpool_t *p, wpool__batch_t *b, size_t k, int code,
-                       const char *msg) {
-  deliver(p, b, k, NULL, NULL, code, msg);
 }
 
 /* Outputs of a map go to the caller's memory: a worker that may still write
@@ -222,7 +280,7 @@ static int writes_caller_memory(const wpool__batch_t *b) {
 void wpool__fail_all(wpool_t *p, int code, const char *msg) {
   for (size_t i = 0; i < p->retry_len; i++) {
     wpool__job_t *j = &p->retry[i];
-    deliver(p, j->batch, j->chunk, NULL, NULL, code, msg);
+    deliver_job(p, j, NULL, NULL, code, msg);
     j->batch->inflight--;
     wpool__batch_release(p, j->batch);
   }
@@ -234,7 +292,7 @@ void wpool__fail_all(wpool_t *p, int code, const char *msg) {
       if (j->cancelled || writes_caller_memory(j->batch))
         continue;
       j->cancelled = 1;
-      deliver(p, j->batch, j->chunk, NULL, NULL, code, msg);
+      deliver_job(p, j, NULL, NULL, code, msg);
     }
   }
   while (p->qhead) {

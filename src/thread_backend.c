@@ -83,8 +83,8 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
                           p->max_frame};
   /* A map's chunk writes straight into the caller's array: the scheduler
      does not report the map until this chunk is back. */
-  uint8_t *fixed =
-      b->osize ? b->out + j->chunk * b->chunksize * b->osize : NULL;
+  uint8_t *fixed = b->osize ? b->out + wpool__job_first_item(j) * b->osize
+                            : NULL;
   apr_thread_mutex_unlock(p->lock);
   wpool__chunk_out_t out = {fixed, tail, 0, 0};
   int rc = wpool__run_chunk(&in, &out);
