@@ -3,6 +3,8 @@
 #include "os.h"
 #include "registry.h"
 
+#include <apr_general.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,11 @@ static int pool_new(wpool_t **out, const wpool_options_t *o) {
     memcpy(p->initargs, o->initargs, o->initargs_len);
   }
   p->opt.initargs = p->initargs;
+  unsigned char rnd[WPOOL__TOKEN_LEN / 2];
+  if (apr_generate_random_bytes(rnd, sizeof rnd) != APR_SUCCESS)
+    return WPOOL_ESYS;
+  for (size_t i = 0; i < sizeof rnd; i++)
+    snprintf(p->token + 2 * i, 3, "%02x", rnd[i]);
   p->workers = calloc((size_t)p->nworkers, sizeof *p->workers);
   if (!p->workers)
     return WPOOL_ENOMEM;

@@ -116,6 +116,10 @@ struct wpool {
   wpool_options_t opt;
   uint32_t init_fn;
   uint8_t *initargs;
+  /* A secret of this pool that spawned workers must be given twice, in
+     their environment and in INIT, so that worker mode cannot be entered
+     from a command line alone. */
+  char token[WPOOL__TOKEN_LEN + 1];
   uint64_t max_frame;
 
   wpool__batch_t *qhead, *qtail;

@@ -165,8 +165,9 @@ static void queue_init(wpool_t *p, pw_t *pw) {
   wpool__frame_init(&f, WPOOL__F_INIT);
   f.fn = p->init_fn;
   f.nanos = p->max_frame;
-  f.len = (uint32_t)p->opt.initargs_len;
+  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len);
   if (wpool__buf_append(&pw->ctl, &f, sizeof f) ||
+      wpool__buf_append(&pw->ctl, p->token, WPOOL__TOKEN_LEN) ||
       wpool__buf_append(&pw->ctl, p->opt.initargs, p->opt.initargs_len))
     pw->dead = 1; /* out of memory: a failed start */
 }

@@ -17,6 +17,8 @@
 #define WPOOL__MAGIC 0x314c5057u
 #define WPOOL__PROTO_VERSION 1u
 #define WPOOL__NO_FN UINT32_MAX
+/* INIT's payload starts with the pool's token: this many hex digits. */
+#define WPOOL__TOKEN_LEN 32u
 
 enum wpool__frame_type {
   WPOOL__F_HELLO = 1,  /* worker -> parent: pid, table size and hash */
@@ -32,7 +34,8 @@ enum wpool__frame_type {
  *   HELLO : job = pid, fn = number of registered functions,
  *           count = protocol version, nanos = hash of the table.
  *   INIT  : fn = initializer index or WPOOL__NO_FN, nanos = frame limit,
- *           payload = initializer argument.
+ *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), then the
+ *           initializer argument.
  *   READY : nfail = 0, or 1 with payload = one failure record.
  *   TASK  : job, fn, count, isize (0: variable input records), osize (0:
  *           variable output records), payload = the items.

@@ -71,6 +71,14 @@ static int next_frame(reader_t *r, wpool__frame_t *f, const uint8_t **payload,
   return 0;
 }
 
+static char expected_token[WPOOL__TOKEN_LEN + 1];
+
+void wpool__worker_expect_token(const char *token) {
+  expected_token[0] = '\0';
+  if (token && strlen(token) == WPOOL__TOKEN_LEN)
+    memcpy(expected_token, token, WPOOL__TOKEN_LEN + 1);
+}
+
 static int send_ready(intptr_t out, int code, int task_code, const char *msg) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_READY);
@@ -130,8 +138,14 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame) {
   const uint8_t *arg;
   /* INIT may carry initializer arguments up to the pool's own limit, which
      we learn from INIT itself: accept any size the header states. */
-  if (next_frame(r, &f, &arg, UINT32_MAX) || f.type != WPOOL__F_INIT)
+  if (next_frame(r, &f, &arg, UINT32_MAX) || f.type != WPOOL__F_INIT ||
+      f.len < WPOOL__TOKEN_LEN)
     return -1;
+  /* Not the pool that started us, or no pool at all: serve nothing. */
+  if (expected_token[0] && memcmp(arg, expected_token, WPOOL__TOKEN_LEN))
+    return -1;
+  arg += WPOOL__TOKEN_LEN;
+  f.len -= WPOOL__TOKEN_LEN;
   *max_frame = f.nanos;
   if (f.fn == WPOOL__NO_FN)
     return send_ready(out, 0, 0, "");

@@ -18,6 +18,13 @@
  */
 int wpool__worker_serve(intptr_t task_in, intptr_t result_out);
 
+/*
+ * A spawned worker learns its pool's token from its environment and must
+ * find the same token in INIT before it runs anything; NULL (forked workers,
+ * which never went through a command line) checks nothing.
+ */
+void wpool__worker_expect_token(const char *token);
+
 /* Backend calls used by the worker loop; all blocking. */
 /* Read up to len bytes: > 0 bytes read, 0 at end of input, < 0 on error. */
 long wpool__os_read(intptr_t h, void *buf, size_t len);

@@ -10,6 +10,7 @@
 #include "posix.h"
 #include "registry.h"
 #include "util.h"
+#include "proto.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -129,16 +130,20 @@ int wpool__os_bootstrap(int argc, char **argv) {
   if (!wpool__spawn_parse_argv(argc, argv, &task_fd, &result_fd))
     return 0;
   const char *marker = getenv("WPOOL_SPAWNED");
+  /* "<arm>:<token>": without it this is a command line, not a pool, and the
+     program runs as usual. */
+  if (marker == NULL || (marker[0] != '1' && marker[0] != '2') ||
+      marker[1] != ':' || strlen(marker + 2) != WPOOL__TOKEN_LEN)
+    return 0;
+  wpool__worker_expect_token(marker + 2);
 #ifdef __linux__
-  /* spawn.c sets "1" only when the spawning thread was the parent's main
-     thread: the death signal follows the thread that started us, and any
-     other thread may exit while the pool lives on. Without it the worker
-     still stops at end of input on its task channel, which also covers a
+  /* "1": the thread that started us outlives us (see spawn.c), so the death
+     signal, which follows that thread, fires only when the parent dies. The
+     worker also stops at end of input on its task channel, which covers a
      parent that died before the prctl. */
-  if (marker != NULL && strcmp(marker, "1") == 0)
+  if (marker[0] == '1')
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
-  (void)marker;
   /* Removed so that programs the tasks start do not take themselves for
      workers, and so that wpool__os_spawned_without_hook() says 0. */
   unsetenv("WPOOL_SPAWNED");

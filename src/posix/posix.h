@@ -61,10 +61,11 @@ void wpool__forksrv_stop(wpool__forksrv_t *fs);
  * Start a fresh copy of this program as a worker (posix_spawn of the own
  * executable: /proc/self/exe on Linux, _NSGetExecutablePath on macOS) with
  * argv { exe, "--wpool-worker=<task_fd>,<result_fd>", NULL } and the
- * environment variable WPOOL_SPAWNED=1 added. Only the two pipe ends are
+ * environment variable WPOOL_SPAWNED=1:<token> added (the pool's token,
+ * which the worker must also find in INIT). Only the two pipe ends are
  * inherited. Returns 0 or WPOOL_ESPAWN / WPOOL_ESYS with *errmsg.
  */
-int wpool__spawn_start(wpool__proc_t *p, char **errmsg);
+int wpool__spawn_start(wpool__proc_t *p, const char *token, char **errmsg);
 
 /* Reap a worker started by wpool__spawn_start (same contract as above). */
 int wpool__spawn_reap(long pid, int kill_first, int *status);

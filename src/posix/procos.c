@@ -103,7 +103,8 @@ int wpool__pos_start(wpool_t *p, int i, long *pid, char **errmsg) {
   pos_t *os = p->be_state;
   wpool__proc_t proc = {0, -1, -1};
   int rc = p->method == WPOOL_FORK ? wpool__forksrv_spawn(os->fs, &proc, errmsg)
-                                   : wpool__spawn_start(&proc, errmsg);
+                                   : wpool__spawn_start(&proc, p->token,
+                                                        errmsg);
   if (rc)
     return rc;
   /* Only the I/O thread touches procs[i], and the slot is empty now. */

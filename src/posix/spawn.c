@@ -12,6 +12,7 @@
 #endif
 
 #include "fdtrack.h"
+#include "../proto.h"
 #include "posix.h"
 #include "util.h"
 #include "wpool.h"
@@ -23,6 +24,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -174,7 +176,7 @@ static int launch(pid_t *pid, int task_rd, int result_wr, char **envp) {
   return e;
 }
 
-int wpool__spawn_start(wpool__proc_t *p, char **errmsg) {
+int wpool__spawn_start(wpool__proc_t *p, const char *token, char **errmsg) {
   if (errmsg != NULL)
     *errmsg = NULL;
   if (p == NULL)
@@ -183,10 +185,14 @@ int wpool__spawn_start(wpool__proc_t *p, char **errmsg) {
   if (exe_errno != 0)
     return wpool__sys_fail(errmsg, WPOOL_ESPAWN, exe_errno,
                            "cannot find this program's executable");
-  /* "1" lets the worker arm the parent-death signal, "2" does not; see
-     wpool__os_bootstrap(). Both mark a spawned worker. */
-  char **envp =
-      make_envp(wpool__on_main_thread() ? ENV_NAME "1" : ENV_NAME "2");
+  /* "1" lets the worker arm the parent-death signal (see
+     wpool__os_bootstrap()); the pool's token follows. Linux ties that signal
+     to the thread that started the worker: workers are started by the
+     pool's I/O thread, which ends only after its last worker is reaped, so
+     the signal can never fire while the pool lives. */
+  char marker[sizeof ENV_NAME + 2 + WPOOL__TOKEN_LEN];
+  snprintf(marker, sizeof marker, "%s1:%s", ENV_NAME, token ? token : "");
+  char **envp = make_envp(marker);
   if (envp == NULL)
     return wpool__sys_fail(errmsg, WPOOL_ENOMEM, 0, "out of memory");
   int task[2], result[2];

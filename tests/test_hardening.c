@@ -1,0 +1,489 @@
+/*
+ * Fault isolation under stress: a crash storm, protocol garbage from a task,
+ * respawns while another thread holds a lock, the death of the parent, and
+ * many create/destroy cycles that must leave no descriptor or process behind.
+ * POSIX-only (process counting and signals); process methods unless noted.
+ */
+#include "harness.h"
+#include "../src/proto.h" /* to speak the protocol as an impostor would */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Tasks                                                                   */
+
+/* How storm item x ends: 0 normally, else 1 SIGSEGV, 2 abort, 3 _exit(3).
+   About 1% of items crash, spread by a multiplicative hash. */
+static int storm_fate(int x) {
+  unsigned h = (unsigned)x * 2654435761u;
+  return h % 100 == 7 ? 1 + (int)((h >> 8) % 3) : 0;
+}
+
+static int task_storm(const void *arg, size_t len, wpool_out_t *out) {
+  int x;
+  if (len != sizeof x)
+    return wpool_out_fail(out, 1, "bad argument");
+  memcpy(&x, arg, sizeof x);
+  switch (storm_fate(x)) {
+  case 1: {
+    volatile int *null = NULL;
+    *null = 1;
+    break;
+  }
+  case 2:
+    abort();
+  case 3:
+    _exit(3);
+  }
+  int y = x + 1;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(task_storm)
+
+/* Write frame-shaped garbage on every pipe this process may write to except
+   stdout and stderr: the result channel among them. Then succeed. */
+static int task_garbage(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  unsigned char junk[64];
+  memset(junk, 0xA5, sizeof junk);
+  for (int fd = 3; fd < 256; fd++) {
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fstat(fd, &st) || !S_ISFIFO(st.st_mode) ||
+        (fl & O_ACCMODE) == O_RDONLY)
+      continue;
+    if (write(fd, junk, sizeof junk) < 0) {
+      /* a pipe without a reader: nothing to corrupt there */
+    }
+  }
+  return wpool_out_set(out, "ok", 2);
+}
+WPOOL_REGISTER(task_garbage)
+
+/* Print through stdio (whose lock another parent thread may hold), then
+   return this worker's pid. */
+static int task_printing_pid(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  fprintf(stdout, "%s", "");
+  fflush(stdout);
+  long pid = (long)getpid();
+  return wpool_out_set(out, &pid, sizeof pid);
+}
+WPOOL_REGISTER(task_printing_pid)
+
+/* The number of open descriptors in this worker. */
+static int task_count_fds(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return wpool_out_fail(out, 1, "no /proc/self/fd");
+  for (struct dirent *e; (e = readdir(d));)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  n--; /* the directory stream's own descriptor */
+  return wpool_out_set(out, &n, sizeof n);
+}
+WPOOL_REGISTER(task_count_fds)
+
+/* ---------------------------------------------------------------------- */
+/* Counting what a pool leaves behind                                      */
+
+static int count_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return -1;
+  for (struct dirent *e; (e = readdir(d));)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1;
+}
+
+/* Processes (zombies included) whose parent is this process. */
+static int count_children(void) {
+  int n = 0;
+  long me = (long)getpid();
+  DIR *d = opendir("/proc");
+  if (!d)
+    return -1;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9')
+      continue;
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+      continue;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold spaces, so start after
+       its last ')'. */
+    char *rp = strrchr(buf, ')');
+    char state;
+    long ppid;
+    if (rp && sscanf(rp + 1, " %c %ld", &state, &ppid) == 2 && ppid == me)
+      n++;
+  }
+  closedir(d);
+  return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests                                                                   */
+
+/*
+ * 10,000 items, about 1% crashing by SIGSEGV, abort or _exit(3), with the
+ * default chunksize: every other output is right, each crashed item reads as
+ * zero, the first failure names its cause, the pool is whole again, and an
+ * unordered imap reports every crash with its own cause.
+ */
+static void test_crash_storm(void) {
+  enum { N = 10000 };
+  static int in[N], out[N];
+  int crashes = 0, first = -1;
+  for (int i = 0; i < N; i++) {
+    in[i] = i;
+    if (storm_fate(i)) {
+      crashes++;
+      if (first < 0)
+        first = i;
+    }
+  }
+  CU_ASSERT_TRUE_FATAL(crashes > 50 && crashes < 200);
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  char *err = NULL;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_storm, in, N, sizeof *in, out,
+                            sizeof *out, 0, &err),
+                  WPOOL_EWORKER);
+  static const char *const cause[] = {"", "SIGSEGV", "SIGABRT", "status 3"};
+  char item[32];
+  snprintf(item, sizeof item, "item %d:", first);
+  CU_ASSERT_TRUE(wt_contains(err, item));
+  CU_ASSERT_TRUE(wt_contains(err, cause[storm_fate(first)]));
+  wpool_free(err);
+  int wrong = 0;
+  for (int i = 0; i < N; i++)
+    wrong += out[i] != (storm_fate(i) ? 0 : i + 1);
+  CU_ASSERT_EQUAL(wrong, 0);
+
+  wpool_source_t src = wpool_source_array(in, N, sizeof *in);
+  wpool_iter_t *it = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_imap_unordered(pool, task_storm, &src, 1, &it),
+                        0);
+  int ok = 0, reported = 0, misreported = 0, rc;
+  const void *data;
+  size_t len;
+  while ((rc = wpool_iter_next(it, WT_LONG_MS, &data, &len)) != WPOOL_EDONE) {
+    size_t i = wpool_iter_index(it);
+    int fate = i < N ? storm_fate((int)i) : -1;
+    if (rc == 0 && fate == 0 && len == sizeof(int) &&
+        *(const int *)data == (int)i + 1) {
+      ok++;
+    } else if (rc == WPOOL_EWORKER && fate > 0 &&
+               wt_contains(wpool_iter_message(it), cause[fate])) {
+      reported++;
+    } else {
+      misreported++;
+      if (rc == WPOOL_ETIMEDOUT)
+        break;
+    }
+  }
+  wpool_iter_free(it);
+  CU_ASSERT_EQUAL(ok, N - crashes);
+  CU_ASSERT_EQUAL(reported, crashes);
+  CU_ASSERT_EQUAL(misreported, 0);
+
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.workers, 2);
+  CU_ASSERT_TRUE(st.workers_replaced >= (size_t)(2 * crashes));
+  int y = 0;
+  CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, 12, &y, NULL), 0);
+  CU_ASSERT_EQUAL(y, 144);
+  wpool_destroy(pool);
+}
+
+/* A task writes garbage onto its result channel: that task fails with a
+   protocol error, its worker is replaced, and the pool goes on. */
+static void test_corrupt_frames(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  char *err = NULL;
+  void *out = NULL;
+  size_t len = 0;
+  CU_ASSERT_EQUAL(wpool_apply(pool, task_garbage, NULL, 0, &out, &len, &err),
+                  WPOOL_EPROTO);
+  CU_ASSERT_TRUE(wt_contains(err, "malformed"));
+  wpool_free(err);
+  wpool_free(out);
+  for (int i = 0; i < 20; i++) {
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
+    CU_ASSERT_EQUAL(y, i * i);
+  }
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.workers, 2);
+  CU_ASSERT_TRUE(st.workers_replaced >= 1);
+  wpool_destroy(pool);
+}
+
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t holder_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t holder_cv = PTHREAD_COND_INITIALIZER;
+static int holder_state; /* 1: holding, 2: told to let go */
+
+/* Hold an application lock and stdout's lock until told to let go. */
+static void *holder(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&held_lock);
+  flockfile(stdout);
+  pthread_mutex_lock(&holder_mu);
+  holder_state = 1;
+  pthread_cond_broadcast(&holder_cv);
+  while (holder_state != 2)
+    pthread_cond_wait(&holder_cv, &holder_mu);
+  pthread_mutex_unlock(&holder_mu);
+  funlockfile(stdout);
+  pthread_mutex_unlock(&held_lock);
+  return NULL;
+}
+
+/*
+ * 200 worker replacements (maxtasksperchild = 1) while another thread of the
+ * parent holds a lock and stdout's lock, with tasks that print: a worker
+ * forked from the parent at that moment would inherit the held stdout lock
+ * and hang in its first printf.
+ */
+static void test_respawn_under_lock(void) {
+  wpool_options_t o;
+  wt_options(&o, 2);
+  o.maxtasksperchild = 1;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  pthread_t t;
+  CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, holder, NULL), 0);
+  pthread_mutex_lock(&holder_mu);
+  while (holder_state != 1)
+    pthread_cond_wait(&holder_cv, &holder_mu);
+  pthread_mutex_unlock(&holder_mu);
+  enum { N = 200 };
+  static char none[N];
+  static long pids[N];
+  char *err = NULL;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_printing_pid, none, N, 1, pids,
+                            sizeof *pids, 1, &err),
+                  0);
+  wpool_free(err);
+  int distinct = 1;
+  for (int i = 1; i < N; i++)
+    distinct &= pids[i] != pids[i - 1];
+  CU_ASSERT_TRUE(distinct);
+  pthread_mutex_lock(&holder_mu);
+  holder_state = 2;
+  pthread_cond_broadcast(&holder_cv);
+  pthread_mutex_unlock(&holder_mu);
+  pthread_join(t, NULL);
+  holder_state = 0;
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_TRUE(st.workers_replaced >= N - 2);
+  wpool_destroy(pool);
+}
+
+/* 1,000 create/destroy cycles (with one task each, so every worker really
+   starts): no descriptor and no process is left behind. */
+static void test_create_destroy_cycles(void) {
+  int fds = count_fds(), kids = count_children();
+  CU_ASSERT_TRUE_FATAL(fds > 0 && kids >= 0);
+  int failures = 0;
+  for (int i = 0; i < 1000 && failures < 5; i++) {
+    wpool_t *pool = wt_pool(2);
+    int y = 0;
+    if (!pool || wt_apply_int(pool, task_square, i % 100, &y, NULL) ||
+        y != (i % 100) * (i % 100))
+      failures++;
+    if (i % 2)
+      wpool_close(pool), wpool_join(pool);
+    wpool_destroy(pool);
+  }
+  CU_ASSERT_EQUAL(failures, 0);
+  CU_ASSERT_EQUAL(count_fds(), fds);
+  CU_ASSERT_EQUAL(count_children(), kids);
+}
+
+/* A spawned worker holds its two channels and stdio, nothing else. */
+static void test_spawn_inherits_nothing(void) {
+  if (wt_method != WPOOL_SPAWN)
+    return;
+  /* A descriptor the parent opened without close-on-exec. */
+  int leak = open("/dev/null", O_RDONLY);
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  int n = 0;
+  CU_ASSERT_EQUAL(wt_apply_int(pool, task_count_fds, 0, &n, NULL), 0);
+  CU_ASSERT_EQUAL(n, 5);
+  wpool_destroy(pool);
+  close(leak);
+}
+
+#ifdef __linux__
+/*
+ * The parent dies without a word (SIGKILL): its workers, and the fork
+ * server, go too. A child of the test creates the pool, reports its worker
+ * pids and blocks; the test, a subreaper, adopts every orphan and reaps until
+ * none is left. A survivor would hang the test until CTest's timeout.
+ */
+static void test_parent_death(void) {
+  CU_ASSERT_EQUAL_FATAL(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int report[2];
+  CU_ASSERT_EQUAL_FATAL(pipe(report), 0);
+  fflush(NULL);
+  pid_t child = fork();
+  CU_ASSERT_TRUE_FATAL(child >= 0);
+  if (child == 0) {
+    close(report[0]);
+    wpool_t *pool = wt_pool(2);
+    long pids[2] = {0, 0};
+    wpool_stats_t st;
+    if (pool)
+      wpool_stats(pool, &st, pids, 2);
+    if (write(report[1], pids, sizeof pids) != (ssize_t)sizeof pids)
+      _exit(1);
+    for (;;)
+      pause();
+  }
+  close(report[1]);
+  long pids[2] = {0, 0};
+  CU_ASSERT_EQUAL(read(report[0], pids, sizeof pids), (ssize_t)sizeof pids);
+  close(report[0]);
+  CU_ASSERT_TRUE(pids[0] > 0 && pids[1] > 0);
+  kill(child, SIGKILL);
+  int reaped = 0, st;
+  while (waitpid(-1, &st, 0) > 0)
+    reaped++;
+  CU_ASSERT_EQUAL(errno, ECHILD);
+  CU_ASSERT_TRUE(reaped >= 1);
+  for (int i = 0; i < 2; i++)
+    CU_ASSERT_TRUE(pids[i] > 0 && kill((pid_t)pids[i], 0) != 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+#endif
+
+extern char **environ;
+
+/*
+ * Start this test program with the worker marker and pipes on fds 3 and 4,
+ * with env as its whole environment; write `send` to its task pipe, then
+ * return how many bytes it wrote back before its end of output.
+ */
+/* A close-on-exec pipe above fd 10, clear of the fds 3 and 4 that the child
+   gets: only the two dup'ed ends may reach it. */
+static int high_pipe(int fds[2]) {
+  int raw[2];
+  if (pipe(raw))
+    return -1;
+  for (int k = 0; k < 2; k++) {
+    fds[k] = fcntl(raw[k], F_DUPFD_CLOEXEC, 10);
+    close(raw[k]);
+  }
+  return fds[0] < 0 || fds[1] < 0 ? -1 : 0;
+}
+
+static long impostor(char **env, const void *send, size_t send_len) {
+  int task[2], result[2];
+  if (high_pipe(task) || high_pipe(result))
+    return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, task[0], 3);
+  posix_spawn_file_actions_adddup2(&fa, result[1], 4);
+  char *argv[] = {"/proc/self/exe", "--wpool-worker=3,4", NULL};
+  pid_t pid;
+  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, env);
+  posix_spawn_file_actions_destroy(&fa);
+  close(task[0]);
+  close(result[1]);
+  if (rc) {
+    close(task[1]);
+    close(result[0]);
+    return -1;
+  }
+  if (send_len && write(task[1], send, send_len) != (ssize_t)send_len)
+    send_len = 0;
+  close(task[1]); /* end of input: a worker that got nothing exits */
+  long got = 0;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(result[0], buf, sizeof buf)) > 0)
+    got += n;
+  close(result[0]);
+  int st;
+  waitpid(pid, &st, 0);
+  return got;
+}
+
+/*
+ * Worker mode cannot be entered from a command line: without the marker
+ * with its token the program just runs its main() (and writes nothing on the
+ * channel); with a marker but an INIT carrying another token it says HELLO
+ * and then nothing, and runs no initializer and no task.
+ */
+static void test_worker_mode_needs_token(void) {
+  if (wt_method != WPOOL_SPAWN)
+    return;
+  char *bare[] = {NULL};
+  CU_ASSERT_EQUAL(impostor(bare, NULL, 0), 0);
+  char marker[64];
+  snprintf(marker, sizeof marker, "WPOOL_SPAWNED=1:%032d", 7);
+  char *env[] = {marker, NULL};
+  wpool__frame_t init;
+  wpool__frame_init(&init, WPOOL__F_INIT);
+  init.fn = WPOOL__NO_FN;
+  init.nanos = 1 << 20;
+  init.len = WPOOL__TOKEN_LEN;
+  unsigned char msg[WPOOL__FRAME_SIZE + WPOOL__TOKEN_LEN];
+  memcpy(msg, &init, WPOOL__FRAME_SIZE);
+  memset(msg + WPOOL__FRAME_SIZE, '9', WPOOL__TOKEN_LEN); /* the wrong one */
+  CU_ASSERT_EQUAL(impostor(env, msg, sizeof msg), (long)WPOOL__FRAME_SIZE);
+  /* The right token gets a READY: the check above is not just a crash. */
+  memset(msg + WPOOL__FRAME_SIZE, '0', WPOOL__TOKEN_LEN);
+  msg[WPOOL__FRAME_SIZE + WPOOL__TOKEN_LEN - 1] = '7';
+  CU_ASSERT_EQUAL(impostor(env, msg, sizeof msg),
+                  (long)(2 * WPOOL__FRAME_SIZE));
+}
+
+static const wt_test_t tests[] = {
+    {"crash_storm", test_crash_storm},
+    {"corrupt_frames", test_corrupt_frames},
+    {"respawn_under_lock", test_respawn_under_lock},
+    {"create_destroy_cycles", test_create_destroy_cycles},
+    {"spawn_inherits_nothing", test_spawn_inherits_nothing},
+    {"worker_mode_needs_token", test_worker_mode_needs_token},
+#ifdef __linux__
+    {"parent_death", test_parent_death},
+#endif
+    {NULL, NULL},
+};
+
+const wt_suite_t wt_suite_hardening = {"hardening", 1, 1, tests};
