@@ -94,7 +94,9 @@ extern "C" {
   X(EDEADLK, -17, "operation would deadlock")                                  \
   X(EPRODUCER, -18, "input producer failed")                                   \
   X(ENOTSUP, -19, "not supported on this platform")                            \
-  X(ESYS, -20, "system call failed")
+  X(ESYS, -20, "system call failed")                                          \
+  X(ETIMELIMIT, -21, "task exceeded its time limit")                           \
+  X(ECANCELED, -22, "task was cancelled")
 
 /** The error codes: WPOOL_OK (0) and the negative codes of WPOOL_ERRNO_MAP. */
 typedef enum wpool_errno {
@@ -102,7 +104,7 @@ typedef enum wpool_errno {
 #define WPOOL__ERR_ENUM(name, value, text) WPOOL_##name = (value),
   WPOOL_ERRNO_MAP(WPOOL__ERR_ENUM)
 #undef WPOOL__ERR_ENUM
-  WPOOL__ERR_LAST = -21
+  WPOOL__ERR_LAST = -23
 } wpool_errno_t;
 
 /** A static English sentence for code; never NULL, even for unknown codes. */
@@ -246,6 +248,21 @@ typedef struct wpool_options {
   /** How long a new process worker has to start and report ready;
      0 = 10 s. Not used for threads. */
   long start_timeout_ms;
+  /** Time limit of one task (one item of a map or imap), in ms; 0 = none.
+     The process worker running a task past its limit is killed and
+     replaced, and the task fails with WPOOL_ETIMELIMIT (not to be confused
+     with WPOOL_ETIMEDOUT, a wait that ended while the task goes on). A chunk
+     of n items gets n times the limit; when it is passed, its items run again
+     one at a time, each with the limit. Thread workers cannot be killed:
+     with WPOOL_THREAD a limit is WPOOL_ENOTSUP. Negative: WPOOL_EINVAL. */
+  long task_timeout_ms;
+  /** Address-space limit of each process worker in bytes (RLIMIT_AS on
+     POSIX, a job-object limit on Windows); 0 = none. A task that passes it
+     sees its allocations fail. Not used for threads. */
+  size_t worker_memory_limit;
+  /** Replace a process worker after a task when its resident memory is over
+     this many bytes; 0 = never. Not used for threads. */
+  size_t worker_max_rss;
 } wpool_options_t;
 
 /** Fill o with the defaults (all zero: CPU count, default method, ...). */
@@ -356,6 +373,26 @@ WPOOL_EXTERN int wpool_apply_async(wpool_t *pool, wpool_fn fn, const void *arg,
                                    wpool_callback on_error, void *user,
                                    wpool_result_t **result);
 
+/** Per-call settings of wpool_apply_async_ex() and wpool_map_async_ex(). */
+typedef struct wpool_call {
+  wpool_callback on_success; /**< As in wpool_apply_async(); may be NULL. */
+  wpool_callback on_error;   /**< As in wpool_apply_async(); may be NULL. */
+  void *user;                /**< Passed to the callbacks. */
+  /** Time limit of each task of this call in ms: 0 = the pool's
+     task_timeout_ms, negative = no limit. See wpool_options_t. */
+  long timeout_ms;
+} wpool_call_t;
+
+/**
+ * wpool_apply_async() with per-call settings; call may be NULL (the pool's
+ * defaults, no callbacks). Errors: as wpool_apply_async(), plus WPOOL_ENOTSUP
+ * for a time limit on thread workers.
+ */
+WPOOL_EXTERN int wpool_apply_async_ex(wpool_t *pool, wpool_fn fn,
+                                      const void *arg, size_t arg_len,
+                                      const wpool_call_t *call,
+                                      wpool_result_t **result);
+
 /**
  * Map fn over n items of item_size bytes each, stored back to back at items
  * (a struct item passes several arguments: this is starmap), into n output
@@ -383,6 +420,25 @@ WPOOL_EXTERN int wpool_map_async(wpool_t *pool, wpool_fn fn, const void *items,
                                  wpool_callback on_success,
                                  wpool_callback on_error, void *user,
                                  wpool_result_t **result);
+
+/** wpool_map_async() with per-call settings (see wpool_apply_async_ex()). */
+WPOOL_EXTERN int wpool_map_async_ex(wpool_t *pool, wpool_fn fn,
+                                    const void *items, size_t n,
+                                    size_t item_size, void *out,
+                                    size_t out_size, size_t chunksize,
+                                    const wpool_call_t *call,
+                                    wpool_result_t **result);
+
+/**
+ * Cancel the work behind result. Work not yet started is dropped; a task
+ * running on a process worker is stopped by killing that worker (which is
+ * replaced). A task running on a thread cannot be stopped: an apply fails at
+ * once and its output is discarded when it ends; a map's running chunk is
+ * waited for, since it writes into the caller's array. The result then fails
+ * with WPOOL_ECANCELED (a map keeps the outputs of items that had finished).
+ * Returns 0, WPOOL_ESTATE when the result is ready already, or WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_result_cancel(wpool_result_t *result);
 
 /**
  * Wait up to timeout_ms for the result. Returns 0 when it succeeded (then,

@@ -104,6 +104,7 @@ int wpool_bootstrap(int argc, char **argv) {
 
 static int check_options(const wpool_options_t *o, char **errmsg) {
   if (o->processes < 0 || o->maxtasksperchild < 0 || o->start_timeout_ms < 0 ||
+      o->task_timeout_ms < 0 ||
       o->method < WPOOL_DEFAULT || o->method > WPOOL_THREAD ||
       o->max_frame > LIMIT_MAX_FRAME || (o->initargs_len && !o->initargs)) {
     wpool__set_msg(errmsg, "invalid pool options");
@@ -175,6 +176,11 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   int rc = check_options(&o, errmsg);
   if (rc)
     return rc;
+  if (o.task_timeout_ms && o.method == WPOOL_THREAD) {
+    wpool__set_msg(errmsg, "thread workers cannot be stopped: a task time "
+                           "limit needs process workers");
+    return WPOOL_ENOTSUP;
+  }
   wpool__os_once(global_init);
   if (wpool__os_spawned_without_hook()) {
     /* Creating a pool here would spawn workers that do the same: a storm. */

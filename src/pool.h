@@ -51,6 +51,7 @@ struct wpool__batch {
   size_t accounted;  /* result batches: items finished or failed */
   size_t inflight;   /* chunks held by workers: pins the batch's memory */
   uint8_t *out;      /* map: the caller's output array */
+  long timeout_ms;   /* time limit of one item; 0 = none */
   wpool_result_t *result;
   wpool_iter_t *iter;
   wpool__feeder_t *feeder;
@@ -83,6 +84,7 @@ struct wpool__worker {
   int state;
   long pid;
   long tasks_sent;
+  int kill_code; /* a process worker to be killed for its head job: why */
   wpool__job_t *fifo; /* ring of fifo_cap */
   size_t fifo_cap, head, count;
   void *be; /* the backend's own state */
@@ -152,6 +154,7 @@ struct wpool {
 struct wpool_result {
   wpool_t *pool;
   int user_ref;    /* the caller holds the handle */
+  int cancelled;
   int pending_ref; /* not ready yet, or callbacks not yet run */
   int ready;
   int code, task_code;
@@ -190,6 +193,9 @@ void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
 void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
                       const char *msg, int requeue_rest);
 
+/* Cancel batch b: drop what is not running, stop what is (see
+   wpool_result_cancel). */
+void wpool__cancel_batch(wpool_t *p, wpool__batch_t *b);
 /* Fail all queued and held work with code and msg (terminate, broken). */
 void wpool__fail_all(wpool_t *p, int code, const char *msg);
 /* Is there work that still needs a worker? */

@@ -26,6 +26,7 @@ typedef struct pw {
   int hs;              /* handshake: 0 awaiting HELLO, 1 READY, 2 done, 3
                           failed and already reported */
   apr_time_t deadline; /* for the handshake */
+  apr_time_t head_since; /* when the head job (probably) started running */
   int dead;            /* end of input, or a protocol error */
   int wbroken;         /* writing failed: the worker is going; its results
                           still in the pipe are read before it is declared
@@ -100,6 +101,7 @@ static int spawn_one(wpool_t *p, wpool__worker_t *w, char **errmsg) {
   pw->live = 1;
   pw->deadline = apr_time_now() + (apr_time_t)p->opt.start_timeout_ms * 1000;
   w->pid = pid;
+  w->kill_code = 0;
   w->state = WPOOL__W_STARTING;
   w->tasks_sent = 0;
   w->head = w->count = 0;
@@ -165,6 +167,8 @@ static void queue_init(wpool_t *p, pw_t *pw) {
   wpool__frame_init(&f, WPOOL__F_INIT);
   f.fn = p->init_fn;
   f.nanos = p->max_frame;
+  f.job = p->opt.worker_memory_limit;
+  f.count = p->opt.worker_max_rss != 0; /* report resident size */
   f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len);
   if (wpool__buf_append(&pw->ctl, &f, sizeof f) ||
       wpool__buf_append(&pw->ctl, p->token, WPOOL__TOKEN_LEN) ||
@@ -361,7 +365,15 @@ static void on_frame(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
   wpool__buf_t tail = pw->tail;
   pw->tail = (wpool__buf_t){0};
   pw->sent--;
+  uint64_t rss = (uint64_t)f->isize * 1024; /* KiB, when asked for */
   wpool__complete(p, w, f, &tail);
+  pw->head_since = apr_time_now(); /* the next job starts now */
+  if (p->opt.worker_max_rss && rss > p->opt.worker_max_rss &&
+      w->state == WPOOL__W_READY) {
+    /* Grown too big: it finishes what it holds, then is replaced. */
+    w->state = WPOOL__W_RETIRING;
+    pw->exit_pending = 1;
+  }
 }
 
 static int payload_done(const pw_t *pw) {
@@ -470,6 +482,8 @@ static void feed_workers(wpool_t *p) {
         continue;
       if (!wpool__take(p, w))
         return;
+      if (w->count == 1)
+        slot(p, i)->head_since = apr_time_now();
       if (max && w->tasks_sent >= max) {
         w->state = WPOOL__W_RETIRING;
         slot(p, i)->exit_pending = 1;
@@ -498,22 +512,67 @@ static int all_gone(wpool_t *p) {
          (p->state == WPOOL__CLOSED && !wpool__has_work(p));
 }
 
-/* Milliseconds until the nearest handshake deadline, or -1. */
+/* When slot i's head job passes its time limit, or -1. */
+static apr_time_t head_deadline(wpool_t *p, int i) {
+  const wpool__worker_t *w = &p->workers[i];
+  const pw_t *pw = slot(p, i);
+  if (pw->hs != 2 || !w->count)
+    return -1;
+  const wpool__job_t *j = &w->fifo[w->head];
+  if (!j->batch->timeout_ms)
+    return -1;
+  return pw->head_since +
+         (apr_time_t)j->batch->timeout_ms * 1000 * (apr_time_t)j->hdr.count;
+}
+
+/* The earlier of a and b, where -1 is "never". */
+static apr_time_t earlier(apr_time_t a, apr_time_t b) {
+  return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* Milliseconds until the nearest handshake or task deadline, or -1. */
 static int next_timeout(wpool_t *p) {
   apr_time_t now = apr_time_now(), first = -1;
   for (int i = 0; i < p->nworkers; i++) {
     pw_t *pw = slot(p, i);
-    if (pw->live && pw->hs < 2 && (first < 0 || pw->deadline < first))
-      first = pw->deadline;
+    if (!pw->live)
+      continue;
+    if (pw->hs < 2)
+      first = earlier(first, pw->deadline);
+    first = earlier(first, head_deadline(p, i));
   }
   if (first < 0)
     return -1;
   return first <= now ? 0 : (int)((first - now) / 1000 + 1);
 }
 
+/* Kill slot i's worker when its head job passed its time limit or was
+   cancelled: its held job then fails with that reason. */
+static void stop_if_asked(wpool_t *p, int i, apr_time_t now) {
+  wpool__worker_t *w = &p->workers[i];
+  pw_t *pw = slot(p, i);
+  if (pw->dead)
+    return;
+  apr_time_t due = head_deadline(p, i);
+  if (w->kill_code) {
+    pw->err_code = w->kill_code;
+    snprintf(pw->err_msg, sizeof pw->err_msg,
+             "was stopped because its task was cancelled");
+  } else if (due >= 0 && now >= due) {
+    pw->err_code = WPOOL_ETIMELIMIT;
+    snprintf(pw->err_msg, sizeof pw->err_msg,
+             "ran a task past its time limit of %ld ms",
+             w->fifo[w->head].batch->timeout_ms);
+  } else {
+    return;
+  }
+  w->kill_code = 0;
+  pw->dead = 1;
+}
+
 static int any_dead(wpool_t *p) {
   for (int i = 0; i < p->nworkers; i++)
-    if (slot(p, i)->live && slot(p, i)->dead)
+    if (slot(p, i)->live && (slot(p, i)->dead || p->workers[i].kill_code))
       return 1;
   return 0;
 }
@@ -541,6 +600,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
       pw_t *pw = slot(p, i);
       if (!pw->live)
         continue;
+      stop_if_asked(p, i, now);
       int late = pw->hs < 2 && now >= pw->deadline;
       if (pw->dead || late)
         on_death(p, &p->workers[i], late && !pw->dead);

@@ -47,6 +47,8 @@ static void map_failure(wpool_result_t *r, size_t index, int code,
 }
 
 static void mark_ready(wpool_t *p, wpool_result_t *r) {
+  if (r->cancelled)
+    set_failure(r, WPOOL_ECANCELED, 0, "cancelled", 9);
   r->ready = 1;
   wpool__notify_done(p);
   if (r->on_success || r->on_error) {
@@ -127,11 +129,20 @@ static wpool_result_t *result_new(wpool_t *p, size_t extra) {
   return r;
 }
 
-static int submit(wpool_t *p, wpool_result_t *r, wpool_callback ok,
-                  wpool_callback err, void *user, wpool_result_t **out) {
-  r->on_success = ok;
-  r->on_error = err;
-  r->user = user;
+/* The per-item time limit of a call, or WPOOL_ENOTSUP / WPOOL_EINVAL. */
+static int call_timeout(wpool_t *p, const wpool_call_t *call, long *ms) {
+  long t = call ? call->timeout_ms : 0;
+  *ms = t == 0 ? p->opt.task_timeout_ms : t < 0 ? 0 : t;
+  return *ms && p->method == WPOOL_THREAD ? WPOOL_ENOTSUP : 0;
+}
+
+static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
+                  wpool_result_t **out) {
+  if (call) {
+    r->on_success = call->on_success;
+    r->on_error = call->on_error;
+    r->user = call->user;
+  }
   r->user_ref = out != NULL;
   apr_thread_mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
@@ -156,8 +167,18 @@ int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
                       size_t arg_len, wpool_callback on_success,
                       wpool_callback on_error, void *user,
                       wpool_result_t **result) {
+  wpool_call_t call = {on_success, on_error, user, 0};
+  return wpool_apply_async_ex(p, fn, arg, arg_len, &call, result);
+}
+
+int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
+                         size_t arg_len, const wpool_call_t *call,
+                         wpool_result_t **result) {
   uint32_t fi;
+  long limit;
   int rc = wpool__submit_check(p, fn, &fi);
+  if (rc == 0)
+    rc = call_timeout(p, call, &limit);
   if (rc)
     return rc;
   if (!arg && arg_len)
@@ -180,7 +201,8 @@ int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
   b->n = 1;
   b->chunksize = 1;
   b->nchunks = 1;
-  return submit(p, r, on_success, on_error, user, result);
+  b->timeout_ms = limit;
+  return submit(p, r, call, result);
 }
 
 /* Split n items into chunks that respect the frame limit both ways. */
@@ -211,8 +233,20 @@ int wpool_map_async(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                     size_t chunksize, wpool_callback on_success,
                     wpool_callback on_error, void *user,
                     wpool_result_t **result) {
+  wpool_call_t call = {on_success, on_error, user, 0};
+  return wpool_map_async_ex(p, fn, items, n, item_size, out, out_size,
+                            chunksize, &call, result);
+}
+
+int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
+                       size_t item_size, void *out, size_t out_size,
+                       size_t chunksize, const wpool_call_t *call,
+                       wpool_result_t **result) {
   uint32_t fi;
+  long limit;
   int rc = wpool__submit_check(p, fn, &fi);
+  if (rc == 0)
+    rc = call_timeout(p, call, &limit);
   if (rc)
     return rc;
   if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
@@ -237,9 +271,25 @@ int wpool_map_async(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   b->chunksize = cs;
   b->nchunks = n / cs + (n % cs != 0);
   b->out = out;
+  b->timeout_ms = limit;
   r->len = n * out_size;
   r->data = out;
-  return submit(p, r, on_success, on_error, user, result);
+  return submit(p, r, call, result);
+}
+
+int wpool_result_cancel(wpool_result_t *r) {
+  if (!r)
+    return WPOOL_EINVAL;
+  wpool_t *p = r->pool;
+  apr_thread_mutex_lock(p->lock);
+  int rc = WPOOL_ESTATE;
+  if (!r->ready) {
+    r->cancelled = 1;
+    wpool__cancel_batch(p, &r->batch);
+    rc = 0;
+  }
+  apr_thread_mutex_unlock(p->lock);
+  return rc;
 }
 
 int wpool_result_wait(wpool_result_t *r, long timeout_ms) {

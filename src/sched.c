@@ -12,6 +12,12 @@
 #define DEPTH_BUDGET_NS 2000000u
 #define DEPTH_MAX 256u
 
+/* Outputs of a map go to the caller's memory: a worker that may still write
+   there keeps its chunk until it answers or is reaped. */
+static int writes_caller_memory(const wpool__batch_t *b) {
+  return b->kind == WPOOL__MAP;
+}
+
 void wpool__enqueue(wpool_t *p, wpool__batch_t *b) {
   b->next = NULL;
   b->queued = 1;
@@ -230,7 +236,8 @@ static void retry_insert(wpool_t *p, const wpool__job_t *j, size_t at) {
  * the culprit thus runs twice; chunksize 1 never re-runs anything.)
  */
 static int split_dead_job(wpool_t *p, const wpool__job_t *j, int code) {
-  if (code != WPOOL_EWORKER || j->batch->kind != WPOOL__MAP ||
+  if ((code != WPOOL_EWORKER && code != WPOOL_ETIMELIMIT) ||
+      j->batch->kind != WPOOL__MAP ||
       j->hdr.count < 2 || j->cancelled || p->state == WPOOL__TERMINATED)
     return 0;
   for (uint32_t i = 0; i < j->hdr.count; i++) {
@@ -271,12 +278,6 @@ void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
   }
 }
 
-/* Outputs of a map go to the caller's memory: a worker that may still write
-   there keeps its chunk until it answers or is reaped. */
-static int writes_caller_memory(const wpool__batch_t *b) {
-  return b->kind == WPOOL__MAP;
-}
-
 void wpool__fail_all(wpool_t *p, int code, const char *msg) {
   for (size_t i = 0; i < p->retry_len; i++) {
     wpool__job_t *j = &p->retry[i];
@@ -310,6 +311,48 @@ void wpool__fail_all(wpool_t *p, int code, const char *msg) {
     wpool__batch_release(p, b);
   }
   p->st_queued = 0;
+}
+
+void wpool__cancel_batch(wpool_t *p, wpool__batch_t *b) {
+  static const char msg[] = "cancelled";
+  wpool__job_t j;
+  memset(&j, 0, sizeof j);
+  j.batch = b;
+  b->inflight++; /* pinned while it is taken apart */
+  for (size_t k = b->next_chunk; k < b->nchunks; k++) {
+    j.chunk = k;
+    deliver_job(p, &j, NULL, NULL, WPOOL_ECANCELED, msg);
+  }
+  b->next_chunk = b->nchunks;
+  wpool__dequeue(p, b);
+  for (size_t i = 0; i < p->retry_len;) {
+    wpool__job_t *r = &p->retry[i];
+    if (r->batch != b) {
+      i++;
+      continue;
+    }
+    deliver_job(p, r, NULL, NULL, WPOOL_ECANCELED, msg);
+    b->inflight--;
+    memmove(r, r + 1, (--p->retry_len - i) * sizeof *r);
+  }
+  for (int i = 0; i < p->nworkers; i++) {
+    wpool__worker_t *w = &p->workers[i];
+    for (size_t c = 0; c < w->count; c++) {
+      wpool__job_t *h = &w->fifo[(w->head + c) % w->fifo_cap];
+      if (h->batch != b || h->cancelled)
+        continue;
+      if (c == 0 && p->method != WPOOL_THREAD) {
+        w->kill_code = WPOOL_ECANCELED; /* running: its worker goes */
+        continue;
+      }
+      if (c == 0 && writes_caller_memory(b))
+        continue; /* a thread is writing into the caller's array */
+      h->cancelled = 1;
+      deliver_job(p, h, NULL, NULL, WPOOL_ECANCELED, msg);
+    }
+  }
+  b->inflight--;
+  p->be->wake(p);
 }
 
 int wpool__has_work(wpool_t *p) {

@@ -126,7 +126,8 @@ static int build_too_big(wpool__buf_t *res, wpool__frame_t *f) {
   return 0;
 }
 
-static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame) {
+static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
+                     int *report_rss) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
   f.job = (uint64_t)wpool__os_getpid();
@@ -147,6 +148,11 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame) {
   arg += WPOOL__TOKEN_LEN;
   f.len -= WPOOL__TOKEN_LEN;
   *max_frame = f.nanos;
+  *report_rss = f.count & 1;
+  if (f.job && wpool__os_limit_memory(f.job)) {
+    send_ready(out, WPOOL_ESYS, 0, "could not limit the worker's memory");
+    return -1;
+  }
   if (f.fn == WPOOL__NO_FN)
     return send_ready(out, 0, 0, "");
   wpool_fn init = wpool__registry_at(f.fn);
@@ -166,8 +172,9 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
   reader_t r = {task_in, {0}, 0, {0}};
   wpool__buf_t res = {0};
   uint64_t max_frame;
+  int report_rss = 0;
   int rc = 1;
-  if (handshake(&r, result_out, &max_frame))
+  if (handshake(&r, result_out, &max_frame, &report_rss))
     goto out;
   for (;;) {
     wpool__frame_t t;
@@ -210,6 +217,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
     f.osize = t.osize;
     f.nfail = out.nfail;
     f.nanos = out.nanos;
+    f.isize = report_rss ? wpool__os_rss_kib() : 0;
     size_t plen = res.len - WPOOL__FRAME_SIZE;
     if (plen > max_frame) {
       /* Too big to send: every item fails rather than the frame limit. */

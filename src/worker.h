@@ -31,5 +31,10 @@ long wpool__os_read(intptr_t h, void *buf, size_t len);
 /* Write all len bytes: 0, or < 0 on error (the parent is gone). */
 int wpool__os_write_all(intptr_t h, const void *buf, size_t len);
 long wpool__os_getpid(void);
+/* Limit this process's memory to bytes (address space where the system has
+   such a limit): 0, or -1 when it cannot. */
+int wpool__os_limit_memory(uint64_t bytes);
+/* This process's resident memory in KiB, 0 when unknown. */
+uint32_t wpool__os_rss_kib(void);
 
 #endif

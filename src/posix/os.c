@@ -22,7 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <fcntl.h>
 #include <unistd.h>
+#ifdef __APPLE__
+#include <mach/mach.h>
+#endif
 #ifdef __linux__
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -84,6 +89,39 @@ int wpool__read_full(int fd, void *buf, size_t len) {
 }
 
 long wpool__os_getpid(void) { return (long)getpid(); }
+
+int wpool__os_limit_memory(uint64_t bytes) {
+  struct rlimit rl;
+  rl.rlim_cur = rl.rlim_max = (rlim_t)bytes;
+  return setrlimit(RLIMIT_AS, &rl) ? -1 : 0;
+}
+
+uint32_t wpool__os_rss_kib(void) {
+#ifdef __APPLE__
+  mach_task_basic_info_data_t info;
+  mach_msg_type_number_t n = MACH_TASK_BASIC_INFO_COUNT;
+  if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, (task_info_t)&info,
+                &n) != KERN_SUCCESS)
+    return 0;
+  return (uint32_t)(info.resident_size / 1024);
+#else
+  /* statm's second field: resident pages. One small read, done only for
+     pools that recycle workers by size. */
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  unsigned long size, resident;
+  if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
+    return 0;
+  return (uint32_t)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
+#endif
+}
 
 int wpool__on_main_thread(void) {
 #if defined(__linux__)
