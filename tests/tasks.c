@@ -30,7 +30,7 @@ int task_square(const void *arg, size_t len, wpool_out_t *out) {
     return rc;
   if (x < 0)
     return wpool_out_fail(out, 7, "bad %d", x);
-  int y = x * x;
+  int y = (int)((unsigned)x * (unsigned)x); /* wraps, as tests expect */
   return wpool_out_set(out, &y, sizeof y);
 }
 WPOOL_REGISTER(task_square)
@@ -223,7 +223,7 @@ int task_crash(const void *arg, size_t len, wpool_out_t *out) {
   default:
     break;
   }
-  int y = x * x;
+  int y = (int)((unsigned)x * (unsigned)x); /* wraps, as tests expect */
   return wpool_out_set(out, &y, sizeof y);
 }
 WPOOL_REGISTER(task_crash)
