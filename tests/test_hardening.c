@@ -457,8 +457,10 @@ static void test_worker_mode_needs_token(void) {
   char marker[64];
   snprintf(marker, sizeof marker, "WPOOL_SPAWNED=1:%032d", 7);
   char *env[] = {marker, NULL};
-  wpool__frame_t init;
-  wpool__frame_init(&init, WPOOL__F_INIT);
+  wpool__frame_t init; /* by hand: the library's helpers are hidden */
+  memset(&init, 0, sizeof init);
+  init.magic = WPOOL__MAGIC;
+  init.type = WPOOL__F_INIT;
   init.fn = WPOOL__NO_FN;
   init.nanos = 1 << 20;
   init.len = WPOOL__TOKEN_LEN;
