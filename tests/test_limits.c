@@ -7,18 +7,18 @@
  */
 #include "harness.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+/* Address and thread sanitizers reserve terabytes of address space: a
+   worker under an address-space limit cannot even start with them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define WT_ASAN 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define WT_ASAN 1
 #endif
 #endif
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* x -> x, except that 2 never returns (it waits to be killed). */
 static int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
@@ -27,7 +27,7 @@ static int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
     return wpool_out_fail(out, 1, "bad argument");
   memcpy(&x, arg, sizeof x);
   while (x == 2)
-    pause();
+    wt_pause();
   return wpool_out_set(out, &x, sizeof x);
 }
 WPOOL_REGISTER(task_hang_on_two)
@@ -46,7 +46,7 @@ static int task_grow(const void *arg, size_t len, wpool_out_t *out) {
   static char *keep; /* resident until the worker goes */
   free(keep);
   keep = p;
-  long pid = (long)getpid();
+  long pid = wt_getpid();
   return wpool_out_set(out, &pid, sizeof pid);
 }
 WPOOL_REGISTER(task_grow)
@@ -160,7 +160,7 @@ static void test_memory_limits(void) {
   o.worker_max_rss = (size_t)64 << 20;
   void *out = NULL;
   size_t len = 0;
-#ifndef WT_ASAN /* AddressSanitizer reserves terabytes of address space */
+#ifndef WT_ASAN
   o.worker_memory_limit = (size_t)512 << 20;
 #endif
   wpool_t *pool = NULL;

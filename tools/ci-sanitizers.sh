@@ -23,7 +23,7 @@ ASAN_OPTIONS=handle_segv=0:handle_abort=0:handle_sigbus=0:detect_leaks=1 \
 
 echo "== TSan"
 build build-tsan -DWPOOL_SANITIZE=thread
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:handle_segv=0:handle_abort=0 \
   ctest --test-dir build-tsan --output-on-failure -j2
 
 echo "== valgrind memcheck (the parent process; zero bytes definitely lost)"
