@@ -17,8 +17,10 @@
 #endif
 #endif
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* x -> x, except that 2 never returns (it waits to be killed). */
 static int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
@@ -27,7 +29,7 @@ static int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
     return wpool_out_fail(out, 1, "bad argument");
   memcpy(&x, arg, sizeof x);
   while (x == 2)
-    wt_pause();
+    pause();
   return wpool_out_set(out, &x, sizeof x);
 }
 WPOOL_REGISTER(task_hang_on_two)
@@ -46,7 +48,7 @@ static int task_grow(const void *arg, size_t len, wpool_out_t *out) {
   static char *keep; /* resident until the worker goes */
   free(keep);
   keep = p;
-  long pid = wt_getpid();
+  long pid = (long)getpid();
   return wpool_out_set(out, &pid, sizeof pid);
 }
 WPOOL_REGISTER(task_grow)
