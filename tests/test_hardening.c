@@ -20,7 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 /* ---------------------------------------------------------------------- */
@@ -102,6 +104,28 @@ static int task_count_fds(const void *arg, size_t len, wpool_out_t *out) {
   return wpool_out_set(out, &n, sizeof n);
 }
 WPOOL_REGISTER(task_count_fds)
+
+/* Start a child that waits forever, tell its pid through the FIFO named by
+   the argument, then hang until killed. */
+static int task_child_then_hang(const void *arg, size_t len, wpool_out_t *out) {
+  char path[256];
+  if (len == 0 || len >= sizeof path)
+    return wpool_out_fail(out, 1, "bad argument");
+  memcpy(path, arg, len);
+  path[len] = '\0';
+  pid_t child = fork();
+  if (child == 0)
+    for (;;)
+      pause();
+  long pid = (long)child;
+  int fd = open(path, O_WRONLY);
+  if (child < 0 || fd < 0 || write(fd, &pid, sizeof pid) != sizeof pid)
+    return wpool_out_fail(out, 2, "could not start or report a child");
+  close(fd);
+  for (;;)
+    pause();
+}
+WPOOL_REGISTER(task_child_then_hang)
 
 /* ---------------------------------------------------------------------- */
 /* Counting what a pool leaves behind                                      */
@@ -475,6 +499,48 @@ static void test_worker_mode_needs_token(void) {
                   (long)(2 * WPOOL__FRAME_SIZE));
 }
 
+#ifdef __linux__
+/*
+ * A worker killed for its time limit takes the process its task started with
+ * it. The test learns the grandchild's pid through a FIFO, then waits (with a
+ * pidfd, bounded) for it to end.
+ */
+static void test_killed_worker_takes_its_children(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/wpool-tree-%ld", (long)getpid());
+  unlink(path);
+  CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+  wpool_options_t o;
+  wt_options(&o, 1);
+  o.task_timeout_ms = 300;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, task_child_then_hang, path,
+                                          strlen(path), NULL, NULL, NULL, &r),
+                        0);
+  int fd = open(path, O_RDONLY); /* until the task opens it to write */
+  long grandchild = 0;
+  CU_ASSERT_EQUAL(read(fd, &grandchild, sizeof grandchild),
+                  (ssize_t)sizeof grandchild);
+  close(fd);
+  unlink(path);
+  CU_ASSERT_TRUE_FATAL(grandchild > 0);
+  int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)grandchild, 0);
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
+                  WPOOL_ETIMELIMIT);
+  if (pidfd >= 0) {
+    struct pollfd pf = {pidfd, POLLIN, 0};
+    CU_ASSERT_EQUAL(poll(&pf, 1, (int)WT_LONG_MS), 1);
+    close(pidfd);
+  } else {
+    CU_ASSERT_EQUAL(errno, ESRCH); /* gone already */
+  }
+  wpool_result_free(r);
+  wpool_destroy(pool);
+}
+#endif
+
 static const wt_test_t tests[] = {
     {"crash_storm", test_crash_storm},
     {"corrupt_frames", test_corrupt_frames},
@@ -484,6 +550,7 @@ static const wt_test_t tests[] = {
     {"worker_mode_needs_token", test_worker_mode_needs_token},
 #ifdef __linux__
     {"parent_death", test_parent_death},
+    {"killed_worker_takes_its_children", test_killed_worker_takes_its_children},
 #endif
     {NULL, NULL},
 };

@@ -68,6 +68,8 @@ static _Noreturn void run_worker(int sock, const int pp[4], const origin_t *o) {
   close(sock);
   close(pp[1]);
   close(pp[2]);
+  /* Its own process group: killing the worker kills what its tasks start. */
+  setpgid(0, 0);
   sigaction(SIGCHLD, &o->chld, NULL);
   sigprocmask(SIG_SETMASK, &o->mask, NULL);
   int rc = wpool__worker_serve(pp[0], pp[3]);

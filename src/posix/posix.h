@@ -70,7 +70,8 @@ int wpool__spawn_start(wpool__proc_t *p, const char *token, char **errmsg);
 /* Reap a worker started by wpool__spawn_start (same contract as above). */
 int wpool__spawn_reap(long pid, int kill_first, int *status);
 
-/* Kill a worker (either kind) with SIGKILL; it is reaped later. */
+/* Kill a worker (either kind) and its process group with SIGKILL; it is
+   reaped later. */
 void wpool__proc_kill(long pid);
 
 /*

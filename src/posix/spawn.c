@@ -136,7 +136,8 @@ static int launch(pid_t *pid, int task_rd, int result_wr, char **envp) {
   /* The spawning thread may be one of the pool's, with every signal blocked;
      a fresh program starts with none blocked. */
   sigset_t none;
-  short flags = POSIX_SPAWN_SETSIGMASK;
+  /* Its own process group: killing the worker kills what its tasks start. */
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP;
   int e = posix_spawn_file_actions_init(&fa);
   if (e != 0)
     return e;
@@ -167,6 +168,8 @@ static int launch(pid_t *pid, int task_rd, int result_wr, char **envp) {
 #endif
   if (e == 0)
     e = posix_spawnattr_setsigmask(&attr, &none);
+  if (e == 0)
+    e = posix_spawnattr_setpgroup(&attr, 0);
   if (e == 0)
     e = posix_spawnattr_setflags(&attr, flags);
   if (e == 0)
@@ -218,18 +221,28 @@ int wpool__spawn_start(wpool__proc_t *p, const char *token, char **errmsg) {
   return 0;
 }
 
+/* A worker leads its own process group (see launch() and forksrv.c): the
+   group holds whatever its tasks started. */
+static void kill_tree(pid_t pid) {
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL); /* in case it could not make its group */
+}
+
 int wpool__wait_child(long pid, int kill_first, int *status) {
   /* waitpid(0) or waitpid(-1) would reap somebody else's child. */
   if (pid <= 0)
     return EINVAL;
   if (kill_first)
-    kill((pid_t)pid, SIGKILL);
+    kill_tree((pid_t)pid);
   int st = 0;
   pid_t r;
   while ((r = waitpid((pid_t)pid, &st, 0)) < 0 && errno == EINTR)
     ;
   if (r < 0)
     return errno;
+  /* Nothing a task started outlives its worker (no orphans). A group id is
+     not reused while a member lives, so this cannot hit a stranger. */
+  kill(-(pid_t)pid, SIGKILL);
   if (status != NULL)
     *status = st;
   return 0;
@@ -243,5 +256,5 @@ int wpool__spawn_reap(long pid, int kill_first, int *status) {
 
 void wpool__proc_kill(long pid) {
   if (pid > 0)
-    kill((pid_t)pid, SIGKILL);
+    kill_tree((pid_t)pid);
 }
