@@ -442,9 +442,13 @@ static long impostor(char **env, const void *send, size_t send_len) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, task[0], 3);
   posix_spawn_file_actions_adddup2(&fa, result[1], 4);
-  char *argv[] = {"/proc/self/exe", "--wpool-worker=3,4", NULL};
+  /* The resolved path: under valgrind, /proc/self/exe itself is valgrind. */
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  char *argv[] = {exe, "--wpool-worker=3,4", NULL};
   pid_t pid;
-  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, env);
+  int rc = posix_spawn(&pid, exe, &fa, NULL, argv, env);
   posix_spawn_file_actions_destroy(&fa);
   close(task[0]);
   close(result[1]);
@@ -458,7 +462,6 @@ static long impostor(char **env, const void *send, size_t send_len) {
   close(task[1]); /* end of input: a worker that got nothing exits */
   long got = 0;
   char buf[4096];
-  ssize_t n;
   while ((n = read(result[0], buf, sizeof buf)) > 0)
     got += n;
   close(result[0]);
