@@ -323,7 +323,8 @@ typedef struct wpool_stats {
 /**
  * Snapshot of the pool's counters. When pids is not NULL, up to pids_cap
  * process ids of live workers are stored there (thread workers report the
- * pool's own process id). Returns 0 or WPOOL_EINVAL.
+ * pool's own process id; a replacement still being started reports 0).
+ * Returns 0 or WPOOL_EINVAL.
  */
 WPOOL_EXTERN int wpool_stats(wpool_t *pool, wpool_stats_t *stats, long *pids,
                              size_t pids_cap);

@@ -111,12 +111,18 @@ static int spawn_one(wpool_t *p, wpool__worker_t *w, char **errmsg) {
 static void fill_slots(wpool_t *p) {
   for (int i = 0; i < p->nworkers; i++) {
     wpool__worker_t *w = &p->workers[i];
-    if (slot(p, i)->live || !needs_worker(p))
+    if (slot(p, i)->live)
       continue;
+    if (!needs_worker(p)) {
+      w->state = WPOOL__W_EMPTY; /* no replacement after all */
+      continue;
+    }
     char *em = NULL;
     int rc = spawn_one(p, w, &em);
-    if (rc)
+    if (rc) {
+      w->state = WPOOL__W_EMPTY;
       start_failed(p, rc, em ? em : "could not start a worker");
+    }
     else if (p->pp->started)
       p->st_replaced++;
     free(em);
@@ -135,7 +141,10 @@ static void on_death(wpool_t *p, wpool__worker_t *w, int timed_out) {
   pw->live = 0;
   wpool__buf_free(&pw->ctl);
   wpool__buf_free(&pw->tail);
-  w->state = WPOOL__W_EMPTY;
+  /* A slot about to be refilled counts as a worker starting from now on,
+     so that whoever sees this death's failure also sees the pool whole. */
+  w->state = needs_worker(p) ? WPOOL__W_STARTING : WPOOL__W_EMPTY;
+  w->pid = 0;
   if (hs < 2 && !p->pp->killed) {
     if (timed_out)
       snprintf(msg, sizeof msg,
