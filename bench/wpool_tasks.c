@@ -1,0 +1,41 @@
+/* The driver's task functions; see wpool_tasks.h. */
+#include "wpool_tasks.h"
+
+#include "common.h"
+
+int square(const void *arg, size_t len, wpool_out_t *out) {
+  if (len != sizeof(int))
+    return wpool_out_fail(out, 1, "square: %zu bytes", len);
+  int x = *(const int *)arg, y = x * x;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(square)
+
+int square64(const void *arg, size_t len, wpool_out_t *out) {
+  if (len != sizeof(int64_t))
+    return wpool_out_fail(out, 1, "square64: %zu bytes", len);
+  int64_t x = *(const int64_t *)arg, y = x * x;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(square64)
+
+int blob_len(const void *arg, size_t len, wpool_out_t *out) {
+  /* The bytes have crossed to the worker: that is what W6 measures. Read
+     the first and last byte only, as Python's len(b) peer does not touch
+     them either. */
+  uint64_t v = (uint64_t)len;
+  if (len > 0)
+    v +=
+        ((const unsigned char *)arg)[0] + ((const unsigned char *)arg)[len - 1];
+  return wpool_out_set(out, &v, sizeof v);
+}
+WPOOL_REGISTER(blob_len)
+
+int crunch(const void *arg, size_t len, wpool_out_t *out) {
+  if (len != sizeof(crunch_arg_t))
+    return wpool_out_fail(out, 1, "crunch: %zu bytes", len);
+  const crunch_arg_t *a = arg;
+  uint64_t v = bench_crunch(a->iters, a->seed);
+  return wpool_out_set(out, &v, sizeof v);
+}
+WPOOL_REGISTER(crunch)

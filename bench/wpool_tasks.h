@@ -1,0 +1,28 @@
+/*
+ * The task functions the wpool driver hands to its workers. They live in
+ * their own file with WPOOL_REGISTER beside each, so that every process of
+ * the program (the parent, forked and spawned workers) registers the same
+ * table.
+ */
+#ifndef BENCH_WPOOL_TASKS_H
+#define BENCH_WPOOL_TASKS_H
+
+#include <stdint.h>
+#include <wpool.h>
+
+/* W7's argument: rounds of bench_crunch() and a seed. */
+typedef struct crunch_arg {
+  uint64_t iters;
+  uint64_t seed;
+} crunch_arg_t;
+
+/* int -> its square (W1-W5, W8, W9): the trivial task of BENCH.md. */
+int square(const void *arg, size_t len, wpool_out_t *out);
+/* int64 -> its square (W11's lazily produced items). */
+int square64(const void *arg, size_t len, wpool_out_t *out);
+/* Any bytes -> their length and first byte as a uint64 (W6). */
+int blob_len(const void *arg, size_t len, wpool_out_t *out);
+/* crunch_arg_t -> bench_crunch()'s result (W7). */
+int crunch(const void *arg, size_t len, wpool_out_t *out);
+
+#endif /* BENCH_WPOOL_TASKS_H */
