@@ -530,14 +530,15 @@ static void test_killed_worker_takes_its_children(void) {
   unlink(path);
   CU_ASSERT_TRUE_FATAL(grandchild > 0);
   int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)grandchild, 0);
+  int pidfd_errno = errno;
   CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
                   WPOOL_ETIMELIMIT);
   if (pidfd >= 0) {
     struct pollfd pf = {pidfd, POLLIN, 0};
     CU_ASSERT_EQUAL(poll(&pf, 1, (int)WT_LONG_MS), 1);
     close(pidfd);
-  } else {
-    CU_ASSERT_EQUAL(errno, ESRCH); /* gone already */
+  } else if (pidfd_errno != ENOSYS) { /* valgrind has no pidfd_open */
+    CU_ASSERT_EQUAL(pidfd_errno, ESRCH); /* gone already */
   }
   wpool_result_free(r);
   wpool_destroy(pool);
