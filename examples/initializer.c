@@ -7,8 +7,9 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <wpool.h>
+
+#include "example_os.h"
 
 static int greet(const void *arg, size_t len, wpool_out_t *out) {
   long owner = 0;

@@ -4,8 +4,9 @@
  * that outlasts its caller's patience, and terminate.
  */
 #include <stdio.h>
-#include <unistd.h>
 #include <wpool.h>
+
+#include "example_os.h"
 
 static int square(const void *arg, size_t len, wpool_out_t *out) {
   int x = len == sizeof x ? *(const int *)arg : 0, y = x * x;

@@ -8,8 +8,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <wpool.h>
+
+#include "example_os.h"
 
 enum { TASKS = 5, THREADS = 3 };
 

@@ -166,7 +166,11 @@ WPOOL_EXTERN void *wpool_out_reserve(wpool_out_t *out, size_t len);
  */
 WPOOL_EXTERN int wpool_out_fail(wpool_out_t *out, int code, const char *fmt,
                                 ...)
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__MINGW32__)
+    /* mingw-w64's vsnprintf is the C99 one (%zu, %lld), whatever the
+       C runtime's printf understands. */
+    __attribute__((format(gnu_printf, 3, 4)))
+#elif defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
@@ -192,15 +196,42 @@ WPOOL_EXTERN const char *wpool_fn_name(wpool_fn fn);
  * WPOOL_REGISTER(fn): register fn under its own name, at file scope, beside
  * the function's definition. The registration lives in the same object file
  * as fn, so any program that passes fn to the pool links it in too, even from
- * a static library. Runs before main() (a constructor).
+ * a static library. Runs before main() (a constructor). With MSVC, two
+ * functions of the same name registered in different files of one program
+ * are a link error (on other compilers the second registration fails).
  */
 #if defined(__GNUC__) || defined(__clang__)
 #define WPOOL_REGISTER(fn)                                                     \
   __attribute__((constructor)) static void wpool__register_##fn(void) {        \
     wpool__register_static(#fn, fn);                                           \
   }
+#elif defined(_MSC_VER)
+/* MSVC has no constructor attribute: a pointer to the registering function
+   goes in .CRT$XCU, the table of initialisers the C runtime calls before
+   main(), and /include keeps the linker's /OPT:REF from dropping it. That
+   needs a symbol with external linkage, undecorated on x64 and ARM64, with
+   a leading underscore on x86. */
+#pragma section(".CRT$XCU", read)
+#if defined(_M_IX86)
+#define WPOOL__SYMBOL_PREFIX "_"
 #else
-#error "WPOOL_REGISTER needs GCC or Clang on this platform; call wpool_register()"
+#define WPOOL__SYMBOL_PREFIX ""
+#endif
+#ifdef __cplusplus
+#define WPOOL__C_LINKAGE extern "C"
+#else
+#define WPOOL__C_LINKAGE
+#endif
+#define WPOOL_REGISTER(fn)                                                     \
+  static void __cdecl wpool__register_##fn(void) {                             \
+    wpool__register_static(#fn, fn);                                           \
+  }                                                                            \
+  WPOOL__C_LINKAGE __declspec(allocate(".CRT$XCU")) void(                      \
+      __cdecl *const wpool__register_ptr_##fn)(void) = wpool__register_##fn;   \
+  __pragma(comment(linker, "/include:" WPOOL__SYMBOL_PREFIX                    \
+                           "wpool__register_ptr_" #fn))
+#else
+#error "WPOOL_REGISTER needs GCC, Clang or MSVC; call wpool_register()"
 #endif
 
 /** Used by WPOOL_REGISTER; not for direct use. */

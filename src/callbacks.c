@@ -8,6 +8,9 @@
 static void *APR_THREAD_FUNC cb_main(apr_thread_t *t, void *arg) {
   wpool_t *p = arg;
   apr_thread_mutex_lock(p->lock);
+  /* Taken here, by the thread itself: apr_os_thread_get() hands out the
+     wrong type on Windows (the handle where a pointer to it belongs). */
+  p->cb_os_thread = apr_os_thread_current();
   for (;;) {
     while (!p->cb_head && !p->cb_stop)
       apr_thread_cond_wait(p->state_cond, p->lock);
@@ -39,9 +42,6 @@ int wpool__callbacks_start(wpool_t *p) {
       apr_thread_create(&p->cb_thread, attr, cb_main, p, p->mem) !=
           APR_SUCCESS)
     return WPOOL_ESYS;
-  apr_os_thread_t *os;
-  if (apr_os_thread_get(&os, p->cb_thread) == APR_SUCCESS && os)
-    p->cb_os_thread = *os;
   return 0;
 }
 
@@ -68,6 +68,11 @@ void wpool__callbacks_stop(wpool_t *p) {
 }
 
 int wpool__in_callback(wpool_t *p) {
-  return p->cb_thread &&
-         apr_os_thread_equal(p->cb_os_thread, apr_os_thread_current());
+  /* Under the lock: the callback thread sets cb_os_thread as it starts.
+     A callback runs without the lock held, so this cannot deadlock. */
+  apr_thread_mutex_lock(p->lock);
+  int in = p->cb_thread &&
+           apr_os_thread_equal(p->cb_os_thread, apr_os_thread_current());
+  apr_thread_mutex_unlock(p->lock);
+  return in;
 }

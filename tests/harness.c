@@ -1,14 +1,7 @@
 #include "harness.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 wpool_method_t wt_method = WPOOL_THREAD;
 
@@ -96,39 +89,6 @@ int wt_contains(const char *s, const char *needle) {
   return s != NULL && strstr(s, needle) != NULL;
 }
 
-static void gate_path(const wt_gate_t *g, const char *leaf, char *buf,
-                      size_t cap) {
-  snprintf(buf, cap, "%s/%s", g->dir, leaf);
-}
-
-int wt_gate_open(wt_gate_t *g) {
-  char path[sizeof g->dir + 16];
-  const char *tmp = getenv("TMPDIR");
-  g->go_fd = g->started_fd = -1;
-  if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 64)
-    tmp = "/tmp";
-  snprintf(g->dir, sizeof g->dir, "%s/wpool-gate-XXXXXX", tmp);
-  if (mkdtemp(g->dir) == NULL)
-    return -1;
-  gate_path(g, "go", path, sizeof path);
-  if (mkfifo(path, 0600) != 0)
-    goto fail;
-  /* Read-write opens of a FIFO never block, and keep a writer on "go" (so
-     that held tasks wait) and a reader on "started" (so that tasks can
-     announce themselves) for as long as the gate is open. */
-  g->go_fd = open(path, O_RDWR | O_CLOEXEC);
-  gate_path(g, "started", path, sizeof path);
-  if (g->go_fd < 0 || mkfifo(path, 0600) != 0)
-    goto fail;
-  g->started_fd = open(path, O_RDWR | O_CLOEXEC);
-  if (g->started_fd < 0)
-    goto fail;
-  return 0;
-fail:
-  wt_gate_close(g);
-  return -1;
-}
-
 wt_gate_arg_t wt_gate_arg(const wt_gate_t *g, int value) {
   wt_gate_arg_t a;
   memset(&a, 0, sizeof a);
@@ -137,64 +97,6 @@ wt_gate_arg_t wt_gate_arg(const wt_gate_t *g, int value) {
   return a;
 }
 
-int wt_gate_release(wt_gate_t *g, int n) {
-  char buf[256];
-  memset(buf, 'g', sizeof buf);
-  while (n > 0) {
-    size_t k = n < (int)sizeof buf ? (size_t)n : sizeof buf;
-    ssize_t w = write(g->go_fd, buf, k);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    n -= (int)w;
-  }
-  return 0;
-}
-
-static long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int wt_gate_wait_started(wt_gate_t *g, int n) {
-  long deadline = now_ms() + WT_LONG_MS;
-  char buf[64];
-  while (n > 0) {
-    long left = deadline - now_ms();
-    if (left <= 0)
-      return -1;
-    struct pollfd p = {.fd = g->started_fd, .events = POLLIN};
-    int r = poll(&p, 1, (int)left);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return -1;
-    ssize_t got = read(g->started_fd, buf,
-                       n < (int)sizeof buf ? (size_t)n : sizeof buf);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got <= 0)
-      return -1;
-    n -= (int)got;
-  }
-  return 0;
-}
-
-void wt_gate_close(wt_gate_t *g) {
-  char path[sizeof g->dir + 16];
-  if (g->go_fd >= 0)
-    close(g->go_fd);
-  if (g->started_fd >= 0)
-    close(g->started_fd);
-  g->go_fd = g->started_fd = -1;
-  if (g->dir[0] == '\0')
-    return;
-  gate_path(g, "go", path, sizeof path);
-  unlink(path);
-  gate_path(g, "started", path, sizeof path);
-  unlink(path);
-  rmdir(g->dir);
-  g->dir[0] = '\0';
+  return wt_gate_wait_started_ms(g, n, WT_LONG_MS);
 }

@@ -7,6 +7,7 @@
 #ifndef WT_HARNESS_H
 #define WT_HARNESS_H
 
+#include "port.h"
 #include "tasks.h"
 #include "wpool.h"
 
@@ -67,30 +68,24 @@ int wt_result_int(wpool_result_t *r, long timeout_ms, int *y);
 int wt_contains(const char *s, const char *needle);
 
 /*
- * The gate: two FIFOs in a private directory. task_gate() writes a byte to
- * "started" when it begins and then blocks reading "go"; the test writes one
- * byte to "go" per task it releases. Closing the gate makes every blocked
- * and every later task_gate() return at once (end of file on "go").
+ * The gate: two channels between the test and its tasks (see port.h for
+ * what they are on each platform). task_gate() announces itself on
+ * "started" when it begins and then waits for a "go"; the test releases one
+ * task per "go" it sends. Closing the gate makes every blocked and every
+ * later task_gate() return at once.
  *
  * Open a gate only after creating the pools of the test: a fork pool forks
  * its fork server at creation, and a server forked while the gate is open
  * would hold a writer on "go", so closing the gate would no longer release
  * anything.
+ *
+ * wt_gate_open(), wt_gate_release(g, n) (let n held or future tasks
+ * through) and wt_gate_close() (release everything and remove the gate;
+ * safe to call twice) are in port.h.
  */
-typedef struct wt_gate {
-  char dir[sizeof(((wt_gate_arg_t *)0)->dir)];
-  int go_fd;
-  int started_fd;
-} wt_gate_t;
-
-int wt_gate_open(wt_gate_t *g);
 /* The argument for a task_gate() call that returns value once released. */
 wt_gate_arg_t wt_gate_arg(const wt_gate_t *g, int value);
-/* Let n held (or future) tasks through. 0 or -1. */
-int wt_gate_release(wt_gate_t *g, int n);
 /* Wait until n more tasks have reached the gate; 0, or -1 after WT_LONG_MS. */
 int wt_gate_wait_started(wt_gate_t *g, int n);
-/* Release everything and remove the FIFOs. Safe to call twice. */
-void wt_gate_close(wt_gate_t *g);
 
 #endif

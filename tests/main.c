@@ -13,6 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
+/* test_hardening.c checks POSIX matters (signals, descriptors, fork);
+   Windows has a suite of its own in its place (test_win32.c). */
+#ifdef _WIN32
+#define wt_suite_hardening wt_suite_windows
+#endif
 extern const wt_suite_t wt_suite_errors, wt_suite_options, wt_suite_registry,
     wt_suite_apply, wt_suite_results, wt_suite_callbacks, wt_suite_map,
     wt_suite_imap, wt_suite_producer, wt_suite_lifecycle, wt_suite_workers,
@@ -68,6 +73,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "wpool_bootstrap: %s\n", wpool_strerror(rc));
     return 2;
   }
+  /* Some tests start this program again as a helper (port.h). */
+  rc = wt_helper(argc, argv);
+  if (rc >= 0)
+    return rc;
 
   const char *suite = NULL, *test = NULL;
   for (int i = 1; i < argc; i++) {

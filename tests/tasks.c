@@ -4,16 +4,13 @@
  * past a buffer.
  */
 #include "tasks.h"
+#include "port.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 static int get_int(const void *arg, size_t len, int *x, wpool_out_t *out) {
   *x = 0;
@@ -92,22 +89,6 @@ int task_reserve(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(task_reserve)
 
-/* Write one byte to the gate's "started" FIFO, if anyone still reads it. */
-static void announce(const wt_gate_arg_t *g) {
-  char path[sizeof g->dir + 16];
-  snprintf(path, sizeof path, "%s/started", g->dir);
-  /* Non-blocking: once the test has closed the gate there is no reader, and
-     a blocking open would then wait forever. */
-  int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t w;
-    do
-      w = write(fd, "s", 1);
-    while (w < 0 && errno == EINTR);
-    close(fd);
-  }
-}
-
 static int get_gate(const void *arg, size_t len, wt_gate_arg_t *g,
                     wpool_out_t *out) {
   if (len != sizeof *g)
@@ -119,24 +100,11 @@ static int get_gate(const void *arg, size_t len, wt_gate_arg_t *g,
 
 int task_gate(const void *arg, size_t len, wpool_out_t *out) {
   wt_gate_arg_t g;
-  char path[sizeof g.dir + 16];
-  char c;
   int rc = get_gate(arg, len, &g, out);
   if (rc != 0)
     return rc;
-  announce(&g);
-
-  /* Opened non-blocking for the same reason (no writer after the close),
-     then switched to blocking: the read waits for a byte from the test, or
-     sees end of file once the test's writer is gone. */
-  snprintf(path, sizeof path, "%s/go", g.dir);
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd >= 0) {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    while (read(fd, &c, 1) < 0 && errno == EINTR)
-      ;
-    close(fd);
-  }
+  wt_gate_announce(&g);
+  wt_gate_pass(&g);
   return wpool_out_set(out, &g.value, sizeof g.value);
 }
 WPOOL_REGISTER(task_gate)
@@ -147,10 +115,10 @@ WPOOL_REGISTER(task_gate)
  * fresh (spawn) or forked (fork) process whose copy starts at zero, because
  * the test process itself never runs the initializer on its main thread.
  */
-static _Thread_local int tl_init_count;
-static _Thread_local long tl_worker_id;
-static _Thread_local unsigned char tl_initargs[WT_INITARGS_MAX];
-static _Thread_local size_t tl_initargs_len;
+static WT_THREAD_LOCAL int tl_init_count;
+static WT_THREAD_LOCAL long tl_worker_id;
+static WT_THREAD_LOCAL unsigned char tl_initargs[WT_INITARGS_MAX];
+static WT_THREAD_LOCAL size_t tl_initargs_len;
 static atomic_long next_worker_id;
 
 int init_record(const void *arg, size_t len, wpool_out_t *out) {
@@ -169,7 +137,7 @@ int init_announce(const void *arg, size_t len, wpool_out_t *out) {
   wt_gate_arg_t g;
   int rc = get_gate(arg, len, &g, out);
   if (rc == 0)
-    announce(&g);
+    wt_gate_announce(&g);
   return rc;
 }
 WPOOL_REGISTER(init_announce)
@@ -177,7 +145,7 @@ WPOOL_REGISTER(init_announce)
 int init_refuse(const void *arg, size_t len, wpool_out_t *out) {
   (void)arg;
   (void)len;
-  return wpool_out_fail(out, 5, "init refused in %ld", (long)getpid());
+  return wpool_out_fail(out, 5, "init refused in %ld", wt_getpid());
 }
 WPOOL_REGISTER(init_refuse)
 
@@ -186,7 +154,7 @@ int task_ident(const void *arg, size_t len, wpool_out_t *out) {
   (void)len;
   wt_ident_t id;
   memset(&id, 0, sizeof id);
-  id.pid = (long)getpid();
+  id.pid = wt_getpid();
   id.worker_id = tl_worker_id;
   id.init_count = tl_init_count;
   return wpool_out_set(out, &id, sizeof id);
@@ -204,11 +172,8 @@ int task_crash(const void *arg, size_t len, wpool_out_t *out) {
   int x, rc = get_int(arg, len, &x, out);
   if (rc != 0)
     return rc;
-  if (x < 0) {
-    /* No core files: writing them would only slow the suite down. */
-    struct rlimit no_core = {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-  }
+  if (x < 0)
+    wt_no_core_dumps(); /* writing them would only slow the suite down */
   switch (x) {
   case WT_CRASH_SEGV: {
     volatile int *volatile p = NULL;
@@ -219,7 +184,7 @@ int task_crash(const void *arg, size_t len, wpool_out_t *out) {
   case WT_CRASH_ABORT:
     abort();
   case WT_CRASH_EXIT3:
-    _exit(3);
+    _Exit(3); /* C's _exit: no atexit handlers, no flushing */
   default:
     break;
   }

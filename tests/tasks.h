@@ -8,7 +8,7 @@
 
 #include "wpool.h"
 
-/* Argument of task_gate(): a value to return and the gate's directory. */
+/* Argument of task_gate(): a value to return and the gate's name (port.h). */
 typedef struct wt_gate_arg {
   int value;
   char dir[124];
@@ -59,7 +59,7 @@ int task_print_mb(const void *arg, size_t len, wpool_out_t *out);
 int init_record(const void *arg, size_t len, wpool_out_t *out);
 /*
  * Initializer with a wt_gate_arg_t argument: announces the new worker on the
- * gate's "started" FIFO, so that a test can wait for a replacement worker.
+ * gate's "started" channel, so that a test can wait for a replacement worker.
  */
 int init_announce(const void *arg, size_t len, wpool_out_t *out);
 /* Initializer that always fails with code 5 and "init refused". */

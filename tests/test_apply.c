@@ -5,11 +5,9 @@
 #include "harness.h"
 #include "static_tasks/static_tasks.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Deliberately never registered. */
 static int unregistered(const void *arg, size_t len, wpool_out_t *out) {
@@ -228,17 +226,13 @@ static void test_frame_limit(void) {
 }
 
 /*
- * A task that floods stdout. The test's stdout goes to /dev/null meanwhile,
- * so that the flood stays out of the CTest log; workers inherit it, because
- * the pool is created while the redirect is in place.
+ * A task that floods stdout. The test's stdout goes to the null device
+ * meanwhile, so that the flood stays out of the CTest log; workers inherit
+ * it, because the pool is created while the redirect is in place.
  */
 static void test_stdout_flood(void) {
-  fflush(stdout);
-  int saved = dup(STDOUT_FILENO);
-  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  CU_ASSERT_FATAL(saved >= 0 && devnull >= 0);
-  dup2(devnull, STDOUT_FILENO);
-  close(devnull);
+  int saved = wt_stdout_silence();
+  CU_ASSERT_FATAL(saved >= 0);
 
   wpool_t *pool = wt_pool(2);
   if (pool != NULL) {
@@ -252,9 +246,7 @@ static void test_stdout_flood(void) {
     wpool_destroy(pool);
   }
 
-  fflush(stdout);
-  dup2(saved, STDOUT_FILENO);
-  close(saved);
+  wt_stdout_restore(saved);
 }
 
 static const wt_test_t tests[] = {

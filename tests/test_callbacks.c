@@ -8,13 +8,11 @@
  */
 #include "harness.h"
 
-#include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct record {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
+  wt_mutex_t mu;
+  wt_cond_t cv;
   int successes, errors;
   int wrong_user;    /* a callback got another user pointer */
   int wrong_state;   /* ready/successful disagreed with the callback kind */
@@ -27,13 +25,13 @@ typedef struct record {
 
 static void record_init(record_t *rec) {
   memset(rec, 0, sizeof *rec);
-  pthread_mutex_init(&rec->mu, NULL);
-  pthread_cond_init(&rec->cv, NULL);
+  wt_mutex_init(&rec->mu);
+  wt_cond_init(&rec->cv);
 }
 
 static void record_free(record_t *rec) {
-  pthread_mutex_destroy(&rec->mu);
-  pthread_cond_destroy(&rec->cv);
+  wt_mutex_destroy(&rec->mu);
+  wt_cond_destroy(&rec->cv);
 }
 
 static void on_success(wpool_result_t *r, void *user) {
@@ -41,7 +39,7 @@ static void on_success(wpool_result_t *r, void *user) {
   const void *data = NULL;
   size_t len = 0;
   int rc = wpool_result_get(r, 0, &data, &len);
-  pthread_mutex_lock(&rec->mu);
+  wt_mutex_lock(&rec->mu);
   rec->successes++;
   if (wpool_result_ready(r) != 1 || wpool_result_successful(r) != 1 ||
       rc != 0)
@@ -49,45 +47,43 @@ static void on_success(wpool_result_t *r, void *user) {
   rec->data = data;
   if (data != NULL && len == sizeof(int))
     memcpy(&rec->value, data, sizeof(int));
-  pthread_cond_broadcast(&rec->cv);
-  pthread_mutex_unlock(&rec->mu);
+  wt_cond_broadcast(&rec->cv);
+  wt_mutex_unlock(&rec->mu);
 }
 
 static void on_error(wpool_result_t *r, void *user) {
   record_t *rec = user;
   int rc = wpool_result_get(r, 0, NULL, NULL);
-  pthread_mutex_lock(&rec->mu);
+  wt_mutex_lock(&rec->mu);
   rec->errors++;
   if (wpool_result_ready(r) != 1 || wpool_result_successful(r) != 0)
     rec->wrong_state++;
   rec->error_code = rc;
   rec->task_code = wpool_result_task_code(r);
   rec->message_ok = wt_contains(wpool_result_message(r), "bad");
-  pthread_cond_broadcast(&rec->cv);
-  pthread_mutex_unlock(&rec->mu);
+  wt_cond_broadcast(&rec->cv);
+  wt_mutex_unlock(&rec->mu);
 }
 
 /* A user pointer that is not the record must never reach the callbacks. */
 static void on_any_wrong(wpool_result_t *r, void *user) {
   (void)r;
   record_t *rec = user;
-  pthread_mutex_lock(&rec->mu);
+  wt_mutex_lock(&rec->mu);
   rec->wrong_user++;
-  pthread_mutex_unlock(&rec->mu);
+  wt_mutex_unlock(&rec->mu);
 }
 
 /* Wait until *flag >= want under rec's lock, at most WT_LONG_MS. */
-static int wait_count(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag,
+static int wait_count(wt_mutex_t *mu, wt_cond_t *cv, const int *flag,
                       int want) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += WT_LONG_MS / 1000;
-  int rc = 0;
-  pthread_mutex_lock(mu);
-  while (*flag < want && rc == 0)
-    rc = pthread_cond_timedwait(cv, mu, &until);
+  long deadline = wt_now_ms() + WT_LONG_MS;
+  wt_mutex_lock(mu);
+  for (long left = WT_LONG_MS; *flag < want && left > 0;
+       left = deadline - wt_now_ms())
+    wt_cond_wait_ms(cv, mu, left);
   int ok = *flag >= want;
-  pthread_mutex_unlock(mu);
+  wt_mutex_unlock(mu);
   return ok ? 0 : -1;
 }
 
@@ -222,8 +218,8 @@ static void test_callback_after_free(void) {
 }
 
 typedef struct stall {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
+  wt_mutex_t mu;
+  wt_cond_t cv;
   int entered;
   int released;
   int others;
@@ -232,20 +228,20 @@ typedef struct stall {
 static void on_stall(wpool_result_t *r, void *user) {
   (void)r;
   stall_t *s = user;
-  pthread_mutex_lock(&s->mu);
+  wt_mutex_lock(&s->mu);
   s->entered = 1;
-  pthread_cond_broadcast(&s->cv);
+  wt_cond_broadcast(&s->cv);
   while (!s->released)
-    pthread_cond_wait(&s->cv, &s->mu);
-  pthread_mutex_unlock(&s->mu);
+    wt_cond_wait(&s->cv, &s->mu);
+  wt_mutex_unlock(&s->mu);
 }
 
 static void on_other(wpool_result_t *r, void *user) {
   (void)r;
   stall_t *s = user;
-  pthread_mutex_lock(&s->mu);
+  wt_mutex_lock(&s->mu);
   s->others++;
-  pthread_mutex_unlock(&s->mu);
+  wt_mutex_unlock(&s->mu);
 }
 
 /*
@@ -260,8 +256,8 @@ static void test_slow_callback_no_stall(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   stall_t s;
   memset(&s, 0, sizeof s);
-  pthread_mutex_init(&s.mu, NULL);
-  pthread_cond_init(&s.cv, NULL);
+  wt_mutex_init(&s.mu);
+  wt_cond_init(&s.cv);
 
   int one = 1;
   CU_ASSERT_EQUAL(wpool_apply_async(pool, task_square, &one, sizeof one,
@@ -290,10 +286,10 @@ static void test_slow_callback_no_stall(void) {
     CU_ASSERT_EQUAL(y, 144);
   }
 
-  pthread_mutex_lock(&s.mu);
+  wt_mutex_lock(&s.mu);
   s.released = 1;
-  pthread_cond_broadcast(&s.cv);
-  pthread_mutex_unlock(&s.mu);
+  wt_cond_broadcast(&s.cv);
+  wt_mutex_unlock(&s.mu);
 
   CU_ASSERT_EQUAL(wpool_close(pool), 0);
   CU_ASSERT_EQUAL(wpool_join(pool), 0);
@@ -301,13 +297,13 @@ static void test_slow_callback_no_stall(void) {
   for (int i = 0; i < N; i++)
     wpool_result_free(r[i]);
   wpool_destroy(pool);
-  pthread_mutex_destroy(&s.mu);
-  pthread_cond_destroy(&s.cv);
+  wt_mutex_destroy(&s.mu);
+  wt_cond_destroy(&s.cv);
 }
 
 typedef struct joiner {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
+  wt_mutex_t mu;
+  wt_cond_t cv;
   wpool_t *pool;
   int rc;
   int done;
@@ -317,11 +313,11 @@ static void on_join(wpool_result_t *r, void *user) {
   (void)r;
   joiner_t *j = user;
   int rc = wpool_join(j->pool);
-  pthread_mutex_lock(&j->mu);
+  wt_mutex_lock(&j->mu);
   j->rc = rc;
   j->done = 1;
-  pthread_cond_broadcast(&j->cv);
-  pthread_mutex_unlock(&j->mu);
+  wt_cond_broadcast(&j->cv);
+  wt_mutex_unlock(&j->mu);
 }
 
 /*
@@ -334,8 +330,8 @@ static void test_join_in_callback(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   joiner_t j;
   memset(&j, 0, sizeof j);
-  pthread_mutex_init(&j.mu, NULL);
-  pthread_cond_init(&j.cv, NULL);
+  wt_mutex_init(&j.mu);
+  wt_cond_init(&j.cv);
   j.pool = pool;
   j.rc = 12345;
   wt_gate_t g;
@@ -351,8 +347,8 @@ static void test_join_in_callback(void) {
   CU_ASSERT_EQUAL(wpool_join(pool), 0);
   wt_gate_close(&g);
   wpool_destroy(pool);
-  pthread_mutex_destroy(&j.mu);
-  pthread_cond_destroy(&j.cv);
+  wt_mutex_destroy(&j.mu);
+  wt_cond_destroy(&j.cv);
 }
 
 static const wt_test_t tests[] = {

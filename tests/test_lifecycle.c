@@ -7,10 +7,8 @@
  */
 #include "harness.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void test_closed_rejects(void) {
   wpool_t *pool = wt_pool(1);
@@ -88,7 +86,7 @@ static void test_close_join_completes(void) {
 }
 
 typedef struct errs {
-  pthread_mutex_t mu;
+  wt_mutex_t mu;
   int calls;
   int terminated;
 } errs_t;
@@ -96,18 +94,18 @@ typedef struct errs {
 static void on_error(wpool_result_t *r, void *user) {
   errs_t *e = user;
   int rc = wpool_result_get(r, 0, NULL, NULL);
-  pthread_mutex_lock(&e->mu);
+  wt_mutex_lock(&e->mu);
   e->calls++;
   e->terminated += rc == WPOOL_ETERMINATED;
-  pthread_mutex_unlock(&e->mu);
+  wt_mutex_unlock(&e->mu);
 }
 
 static void on_success(wpool_result_t *r, void *user) {
   (void)r;
   errs_t *e = user;
-  pthread_mutex_lock(&e->mu);
+  wt_mutex_lock(&e->mu);
   e->calls += 1000; /* a held task must not have succeeded */
-  pthread_mutex_unlock(&e->mu);
+  wt_mutex_unlock(&e->mu);
 }
 
 /*
@@ -121,7 +119,7 @@ static void test_terminate_fails_pending(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   errs_t e;
   memset(&e, 0, sizeof e);
-  pthread_mutex_init(&e.mu, NULL);
+  wt_mutex_init(&e.mu);
   wt_gate_t g;
   CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
   wt_gate_arg_t a[M];
@@ -171,7 +169,7 @@ static void test_terminate_fails_pending(void) {
   wpool_result_free(mr);
   wpool_iter_free(it);
   wpool_destroy(pool);
-  pthread_mutex_destroy(&e.mu);
+  wt_mutex_destroy(&e.mu);
 }
 
 /*
@@ -243,11 +241,11 @@ static void test_stats(void) {
   for (int i = 0; i < P; i++) {
     CU_ASSERT(pids[i] > 0);
     if (wt_is_process()) {
-      CU_ASSERT_NOT_EQUAL(pids[i], (long)getpid());
+      CU_ASSERT_NOT_EQUAL(pids[i], wt_getpid());
       for (int j = 0; j < i; j++)
         CU_ASSERT_NOT_EQUAL(pids[i], pids[j]);
     } else {
-      CU_ASSERT_EQUAL(pids[i], (long)getpid());
+      CU_ASSERT_EQUAL(pids[i], wt_getpid());
     }
   }
   /* A short array gets only what fits. */

@@ -17,10 +17,8 @@
 #endif
 #endif
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* x -> x, except that 2 never returns (it waits to be killed). */
 static int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
@@ -29,7 +27,7 @@ static int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
     return wpool_out_fail(out, 1, "bad argument");
   memcpy(&x, arg, sizeof x);
   while (x == 2)
-    pause();
+    wt_pause();
   return wpool_out_set(out, &x, sizeof x);
 }
 WPOOL_REGISTER(task_hang_on_two)
@@ -48,7 +46,7 @@ static int task_grow(const void *arg, size_t len, wpool_out_t *out) {
   static char *keep; /* resident until the worker goes */
   free(keep);
   keep = p;
-  long pid = (long)getpid();
+  long pid = wt_getpid();
   return wpool_out_set(out, &pid, sizeof pid);
 }
 WPOOL_REGISTER(task_grow)
@@ -168,13 +166,16 @@ static void test_memory_limits(void) {
   wpool_t *pool = NULL;
   CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
 #ifndef WT_ASAN
-  int big = 1024;
-  char *err = NULL;
-  CU_ASSERT_EQUAL(wpool_apply(pool, task_grow, &big, sizeof big, &out, &len,
-                              &err),
-                  WPOOL_ETASK);
-  CU_ASSERT_TRUE(wt_contains(err, "could not allocate"));
-  wpool_free(err);
+  /* wine accepts a Job object's memory limit but does not enforce it. */
+  if (!wt_under_wine()) {
+    int big = 1024;
+    char *err = NULL;
+    CU_ASSERT_EQUAL(wpool_apply(pool, task_grow, &big, sizeof big, &out,
+                                &len, &err),
+                    WPOOL_ETASK);
+    CU_ASSERT_TRUE(wt_contains(err, "could not allocate"));
+    wpool_free(err);
+  }
 #endif
   long pids[3] = {0, 0, 0};
   int sizes[3] = {1, 128, 1};

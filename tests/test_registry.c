@@ -31,7 +31,7 @@ static int intruder(const void *arg, size_t len, wpool_out_t *out) {
 static int rc_first, rc_again, rc_taken, rc_null_name, rc_empty_name,
     rc_same_as_macro;
 
-__attribute__((constructor)) static void register_early(void) {
+WT_CONSTRUCTOR(register_early) {
   rc_first = wpool_register("wt_alias", aliased);
   rc_again = wpool_register("wt_alias", aliased);
   rc_taken = wpool_register("wt_alias", intruder);

@@ -5,7 +5,6 @@
  */
 #include "harness.h"
 
-#include <pthread.h>
 #include <string.h>
 
 enum { THREADS = 4, APPLIES = 200, MAPN = 100, IMAPN = 50 };
@@ -60,18 +59,18 @@ static void test_many_drivers(void) {
   wpool_t *pool = wt_pool(2);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   driver_t d[THREADS];
-  pthread_t t[THREADS];
+  wt_thread_t t[THREADS];
   int started[THREADS];
   for (int i = 0; i < THREADS; i++) {
     memset(&d[i], 0, sizeof d[i]);
     d[i].pool = pool;
     d[i].id = i + 1;
-    started[i] = pthread_create(&t[i], NULL, drive, &d[i]) == 0;
+    started[i] = wt_thread_start(&t[i], drive, &d[i]) == 0;
     CU_ASSERT(started[i]);
   }
   for (int i = 0; i < THREADS; i++) {
     if (started[i])
-      pthread_join(t[i], NULL);
+      wt_thread_join(t[i]);
     CU_ASSERT_EQUAL(d[i].errors, 0);
     CU_ASSERT_EQUAL(d[i].wrong, 0);
   }

@@ -7,7 +7,6 @@
 #include "harness.h"
 
 #include <string.h>
-#include <unistd.h>
 
 static int ident(wpool_t *pool, wt_ident_t *id) {
   void *out = NULL;
@@ -55,9 +54,9 @@ static void test_maxtasks_one(void) {
     CU_ASSERT_EQUAL(id[i].init_count, 1);
     CU_ASSERT(id[i].pid > 0);
     if (wt_is_process()) {
-      CU_ASSERT_NOT_EQUAL(id[i].pid, (long)getpid());
+      CU_ASSERT_NOT_EQUAL(id[i].pid, wt_getpid());
     } else {
-      CU_ASSERT_EQUAL(id[i].pid, (long)getpid());
+      CU_ASSERT_EQUAL(id[i].pid, wt_getpid());
     }
     for (int j = 0; j < i; j++)
       CU_ASSERT_NOT_EQUAL(who(&id[i]), who(&id[j]));
