@@ -306,6 +306,32 @@ static void test_invalid(void) {
   wpool_destroy(pool);
 }
 
+/*
+ * Frames many times a pipe's capacity, both ways: 8 items of 2 MiB in chunks
+ * of 4 (8 MiB TASK frames) whose outputs are 2 MiB each (8 MiB RESULT
+ * frames). The I/O loop must keep writing and reading in parts.
+ */
+static void test_huge_frames(void) {
+  enum { N = 8, ITEM = 2 << 20 };
+  unsigned char *in = malloc((size_t)N * ITEM);
+  unsigned char *out = malloc((size_t)N * ITEM);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  for (size_t i = 0; i < (size_t)N * ITEM; i++)
+    in[i] = (unsigned char)(i * 2654435761u >> 24);
+  memset(out, 0, (size_t)N * ITEM);
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  char *err = NULL;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_echo, in, N, ITEM, out, ITEM, 4, &err),
+                  0);
+  wpool_free(err);
+  CU_ASSERT_EQUAL(memcmp(in, out, (size_t)N * ITEM), 0);
+  wpool_destroy(pool);
+  free(in);
+  free(out);
+}
+
 static const wt_test_t tests[] = {
     {"in_order", test_in_order},
     {"chunk_edges", test_chunk_edges},
@@ -318,6 +344,7 @@ static const wt_test_t tests[] = {
     {"async_failure", test_async_failure},
     {"frame_limit", test_frame_limit},
     {"invalid", test_invalid},
+    {"huge_frames", test_huge_frames},
     {NULL, NULL},
 };
 
