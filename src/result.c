@@ -129,11 +129,16 @@ static wpool_result_t *result_new(wpool_t *p, size_t extra) {
   return r;
 }
 
-/* The per-item time limit of a call, or WPOOL_ENOTSUP / WPOOL_EINVAL. */
-static int call_timeout(wpool_t *p, const wpool_call_t *call, long *ms) {
+/* Check a submission's pool, function and call settings; give the
+   function's index and the per-item time limit (0: none). */
+static int check_call(wpool_t *p, wpool_fn fn, const wpool_call_t *call,
+                      uint32_t *index, long *limit_ms) {
+  int rc = wpool__submit_check(p, fn, index);
+  if (rc)
+    return rc;
   long t = call ? call->timeout_ms : 0;
-  *ms = t == 0 ? p->opt.task_timeout_ms : t < 0 ? 0 : t;
-  return *ms && p->method == WPOOL_THREAD ? WPOOL_ENOTSUP : 0;
+  *limit_ms = t == 0 ? p->opt.task_timeout_ms : t < 0 ? 0 : t;
+  return *limit_ms && p->method == WPOOL_THREAD ? WPOOL_ENOTSUP : 0;
 }
 
 static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
@@ -176,9 +181,7 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
                          wpool_result_t **result) {
   uint32_t fi;
   long limit;
-  int rc = wpool__submit_check(p, fn, &fi);
-  if (rc == 0)
-    rc = call_timeout(p, call, &limit);
+  int rc = check_call(p, fn, call, &fi, &limit);
   if (rc)
     return rc;
   if (!arg && arg_len)
@@ -244,9 +247,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                        wpool_result_t **result) {
   uint32_t fi;
   long limit;
-  int rc = wpool__submit_check(p, fn, &fi);
-  if (rc == 0)
-    rc = call_timeout(p, call, &limit);
+  int rc = check_call(p, fn, call, &fi, &limit);
   if (rc)
     return rc;
   if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
