@@ -134,6 +134,7 @@ static void fill_slots(wpool_t *p) {
 static void on_death(wpool_t *p, wpool__worker_t *w, int timed_out) {
   pw_t *pw = slot(p, w->index);
   int hs = pw->hs;
+  long pid = w->pid;
   char why[160], msg[WPOOL__MSG_MAX + 256];
   apr_thread_mutex_unlock(p->lock);
   wpool__pos_reap(p, w->index, why, sizeof why);
@@ -159,9 +160,9 @@ static void on_death(wpool_t *p, wpool__worker_t *w, int timed_out) {
     start_failed(p, WPOOL_ESPAWN, msg);
   } else if (hs == 2 && w->count) {
     if (pw->err_code)
-      snprintf(msg, sizeof msg, "worker %ld %s (%s)", w->pid, pw->err_msg, why);
+      snprintf(msg, sizeof msg, "worker %ld %s (%s)", pid, pw->err_msg, why);
     else
-      snprintf(msg, sizeof msg, "worker %ld %s", w->pid, why);
+      snprintf(msg, sizeof msg, "worker %ld %s", pid, why);
     wpool__fail_held(p, w, pw->err_code ? pw->err_code : WPOOL_EWORKER, msg, 1);
   }
   w->count = w->head = 0;

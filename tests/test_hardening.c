@@ -204,6 +204,9 @@ static void test_crash_storm(void) {
   snprintf(item, sizeof item, "item %d:", first);
   CU_ASSERT_TRUE(wt_contains(err, item));
   CU_ASSERT_TRUE(wt_contains(err, cause[storm_fate(first)]));
+  /* It names the dead worker by its pid. */
+  CU_ASSERT_TRUE(wt_contains(err, ": worker "));
+  CU_ASSERT_FALSE(wt_contains(err, ": worker 0 "));
   wpool_free(err);
   int wrong = 0;
   for (int i = 0; i < N; i++)
