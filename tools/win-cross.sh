@@ -224,6 +224,10 @@ export WINEPREFIX=$OUT/wine
 # debugger: with winedbg a crashing program sometimes exited with status 0,
 # a crash that a test would have passed.
 export WINEDEBUG=-all
+# Wine maps Unix file names through the locale's character set: without a
+# UTF-8 locale (a bare CI environment has none) the unicode_path test's
+# directory cannot be opened. C.UTF-8 is built into glibc.
+export LC_ALL=C.UTF-8
 export WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"
 # A display is never needed, and must not be tried.
 unset DISPLAY WAYLAND_DISPLAY || true
