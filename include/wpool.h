@@ -96,7 +96,8 @@ extern "C" {
   X(ENOTSUP, -19, "not supported on this platform")                            \
   X(ESYS, -20, "system call failed")                                          \
   X(ETIMELIMIT, -21, "task exceeded its time limit")                           \
-  X(ECANCELED, -22, "task was cancelled")
+  X(ECANCELED, -22, "task was cancelled")                                      \
+  X(EFOREIGN, -23, "pool belongs to another process (used after fork)")
 
 /** The error codes: WPOOL_OK (0) and the negative codes of WPOOL_ERRNO_MAP. */
 typedef enum wpool_errno {
@@ -104,7 +105,7 @@ typedef enum wpool_errno {
 #define WPOOL__ERR_ENUM(name, value, text) WPOOL_##name = (value),
   WPOOL_ERRNO_MAP(WPOOL__ERR_ENUM)
 #undef WPOOL__ERR_ENUM
-  WPOOL__ERR_LAST = -23
+  WPOOL__ERR_LAST = -24
 } wpool_errno_t;
 
 /** A static English sentence for code; never NULL, even for unknown codes. */
@@ -566,6 +567,24 @@ WPOOL_EXTERN int wpool_imap(wpool_t *pool, wpool_fn fn,
 WPOOL_EXTERN int wpool_imap_unordered(wpool_t *pool, wpool_fn fn,
                                       const wpool_source_t *source,
                                       size_t chunksize, wpool_iter_t **iter);
+/**@}*/
+
+/**
+ * wpool_imap() and wpool_imap_unordered() with per-call settings: call may
+ * be NULL (the pool's defaults); only call->timeout_ms applies (a time
+ * limit per item, as for map), and the callbacks must be NULL (an
+ * iterator's items have none): WPOOL_EINVAL otherwise. Errors: as
+ * wpool_imap(), plus WPOOL_ENOTSUP for a time limit on thread workers.
+ */
+/**@{*/
+WPOOL_EXTERN int wpool_imap_ex(wpool_t *pool, wpool_fn fn,
+                               const wpool_source_t *source, size_t chunksize,
+                               const wpool_call_t *call, wpool_iter_t **iter);
+WPOOL_EXTERN int wpool_imap_unordered_ex(wpool_t *pool, wpool_fn fn,
+                                         const wpool_source_t *source,
+                                         size_t chunksize,
+                                         const wpool_call_t *call,
+                                         wpool_iter_t **iter);
 /**@}*/
 
 /**

@@ -3,8 +3,14 @@
  * chunk k owns slot k % window, and may be sent (or produced) only while
  * k < base + window, where base is the lowest chunk not yet consumed. That
  * one rule bounds memory for lazy inputs, whatever their length.
+ *
+ * A chunk whose worker died or ran out of time comes back an item at a
+ * time (the scheduler re-runs its items one by one, so that only the item
+ * that kills a worker fails); its slot then collects the items' records in
+ * input order before the chunk counts as finished.
  */
-#include "pool.h"
+#include "feeder.h"
+#include "scheduler.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +18,29 @@
 #define ARRAY_WINDOW_MAX 65536u
 #define PRODUCER_WINDOW_PER_WORKER 32u
 
+#define ITER_LIVE 0x49544552u /* "ITER" */
+#define ITER_DEAD 0xdeadbeefu
+
 typedef struct slot {
   int ready, consumed;
   int code; /* the whole chunk failed */
   char *msg;
   wpool__buf_t data; /* var output records */
   size_t off;
+  size_t first; /* input index of the chunk's first item */
   uint32_t count, yielded;
+  uint32_t got;        /* items back so far, when they come one by one */
+  wpool__buf_t *parts; /* their records, by item, until all are back */
 } slot_t;
 
 struct wpool_iter {
+  uint32_t magic;
   wpool_t *pool;
   int ordered;
   int user_ref;
+  int freeing; /* wpool_iter_free waits for chunks still in workers */
   wpool__batch_t batch;
+  wpool__feeder_t *feeder;
   size_t window;
   slot_t *slots;
   size_t base;
@@ -43,31 +58,7 @@ struct wpool_iter {
   char *last_msg;
 };
 
-int wpool__iter_may_send(wpool_iter_t *it, size_t k) {
-  return !it->term_code && k < it->base + it->window;
-}
-
-static void slot_clear(slot_t *s) {
-  wpool__buf_free(&s->data);
-  free(s->msg);
-  memset(s, 0, sizeof *s);
-}
-
-void wpool__iter_maybe_free(wpool_t *p, wpool_iter_t *it) {
-  if (it->user_ref || it->batch.inflight || it->batch.queued)
-    return;
-  if (it->batch.feeder)
-    return; /* wpool_iter_free stops and frees the feeder first */
-  for (size_t i = 0; i < it->window; i++)
-    slot_clear(&it->slots[i]);
-  free(it->slots);
-  free(it->doneq);
-  free(it->term_msg);
-  free(it->prod_msg);
-  free(it->last_msg);
-  free(it);
-  p->refs--;
-}
+#define ITER_OF(b) WPOOL__QDATA(b, wpool_iter_t, batch)
 
 static char *dup_msg(const char *m, size_t n) {
   char *s = malloc(n + 1);
@@ -78,43 +69,185 @@ static char *dup_msg(const char *m, size_t n) {
   return s;
 }
 
-void wpool__iter_chunk(wpool_t *p, wpool_iter_t *it, size_t k,
-                       const wpool__frame_t *f, wpool__buf_t *tail, int code,
-                       const char *msg) {
-  if (k == SIZE_MAX) { /* the pool stopped: the iterator ends here */
-    if (!it->term_code) {
-      it->term_code = code;
-      it->term_msg = msg ? dup_msg(msg, strlen(msg)) : NULL;
-    }
-    if (it->batch.feeder)
-      wpool__feeder_stop(p, it->batch.feeder, 0);
-    wpool__notify_done(p);
+static char *dup_str(const char *m) { return m ? dup_msg(m, strlen(m)) : NULL; }
+
+static void slot_clear(slot_t *s) {
+  wpool__buf_free(&s->data);
+  if (s->parts)
+    for (uint32_t i = 0; i < s->count; i++)
+      wpool__buf_free(&s->parts[i]);
+  free(s->parts);
+  free(s->msg);
+  memset(s, 0, sizeof *s);
+}
+
+static void maybe_free(wpool_t *p, wpool_iter_t *it) {
+  if (it->user_ref || it->freeing || it->batch.inflight || it->batch.queued)
     return;
+  if (it->feeder)
+    wpool__feeder_release(it->feeder);
+  for (size_t i = 0; i < it->window; i++)
+    slot_clear(&it->slots[i]);
+  free(it->slots);
+  free(it->doneq);
+  free(it->term_msg);
+  free(it->prod_msg);
+  free(it->last_msg);
+  it->magic = ITER_DEAD;
+  free(it);
+  p->refs--;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The batch operations (see core.h)                                       */
+
+static void op_payload(wpool__batch_t *b, size_t k, const uint8_t **data,
+                       size_t *len, uint32_t *count) {
+  wpool_iter_t *it = ITER_OF(b);
+  if (it->feeder)
+    wpool__feeder_payload(it->feeder, k, data, len, count);
+  else
+    wpool__array_payload(b, k, data, len, count);
+}
+
+static int in_window(const wpool_iter_t *it, size_t k) {
+  return !it->term_code && k < it->base + it->window;
+}
+
+static int op_may_send(wpool__batch_t *b, size_t k) {
+  wpool_iter_t *it = ITER_OF(b);
+  return in_window(it, k) && (!it->feeder || wpool__feeder_has(it->feeder, k));
+}
+
+/* Chunk k's item count and first input index. */
+static uint32_t chunk_items(wpool_iter_t *it, size_t k, size_t *first) {
+  const uint8_t *data;
+  size_t len;
+  uint32_t count;
+  op_payload(&it->batch, k, &data, &len, &count);
+  *first = it->feeder ? wpool__feeder_first(it->feeder, k)
+                      : k * it->batch.chunksize;
+  return count;
+}
+
+static void finished(wpool_t *p, wpool_iter_t *it, size_t k, slot_t *s) {
+  s->ready = 1;
+  if (!it->ordered)
+    it->doneq[(it->dq_head + it->dq_len++) % it->window] = k;
+  wpool__notify_done(p);
+}
+
+/* Items [first, first + count) of chunk k came back on their own. */
+static void part_back(wpool_t *p, wpool_iter_t *it, size_t k, slot_t *s,
+                      uint32_t total, size_t first, size_t count,
+                      wpool__buf_t *tail, int code, const char *msg) {
+  if (!s->parts) {
+    s->parts = calloc(total, sizeof *s->parts);
+    s->count = total;
+    if (!s->parts) {
+      s->code = WPOOL_ENOMEM;
+      s->msg = dup_str("out of memory while collecting a chunk's items");
+      s->got = total;
+    }
   }
-  it->batch.accounted++;
+  for (size_t i = first; s->parts && i < first + count && i < total; i++) {
+    if (code)
+      wpool__append_var_rec(&s->parts[i], code, 0, msg,
+                            msg ? (uint32_t)strlen(msg) : 0);
+    else if (tail && count == 1) {
+      s->parts[i] = *tail;
+      tail->data = NULL;
+    }
+  }
+  s->got += (uint32_t)count;
+  if (s->got < total)
+    return;
+  for (uint32_t i = 0; s->parts && i < total; i++) {
+    if (wpool__buf_append(&s->data, s->parts[i].data, s->parts[i].len) &&
+        !s->code) {
+      s->code = WPOOL_ENOMEM;
+      s->msg = dup_str("out of memory while collecting a chunk's items");
+    }
+    wpool__buf_free(&s->parts[i]);
+  }
+  free(s->parts);
+  s->parts = NULL;
+  finished(p, it, k, s);
+}
+
+static void op_deliver(wpool_t *p, wpool__batch_t *b, size_t k, size_t first,
+                       size_t count, const wpool__frame_t *f,
+                       wpool__buf_t *tail, int code, const char *msg) {
+  wpool_iter_t *it = ITER_OF(b);
   if (!it->user_ref || it->term_code || k < it->base) {
     if (tail)
       wpool__buf_free(tail);
     return;
   }
   slot_t *s = &it->slots[k % it->window];
-  const uint8_t *payload;
-  size_t len;
-  uint32_t count;
-  wpool__chunk_payload(&it->batch, k, &payload, &len, &count);
-  s->count = f ? f->count : count;
-  s->code = code;
-  if (code)
-    s->msg = msg ? dup_msg(msg, strlen(msg)) : NULL;
-  if (tail) {
-    s->data = *tail;
-    tail->data = NULL;
+  size_t first_index;
+  uint32_t total = chunk_items(it, k, &first_index);
+  s->first = first_index;
+  if (first == 0 && count == total && !s->parts) {
+    s->count = f ? f->count : total;
+    s->code = code;
+    if (code)
+      s->msg = dup_str(msg);
+    if (tail) {
+      s->data = *tail;
+      tail->data = NULL;
+    }
+    finished(p, it, k, s);
+  } else {
+    part_back(p, it, k, s, total, first, count, tail, code, msg);
   }
-  s->ready = 1;
-  if (!it->ordered)
-    it->doneq[(it->dq_head + it->dq_len++) % it->window] = k;
+  if (tail)
+    wpool__buf_free(tail);
+}
+
+/* The rest of the iterator will never be sent: it ends here. */
+static void op_abort(wpool_t *p, wpool__batch_t *b, int code,
+                     const char *msg) {
+  wpool_iter_t *it = ITER_OF(b);
+  if (!it->term_code) {
+    it->term_code = code;
+    it->term_msg = dup_str(msg);
+  }
+  if (it->feeder)
+    wpool__feeder_stop(it->feeder);
   wpool__notify_done(p);
 }
+
+static void op_release(wpool_t *p, wpool__batch_t *b) {
+  wpool_iter_t *it = ITER_OF(b);
+  if (it->freeing)
+    wpool__notify_done(p); /* wpool_iter_free waits for this */
+  else
+    maybe_free(p, it);
+}
+
+static const wpool__batch_ops_t iter_ops = {op_payload, op_may_send,
+                                            op_deliver, op_abort, op_release};
+
+/* What the feeder asks of its owner. */
+static int feeder_room(void *owner, size_t k) {
+  return in_window(owner, k);
+}
+
+static void feeder_ended(wpool_t *p, void *owner, const char *msg) {
+  wpool_iter_t *it = owner;
+  if (msg) {
+    it->prod_code = WPOOL_EPRODUCER;
+    it->prod_msg = dup_str(msg);
+  }
+  wpool__notify_done(p);
+}
+
+static const wpool__feeder_owner_t feeder_owner = {feeder_room,
+                                                   feeder_ended};
+
+/* ---------------------------------------------------------------------- */
+/* Consuming                                                               */
 
 /* Chunk k has been yielded in full: free its slot and slide the window. */
 static void consume(wpool_t *p, wpool_iter_t *it, size_t k) {
@@ -127,8 +260,8 @@ static void consume(wpool_t *p, wpool_iter_t *it, size_t k) {
       break;
     b->consumed = 0;
     it->base++;
-    if (it->batch.feeder)
-      wpool__feeder_consumed(it->batch.feeder);
+    if (it->feeder)
+      wpool__feeder_consumed(it->feeder);
   }
   p->be->wake(p);
 }
@@ -147,16 +280,15 @@ static size_t next_chunk(wpool_iter_t *it) {
   return k;
 }
 
-static int set_last_msg(wpool_iter_t *it, const char *m, size_t n) {
+static void set_last_msg(wpool_iter_t *it, const char *m, size_t n) {
   free(it->last_msg);
   it->last_msg = m ? dup_msg(m, n) : NULL;
-  return 0;
 }
 
 /* Yield the next item of chunk it->cur (lock held). */
 static int yield(wpool_iter_t *it, const void **data, size_t *len) {
   slot_t *s = &it->slots[it->cur % it->window];
-  it->last_index = it->cur * it->batch.chunksize + s->yielded;
+  it->last_index = s->first + s->yielded;
   it->last_task_code = 0;
   s->yielded++;
   if (s->code) {
@@ -181,13 +313,17 @@ static int yield(wpool_iter_t *it, const void **data, size_t *len) {
   return 0;
 }
 
+static int usable(const wpool_iter_t *it) {
+  return it && it->magic == ITER_LIVE && it->user_ref;
+}
+
 int wpool_iter_next(wpool_iter_t *it, long timeout_ms, const void **data,
                     size_t *len) {
-  if (!it)
+  if (!usable(it))
     return WPOOL_EINVAL;
   wpool_t *p = it->pool;
-  apr_time_t deadline = wpool__deadline(timeout_ms);
-  apr_thread_mutex_lock(p->lock);
+  int64_t deadline = wpool__deadline(timeout_ms);
+  wpool__mutex_lock(p->lock);
   int rc;
   for (;;) {
     if (it->cur != SIZE_MAX) {
@@ -223,44 +359,47 @@ int wpool_iter_next(wpool_iter_t *it, long timeout_ms, const void **data,
     if (rc)
       break;
   }
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   return rc;
 }
 
-size_t wpool_iter_index(wpool_iter_t *it) { return it ? it->last_index : 0; }
+size_t wpool_iter_index(wpool_iter_t *it) {
+  return usable(it) ? it->last_index : 0;
+}
 
 const char *wpool_iter_message(wpool_iter_t *it) {
-  return it ? it->last_msg : NULL;
+  return usable(it) ? it->last_msg : NULL;
 }
 
 int wpool_iter_task_code(wpool_iter_t *it) {
-  return it ? it->last_task_code : 0;
+  return usable(it) ? it->last_task_code : 0;
 }
 
 void wpool_iter_free(wpool_iter_t *it) {
-  if (!it)
+  if (!usable(it))
     return;
   wpool_t *p = it->pool;
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   it->user_ref = 0;
-  wpool__dequeue(p, &it->batch); /* work not yet sent is dropped */
-  if (it->batch.feeder) {
-    wpool__feeder_stop(p, it->batch.feeder, 1);
-    it->batch.feeder = NULL;
+  it->freeing = 1;
+  /* A producer is stopped, never waited for: it may block for ever. */
+  if (it->feeder)
+    wpool__feeder_stop(it->feeder);
+  wpool__drop_batch(p, &it->batch, WPOOL_ECANCELED, "the iterator was freed",
+                    0);
+  /* Chunks already in workers may still read the caller's array: the
+     header promises that it may go once this returns. (A producer's items
+     are the iterator's own copies, freed with it.) */
+  while (!it->feeder && it->batch.inflight &&
+         wpool__wait(p, p->done_cond, -1) == 0) {
   }
-  wpool__iter_maybe_free(p, it);
+  it->freeing = 0;
+  maybe_free(p, it);
   wpool__unlock(p);
 }
 
-void wpool__iter_producer_end(wpool_t *p, wpool_iter_t *it, const char *msg) {
-  if (msg) {
-    it->prod_code = WPOOL_EPRODUCER;
-    it->prod_msg = dup_msg(msg, strlen(msg));
-  }
-  wpool__notify_done(p);
-}
-
-size_t wpool__iter_window(wpool_iter_t *it) { return it->window; }
+/* ---------------------------------------------------------------------- */
+/* Starting                                                                */
 
 wpool_source_t wpool_source_array(const void *items, size_t count,
                                   size_t item_size) {
@@ -280,39 +419,37 @@ wpool_source_t wpool_source_producer(wpool_producer producer, void *user) {
   return s;
 }
 
-static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
-                size_t chunksize, int ordered, wpool_iter_t **out) {
-  if (out)
-    *out = NULL;
-  uint32_t fi;
-  int rc = wpool__submit_check(p, fn, &fi);
-  if (rc)
-    return rc;
-  if (!src || !out)
+static int check_source(wpool_t *p, const wpool_source_t *src,
+                        size_t *chunksize) {
+  if (*chunksize == 0)
+    *chunksize = 1;
+  if (*chunksize > UINT32_MAX)
     return WPOOL_EINVAL;
-  if (!src->producer && (src->item_size == 0 || src->item_size > UINT32_MAX ||
-                         (src->count && !src->items)))
+  if (src->producer)
+    return 0;
+  if (src->item_size == 0 || src->item_size > UINT32_MAX ||
+      (src->count && !src->items) || src->count > SIZE_MAX / src->item_size)
     return WPOOL_EINVAL;
-  if (chunksize == 0)
-    chunksize = 1;
-  if (chunksize > UINT32_MAX)
-    return WPOOL_EINVAL;
-  if (!src->producer && src->item_size > p->max_frame)
+  if (src->item_size > p->max_frame)
     return WPOOL_E2BIG;
   /* As map does: a chunk is cut to fit the frame limit. */
-  if (!src->producer && chunksize > p->max_frame / src->item_size)
-    chunksize = p->max_frame / src->item_size;
+  if (*chunksize > p->max_frame / src->item_size)
+    *chunksize = p->max_frame / src->item_size;
+  return 0;
+}
+
+static wpool_iter_t *iter_new(wpool_t *p, const wpool_source_t *src,
+                              size_t chunksize, int ordered) {
   wpool_iter_t *it = calloc(1, sizeof *it);
   if (!it)
-    return WPOOL_ENOMEM;
+    return NULL;
+  it->magic = ITER_LIVE;
   it->pool = p;
   it->ordered = ordered;
   it->user_ref = 1;
   it->cur = SIZE_MAX;
   wpool__batch_t *b = &it->batch;
-  b->kind = WPOOL__IMAP;
-  b->iter = it;
-  b->fn = fi;
+  b->ops = &iter_ops;
   b->chunksize = chunksize;
   if (src->producer) {
     b->nchunks = SIZE_MAX;
@@ -335,11 +472,34 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
     free(it->slots);
     free(it->doneq);
     free(it);
-    return WPOOL_ENOMEM;
+    return NULL;
   }
-  apr_thread_mutex_lock(p->lock);
+  return it;
+}
+
+static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
+                size_t chunksize, int ordered, const wpool_call_t *call,
+                wpool_iter_t **out) {
+  if (out)
+    *out = NULL;
+  uint32_t fi;
+  long limit;
+  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  if (rc)
+    return rc;
+  if (!src || !out || (call && (call->on_success || call->on_error)))
+    return WPOOL_EINVAL;
+  if ((rc = check_source(p, src, &chunksize)) != 0)
+    return rc;
+  wpool_iter_t *it = iter_new(p, src, chunksize, ordered);
+  if (!it)
+    return WPOOL_ENOMEM;
+  wpool__batch_t *b = &it->batch;
+  b->fn = fi;
+  b->timeout_ms = limit;
+  wpool__mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
-    apr_thread_mutex_unlock(p->lock);
+    wpool__mutex_unlock(p->lock);
     free(it->slots);
     free(it->doneq);
     free(it);
@@ -347,10 +507,12 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
   }
   p->refs++;
   if (src->producer) {
-    rc = wpool__feeder_start(p, it, b, src->producer, src->producer_user);
+    rc = wpool__feeder_start(p, b, it->window, src->producer,
+                             src->producer_user, &feeder_owner, it,
+                             &it->feeder);
     if (rc) {
       it->user_ref = 0;
-      wpool__iter_maybe_free(p, it);
+      maybe_free(p, it);
       wpool__unlock(p);
       return rc;
     }
@@ -358,16 +520,28 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
   if (b->nchunks)
     wpool__enqueue(p, b);
   *out = it;
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   return 0;
 }
 
 int wpool_imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
                size_t chunksize, wpool_iter_t **iter) {
-  return imap(p, fn, src, chunksize, 1, iter);
+  return imap(p, fn, src, chunksize, 1, NULL, iter);
 }
 
 int wpool_imap_unordered(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
                          size_t chunksize, wpool_iter_t **iter) {
-  return imap(p, fn, src, chunksize, 0, iter);
+  return imap(p, fn, src, chunksize, 0, NULL, iter);
+}
+
+int wpool_imap_ex(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
+                  size_t chunksize, const wpool_call_t *call,
+                  wpool_iter_t **iter) {
+  return imap(p, fn, src, chunksize, 1, call, iter);
+}
+
+int wpool_imap_unordered_ex(wpool_t *p, wpool_fn fn,
+                            const wpool_source_t *src, size_t chunksize,
+                            const wpool_call_t *call, wpool_iter_t **iter) {
+  return imap(p, fn, src, chunksize, 0, call, iter);
 }

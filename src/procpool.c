@@ -12,6 +12,7 @@
 #include "os.h"
 #include "registry.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,8 @@ typedef struct pw {
   int live;            /* has a process */
   int hs;              /* handshake: 0 awaiting HELLO, 1 READY, 2 done, 3
                           failed and already reported */
-  apr_time_t deadline; /* for the handshake */
-  apr_time_t head_since; /* when the head job (probably) started running */
+  int64_t deadline; /* for the handshake */
+  int64_t head_since; /* when the head job (probably) started running */
   int dead;            /* end of input, or a protocol error */
   int wbroken;         /* writing failed: the worker is going; its results
                           still in the pipe are read before it is declared
@@ -47,6 +48,7 @@ typedef struct pw {
   size_t fixed_len, fixed_got;
   wpool__buf_t tail;
   size_t tail_len;
+  size_t skip; /* leading tail bytes that are not records */
   uint8_t *stage;
   int direct; /* the last read target: 0 stage, 1 fixed, 2 tail */
 } pw_t;
@@ -62,6 +64,20 @@ struct wpool__pp {
 
 static pw_t *slot(wpool_t *p, int i) { return &p->pp->pw[i]; }
 
+/* Deadlines and time limits run on the monotonic clock, in nanoseconds: a
+   step of the wall clock must neither kill a healthy worker nor stretch a
+   limit. */
+static int64_t now_ns(void) { return (int64_t)wpool__mono_ns(); }
+
+/* start + ms x times milliseconds, saturating: a huge limit means never. */
+static int64_t after(int64_t start, long ms, uint32_t times) {
+  uint64_t ns = (uint64_t)ms * 1000000u;
+  if (ms < 0 || (uint64_t)ms > UINT64_MAX / 1000000u ||
+      (times && ns > (uint64_t)(INT64_MAX - start) / times))
+    return INT64_MAX;
+  return start + (int64_t)(ns * (times ? times : 1));
+}
+
 /* ---------------------------------------------------------------------- */
 /* Starting, failing to start, dying                                       */
 
@@ -72,7 +88,7 @@ static void start_failed(wpool_t *p, int code, const char *msg) {
       p->start_code = code;
       wpool__set_msg(&p->start_msg, "%s", msg);
     }
-    apr_thread_cond_broadcast(p->state_cond);
+    wpool__cond_broadcast(p->state_cond);
   } else if (++pp->start_failures >= MAX_START_FAILURES) {
     wpool__break(p, code, msg);
   }
@@ -89,9 +105,9 @@ static int needs_worker(wpool_t *p) {
    released meanwhile; the slot's fields are published once it is back. */
 static int spawn_one(wpool_t *p, wpool__worker_t *w, char **errmsg) {
   long pid = 0;
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   int rc = wpool__pos_start(p, w->index, &pid, errmsg);
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   if (rc)
     return rc;
   pw_t *pw = slot(p, w->index);
@@ -99,12 +115,12 @@ static int spawn_one(wpool_t *p, wpool__worker_t *w, char **errmsg) {
   memset(pw, 0, sizeof *pw);
   pw->stage = stage;
   pw->live = 1;
-  pw->deadline = apr_time_now() + (apr_time_t)p->opt.start_timeout_ms * 1000;
+  pw->deadline = after(now_ns(), p->opt.start_timeout_ms, 1);
   w->pid = pid;
   w->kill_code = 0;
   w->state = WPOOL__W_STARTING;
   w->tasks_sent = 0;
-  w->head = w->count = 0;
+  w->fifo.head = w->fifo.len = 0;
   return 0;
 }
 
@@ -136,9 +152,9 @@ static void on_death(wpool_t *p, wpool__worker_t *w, int timed_out) {
   int hs = pw->hs;
   long pid = w->pid;
   char why[160], msg[WPOOL__MSG_MAX + 256];
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   wpool__pos_reap(p, w->index, why, sizeof why);
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   pw->live = 0;
   wpool__buf_free(&pw->ctl);
   wpool__buf_free(&pw->tail);
@@ -158,15 +174,15 @@ static void on_death(wpool_t *p, wpool__worker_t *w, int timed_out) {
                    ? ": does main() call wpool_bootstrap(argc, argv) first?"
                    : "");
     start_failed(p, WPOOL_ESPAWN, msg);
-  } else if (hs == 2 && w->count) {
+  } else if (hs == 2 && w->fifo.len) {
     if (pw->err_code)
       snprintf(msg, sizeof msg, "worker %ld %s (%s)", pid, pw->err_msg, why);
     else
       snprintf(msg, sizeof msg, "worker %ld %s", pid, why);
     wpool__fail_held(p, w, pw->err_code ? pw->err_code : WPOOL_EWORKER, msg, 1);
   }
-  w->count = w->head = 0;
-  apr_thread_cond_broadcast(p->state_cond);
+  w->fifo.head = w->fifo.len = 0;
+  wpool__cond_broadcast(p->state_cond);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -205,8 +221,8 @@ size_t wpool__pp_segments(wpool_t *p, int i, wpool__seg_t *seg, size_t max) {
     seg[n++].len = pw->ctl.len - pw->ctl_off;
   }
   size_t off = pw->off;
-  for (size_t k = pw->sent; k < w->count && n + 2 <= max; k++) {
-    const wpool__job_t *j = &w->fifo[(w->head + k) % w->fifo_cap];
+  for (size_t k = pw->sent; k < w->fifo.len && n + 2 <= max; k++) {
+    const wpool__job_t *j = wpool__ring_at(&w->fifo, k);
     if (off < WPOOL__FRAME_SIZE) {
       seg[n].base = (const uint8_t *)&j->hdr + off;
       seg[n++].len = WPOOL__FRAME_SIZE - off;
@@ -221,7 +237,7 @@ size_t wpool__pp_segments(wpool_t *p, int i, wpool__seg_t *seg, size_t max) {
     off = 0;
   }
   /* EXIT goes only after the last task: the worker must run them all. */
-  if (pw->exit_pending && pw->sent == w->count && n < max &&
+  if (pw->exit_pending && pw->sent == w->fifo.len && n < max &&
       pw->exit_off < WPOOL__FRAME_SIZE) {
     seg[n].base = (const uint8_t *)&exit_frame + pw->exit_off;
     seg[n++].len = WPOOL__FRAME_SIZE - pw->exit_off;
@@ -233,7 +249,7 @@ int wpool__pp_wants_write(wpool_t *p, int i) {
   const wpool__worker_t *w = &p->workers[i];
   const pw_t *pw = slot(p, i);
   return wpool__pp_live(p, i) && !pw->wbroken &&
-         (pw->ctl_off < pw->ctl.len || pw->sent < w->count ||
+         (pw->ctl_off < pw->ctl.len || pw->sent < w->fifo.len ||
           (pw->exit_pending && pw->exit_off < WPOOL__FRAME_SIZE));
 }
 
@@ -246,9 +262,9 @@ void wpool__pp_wrote(wpool_t *p, int i, size_t n) {
     pw->ctl_off += c;
     n -= c;
   }
-  int exit_next = pw->sent == w->count;
-  while (n && pw->sent < w->count) {
-    const wpool__job_t *j = &w->fifo[(w->head + pw->sent) % w->fifo_cap];
+  int exit_next = pw->sent == w->fifo.len;
+  while (n && pw->sent < w->fifo.len) {
+    const wpool__job_t *j = wpool__ring_at(&w->fifo, pw->sent);
     size_t rest = WPOOL__FRAME_SIZE + j->plen - pw->off;
     if (n >= rest) {
       n -= rest;
@@ -313,17 +329,22 @@ static int on_header(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
   }
   if (f->type != WPOOL__F_RESULT || pw->sent == 0)
     return protocol_error(pw, "unexpected frame");
-  const wpool__job_t *j = &w->fifo[w->head];
+  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   if (f->job != j->seq || f->count != j->hdr.count || f->osize != j->hdr.osize)
     return protocol_error(pw, "result does not match the task it answers");
   size_t fixed_len = (size_t)f->count * f->osize;
   if (f->len < fixed_len)
     return protocol_error(pw, "result shorter than its outputs");
-  if (fixed_len && !j->cancelled) {
-    wpool__batch_t *b = j->batch;
-    pw->fixed = b->out + wpool__job_first_item(j) * b->osize;
+  uint8_t *out = wpool__job_out(j);
+  pw->skip = 0;
+  if (fixed_len && out) {
+    pw->fixed = out;
     pw->fixed_len = fixed_len;
     pw->tail_len = f->len - fixed_len;
+  } else {
+    /* Outputs nobody wants (a cancelled job's) arrive in the tail, ahead
+       of the failure records: skipped when the records are checked. */
+    pw->skip = fixed_len;
   }
   return 0;
 }
@@ -348,7 +369,7 @@ static void on_ready(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
   w->state = WPOOL__W_READY;
   if (++p->ready_count >= p->nworkers && !p->pp->started) {
     p->pp->started = 1;
-    apr_thread_cond_broadcast(p->state_cond);
+    wpool__cond_broadcast(p->state_cond);
   }
 }
 
@@ -365,9 +386,11 @@ static void on_frame(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
     on_ready(p, w, pw);
     return;
   }
-  const wpool__job_t *j = &w->fifo[w->head];
-  if (wpool__result_validate(f, j->hdr.count, j->hdr.osize, pw->tail.data,
-                             pw->tail.len)) {
+  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
+  if (wpool__result_validate(f, j->hdr.count, j->hdr.osize,
+                             pw->skip ? pw->tail.data + pw->skip
+                                      : pw->tail.data,
+                             pw->tail.len - pw->skip)) {
     protocol_error(pw, "result records are inconsistent");
     return;
   }
@@ -377,7 +400,7 @@ static void on_frame(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
   pw->sent--;
   uint64_t rss = (uint64_t)f->isize * 1024; /* KiB, when asked for */
   wpool__complete(p, w, f, &tail);
-  pw->head_since = apr_time_now(); /* the next job starts now */
+  pw->head_since = now_ns(); /* the next job starts now */
   if (p->opt.worker_max_rss && rss > p->opt.worker_max_rss &&
       w->state == WPOOL__W_READY) {
     /* Grown too big: it finishes what it holds, then is replaced. */
@@ -488,12 +511,12 @@ static void feed_workers(wpool_t *p) {
   for (size_t level = 0; level < depth; level++) {
     for (int i = 0; i < p->nworkers; i++) {
       wpool__worker_t *w = &p->workers[i];
-      if (w->state != WPOOL__W_READY || w->count > level)
+      if (w->state != WPOOL__W_READY || w->fifo.len > level)
         continue;
       if (!wpool__take(p, w))
         return;
-      if (w->count == 1)
-        slot(p, i)->head_since = apr_time_now();
+      if (w->fifo.len == 1)
+        slot(p, i)->head_since = now_ns();
       if (max && w->tasks_sent >= max) {
         w->state = WPOOL__W_RETIRING;
         slot(p, i)->exit_pending = 1;
@@ -507,7 +530,7 @@ static void retire_idle(wpool_t *p) {
     return;
   for (int i = 0; i < p->nworkers; i++) {
     wpool__worker_t *w = &p->workers[i];
-    if (w->state == WPOOL__W_READY && w->count == 0) {
+    if (w->state == WPOOL__W_READY && w->fifo.len == 0) {
       w->state = WPOOL__W_RETIRING;
       slot(p, i)->exit_pending = 1;
     }
@@ -523,26 +546,25 @@ static int all_gone(wpool_t *p) {
 }
 
 /* When slot i's head job passes its time limit, or -1. */
-static apr_time_t head_deadline(wpool_t *p, int i) {
+static int64_t head_deadline(wpool_t *p, int i) {
   const wpool__worker_t *w = &p->workers[i];
   const pw_t *pw = slot(p, i);
-  if (pw->hs != 2 || !w->count)
+  if (pw->hs != 2 || !w->fifo.len)
     return -1;
-  const wpool__job_t *j = &w->fifo[w->head];
+  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   if (!j->batch->timeout_ms)
     return -1;
-  return pw->head_since +
-         (apr_time_t)j->batch->timeout_ms * 1000 * (apr_time_t)j->hdr.count;
+  return after(pw->head_since, j->batch->timeout_ms, j->hdr.count);
 }
 
 /* The earlier of a and b, where -1 is "never". */
-static apr_time_t earlier(apr_time_t a, apr_time_t b) {
+static int64_t earlier(int64_t a, int64_t b) {
   return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 /* Milliseconds until the nearest handshake or task deadline, or -1. */
 static int next_timeout(wpool_t *p) {
-  apr_time_t now = apr_time_now(), first = -1;
+  int64_t now = now_ns(), first = -1;
   for (int i = 0; i < p->nworkers; i++) {
     pw_t *pw = slot(p, i);
     if (!pw->live)
@@ -553,17 +575,20 @@ static int next_timeout(wpool_t *p) {
   }
   if (first < 0)
     return -1;
-  return first <= now ? 0 : (int)((first - now) / 1000 + 1);
+  if (first <= now)
+    return 0;
+  int64_t ms = (first - now) / 1000000 + 1;
+  return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 /* Kill slot i's worker when its head job passed its time limit or was
    cancelled: its held job then fails with that reason. */
-static void stop_if_asked(wpool_t *p, int i, apr_time_t now) {
+static void stop_if_asked(wpool_t *p, int i, int64_t now) {
   wpool__worker_t *w = &p->workers[i];
   pw_t *pw = slot(p, i);
   if (pw->dead)
     return;
-  apr_time_t due = head_deadline(p, i);
+  int64_t due = head_deadline(p, i);
   if (w->kill_code) {
     pw->err_code = w->kill_code;
     snprintf(pw->err_msg, sizeof pw->err_msg,
@@ -572,7 +597,7 @@ static void stop_if_asked(wpool_t *p, int i, apr_time_t now) {
     pw->err_code = WPOOL_ETIMELIMIT;
     snprintf(pw->err_msg, sizeof pw->err_msg,
              "ran a task past its time limit of %ld ms",
-             w->fifo[w->head].batch->timeout_ms);
+             wpool__ring_at(&w->fifo, 0)->batch->timeout_ms);
   } else {
     return;
   }
@@ -591,7 +616,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
   wpool_t *p = arg;
   wpool__pp_t *pp = p->pp;
   wpool__os_block_signals();
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   for (;;) {
     fill_slots(p);
     if (p->state == WPOOL__TERMINATED && !pp->killed) {
@@ -605,7 +630,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
     if (all_gone(p))
       break;
     wpool__pos_wait(p, any_dead(p) ? 0 : next_timeout(p));
-    apr_time_t now = apr_time_now();
+    int64_t now = now_ns();
     for (int i = 0; i < p->nworkers; i++) {
       pw_t *pw = slot(p, i);
       if (!pw->live)
@@ -617,8 +642,8 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
     }
   }
   pp->loop_done = 1;
-  apr_thread_cond_broadcast(p->state_cond);
-  apr_thread_mutex_unlock(p->lock);
+  wpool__cond_broadcast(p->state_cond);
+  wpool__mutex_unlock(p->lock);
   (void)t;
   return NULL;
 }
@@ -653,13 +678,13 @@ static int pb_start(wpool_t *p, char **errmsg) {
     pp->loop_done = 1;
     return WPOOL_ESYS;
   }
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   while (!pp->started && !p->start_code)
-    apr_thread_cond_wait(p->state_cond, p->lock);
+    wpool__cond_wait(p->state_cond, p->lock);
   rc = pp->started ? 0 : p->start_code;
   if (rc && errmsg && p->start_msg)
     wpool__set_msg(errmsg, "%s", p->start_msg);
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   return rc;
 }
 
@@ -667,13 +692,13 @@ static int pb_join(wpool_t *p) {
   wpool__pp_t *pp = p->pp;
   if (!pp)
     return 0;
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   pb_wake(p);
   while (!pp->loop_done)
-    apr_thread_cond_wait(p->state_cond, p->lock);
+    wpool__cond_wait(p->state_cond, p->lock);
   int mine = pp->thread && !pp->thread_joined;
   pp->thread_joined = 1;
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   if (mine) {
     apr_status_t st;
     apr_thread_join(&st, pp->thread);

@@ -1,4 +1,5 @@
 #include "proto.h"
+#include "buf.h"
 #include "wpool.h"
 
 #include <string.h>
@@ -7,6 +8,83 @@ void wpool__frame_init(wpool__frame_t *f, uint16_t type) {
   memset(f, 0, sizeof *f);
   f->magic = WPOOL__MAGIC;
   f->type = type;
+}
+
+void wpool__task_frame(wpool__frame_t *f, uint64_t job, uint32_t fn,
+                       uint32_t count, uint32_t isize, uint32_t osize,
+                       size_t plen) {
+  wpool__frame_init(f, WPOOL__F_TASK);
+  f->job = job;
+  f->fn = fn;
+  f->count = count;
+  f->isize = isize;
+  f->osize = osize;
+  f->len = (uint32_t)plen;
+}
+
+void wpool__result_frame(wpool__frame_t *f, const wpool__frame_t *t,
+                         uint32_t nfail, uint64_t nanos) {
+  wpool__frame_init(f, WPOOL__F_RESULT);
+  f->job = t->job;
+  f->count = t->count;
+  f->osize = t->osize;
+  f->nfail = nfail;
+  f->nanos = nanos;
+}
+
+void wpool__put_var_rec_hdr(uint8_t *p, int32_t code, int32_t task_code,
+                            uint32_t len) {
+  memset(p, 0, WPOOL__VAR_REC_HDR);
+  wpool__put_u32(p, (uint32_t)code);
+  wpool__put_u32(p + 4, (uint32_t)task_code);
+  wpool__put_u32(p + 8, len);
+}
+
+void wpool__put_fail_rec_hdr(uint8_t *p, uint32_t index, int32_t code,
+                             int32_t task_code, uint32_t len) {
+  wpool__put_u32(p, index);
+  wpool__put_u32(p + 4, (uint32_t)code);
+  wpool__put_u32(p + 8, (uint32_t)task_code);
+  wpool__put_u32(p + 12, len);
+}
+
+int wpool__append_var_rec(wpool__buf_t *b, int32_t code, int32_t task_code,
+                          const void *data, uint32_t len) {
+  size_t padded = (size_t)wpool__pad(len);
+  if (wpool__buf_reserve(b, WPOOL__VAR_REC_HDR + padded))
+    return WPOOL_ENOMEM;
+  uint8_t *p = b->data + b->len;
+  wpool__put_var_rec_hdr(p, code, task_code, len);
+  if (len)
+    memcpy(p + WPOOL__VAR_REC_HDR, data, len);
+  memset(p + WPOOL__VAR_REC_HDR + len, 0, padded - len);
+  b->len += WPOOL__VAR_REC_HDR + padded;
+  return 0;
+}
+
+int wpool__append_in_rec(wpool__buf_t *b, const void *data, uint32_t len) {
+  size_t padded = (size_t)wpool__pad(len);
+  if (wpool__buf_reserve(b, WPOOL__IN_REC_HDR + padded))
+    return WPOOL_ENOMEM;
+  uint8_t *p = b->data + b->len;
+  wpool__put_in_hdr(p, len);
+  if (len)
+    memcpy(p + WPOOL__IN_REC_HDR, data, len);
+  memset(p + WPOOL__IN_REC_HDR + len, 0, padded - len);
+  b->len += WPOOL__IN_REC_HDR + padded;
+  return 0;
+}
+
+int wpool__append_fail_rec(wpool__buf_t *b, uint32_t index, int32_t code,
+                           int32_t task_code, const char *msg, uint32_t len) {
+  if (wpool__buf_reserve(b, WPOOL__FAIL_REC_HDR + (size_t)len))
+    return WPOOL_ENOMEM;
+  uint8_t *p = b->data + b->len;
+  wpool__put_fail_rec_hdr(p, index, code, task_code, len);
+  if (len)
+    memcpy(p + WPOOL__FAIL_REC_HDR, msg, len);
+  b->len += WPOOL__FAIL_REC_HDR + (size_t)len;
+  return 0;
 }
 
 int wpool__frame_check(const wpool__frame_t *f, uint64_t max_payload) {
@@ -34,7 +112,7 @@ int wpool__in_next(const uint8_t *buf, size_t len, size_t *off,
     return WPOOL_EPROTO;
   *item = buf + *off + WPOOL__IN_REC_HDR;
   *item_len = n;
-  *off += WPOOL__IN_REC_HDR + wpool__pad(n);
+  *off += WPOOL__IN_REC_HDR + (size_t)wpool__pad(n);
   return 1;
 }
 
@@ -51,7 +129,7 @@ int wpool__rec_next(const uint8_t *buf, size_t len, size_t *off,
   if (wpool__pad(rec->len) > len - *off - WPOOL__VAR_REC_HDR)
     return WPOOL_EPROTO;
   rec->data = p + WPOOL__VAR_REC_HDR;
-  *off += WPOOL__VAR_REC_HDR + wpool__pad(rec->len);
+  *off += WPOOL__VAR_REC_HDR + (size_t)wpool__pad(rec->len);
   return 1;
 }
 

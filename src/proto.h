@@ -98,6 +98,33 @@ typedef struct wpool__rec {
 
 void wpool__frame_init(wpool__frame_t *f, uint16_t type);
 
+/* A TASK header: job id, function, item count and sizes, payload length
+   (the caller keeps plen within the frame limit, itself below 4 GiB). */
+void wpool__task_frame(wpool__frame_t *f, uint64_t job, uint32_t fn,
+                       uint32_t count, uint32_t isize, uint32_t osize,
+                       size_t plen);
+/* A RESULT header answering TASK t; len is set when the payload is known. */
+void wpool__result_frame(wpool__frame_t *f, const wpool__frame_t *t,
+                         uint32_t nfail, uint64_t nanos);
+
+/* Record headers (see "Payloads" above). */
+void wpool__put_var_rec_hdr(uint8_t *p, int32_t code, int32_t task_code,
+                            uint32_t len);
+void wpool__put_fail_rec_hdr(uint8_t *p, uint32_t index, int32_t code,
+                             int32_t task_code, uint32_t len);
+/* Append a whole var record (header, bytes, padding) to b: 0 or
+   WPOOL_ENOMEM. */
+struct wpool__buf;
+int wpool__append_var_rec(struct wpool__buf *b, int32_t code,
+                          int32_t task_code, const void *data, uint32_t len);
+/* Append a whole input record (header, bytes, padding) to b: 0 or
+   WPOOL_ENOMEM. */
+int wpool__append_in_rec(struct wpool__buf *b, const void *data,
+                         uint32_t len);
+/* Append a whole failure record to b: 0 or WPOOL_ENOMEM. */
+int wpool__append_fail_rec(struct wpool__buf *b, uint32_t index, int32_t code,
+                           int32_t task_code, const char *msg, uint32_t len);
+
 /*
  * Check a header that arrived from the other end: magic, type, and len within
  * max_payload. Returns 0 or WPOOL_EPROTO / WPOOL_E2BIG.
@@ -125,9 +152,12 @@ int wpool__result_validate(const wpool__frame_t *f, uint32_t count,
                            uint32_t osize, const uint8_t *tail,
                            size_t tail_len);
 
-/* len rounded up to WPOOL__ALIGN (callers keep len far below SIZE_MAX). */
-static inline size_t wpool__pad(size_t len) {
-  return (len + WPOOL__ALIGN - 1) & ~(size_t)(WPOOL__ALIGN - 1);
+/* len rounded up to WPOOL__ALIGN. Lengths come from 32-bit fields, so the
+   sum is done in 64 bits: on a 32-bit build a length near 4 GiB must not
+   wrap to a small size (the callers then compare it with what is left of
+   a buffer, and a too-large value fails that check). */
+static inline uint64_t wpool__pad(uint64_t len) {
+  return (len + WPOOL__ALIGN - 1) & ~(uint64_t)(WPOOL__ALIGN - 1);
 }
 
 /* Write an input record header for len bytes at p (WPOOL__IN_REC_HDR). */

@@ -4,12 +4,51 @@
  * its callbacks ran, and no worker holds one of its chunks (a thread worker
  * may still be reading its argument after a terminate).
  */
-#include "pool.h"
+#include "callbacks.h"
 #include "registry.h"
+#include "scheduler.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Live results carry this; a freed one is poisoned, so that freeing a
+   result twice is caught while its memory is still the pool's. */
+#define RESULT_LIVE 0x52534c54u /* "RSLT" */
+#define RESULT_DEAD 0xdeadbeefu
+
+struct wpool_result {
+  uint32_t magic;
+  wpool_t *pool;
+  int user_ref;    /* the caller holds the handle */
+  int cancelled;
+  int pending_ref; /* not ready yet, or callbacks not yet run */
+  int ready;
+  int is_map;
+  int code, task_code;
+  char *msg;
+  size_t accounted;  /* items finished or failed */
+  size_t fail_index; /* map: lowest failing item so far */
+  wpool__buf_t tail; /* apply: the record holding the output */
+  const uint8_t *data;
+  size_t len;
+  wpool_callback on_success, on_error;
+  void *user;
+  wpool__cb_t cb;
+  wpool__batch_t batch;
+};
+
+#define RESULT_OF(b) WPOOL__QDATA(b, wpool_result_t, batch)
+
+static void maybe_free(wpool_t *p, wpool_result_t *r) {
+  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued)
+    return;
+  wpool__buf_free(&r->tail);
+  free(r->msg);
+  r->magic = RESULT_DEAD;
+  free(r);
+  p->refs--;
+}
 
 static void set_failure(wpool_result_t *r, int code, int task_code,
                         const char *msg, size_t msg_len) {
@@ -52,14 +91,16 @@ static void mark_ready(wpool_t *p, wpool_result_t *r) {
   r->ready = 1;
   wpool__notify_done(p);
   if (r->on_success || r->on_error) {
-    wpool__callbacks_queue(p, r);
+    wpool__callbacks_queue(p, &r->cb);
   } else {
     r->pending_ref = 0;
-    wpool__result_maybe_free(p, r);
+    maybe_free(p, r);
   }
 }
 
-void wpool__result_items(wpool_t *p, wpool_result_t *r, size_t first,
+/* Items [first, first + count) of r's input finished (f and tail) or failed
+   as a whole (code and msg). */
+static void result_items(wpool_t *p, wpool_result_t *r, size_t first,
                          size_t count, const wpool__frame_t *f,
                          wpool__buf_t *tail, int code, const char *msg) {
   wpool__batch_t *b = &r->batch;
@@ -68,7 +109,7 @@ void wpool__result_items(wpool_t *p, wpool_result_t *r, size_t first,
       wpool__buf_free(tail);
     return;
   }
-  if (b->kind == WPOOL__APPLY) {
+  if (!r->is_map) {
     if (code) {
       set_failure(r, code, 0, msg, msg ? strlen(msg) : 0);
     } else {
@@ -99,46 +140,70 @@ void wpool__result_items(wpool_t *p, wpool_result_t *r, size_t first,
   }
   if (tail)
     wpool__buf_free(tail);
-  b->accounted += count;
-  if (b->accounted == b->n)
+  r->accounted += count;
+  if (r->accounted == b->n)
     mark_ready(p, r);
-}
-
-void wpool__result_maybe_free(wpool_t *p, wpool_result_t *r) {
-  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued)
-    return;
-  wpool__buf_free(&r->tail);
-  free(r->msg);
-  free(r);
-  p->refs--;
 }
 
 /* Where an apply's argument record starts, after its result: aligned, so
    that the argument a thread worker sees is aligned too. */
 #define ARG_OFFSET wpool__pad(sizeof(wpool_result_t))
 
+/* The batch operations of apply and map (see core.h). */
+
+static void op_deliver(wpool_t *p, wpool__batch_t *b, size_t k, size_t first,
+                       size_t count, const wpool__frame_t *f,
+                       wpool__buf_t *tail, int code, const char *msg) {
+  result_items(p, RESULT_OF(b), k * b->chunksize + first, count, f, tail,
+               code, msg);
+}
+
+static void op_abort(wpool_t *p, wpool__batch_t *b, int code,
+                     const char *msg) {
+  wpool_result_t *r = RESULT_OF(b);
+  for (size_t k = b->next_chunk; k < b->nchunks; k++) {
+    const uint8_t *data;
+    size_t len;
+    uint32_t count;
+    wpool__array_payload(b, k, &data, &len, &count);
+    result_items(p, r, k * b->chunksize, count, NULL, NULL, code, msg);
+  }
+}
+
+static void op_release(wpool_t *p, wpool__batch_t *b) {
+  maybe_free(p, RESULT_OF(b));
+}
+
+static const wpool__batch_ops_t result_ops = {
+    wpool__array_payload, NULL, op_deliver, op_abort, op_release};
+
+/* The callback thread's work: the user's callback, then the release. */
+static void cb_run(wpool__cb_t *cb) {
+  wpool_result_t *r = WPOOL__QDATA(cb, wpool_result_t, cb);
+  wpool_callback fn = r->code == 0 ? r->on_success : r->on_error;
+  if (fn)
+    fn(r, r->user);
+}
+
+static void cb_done(wpool_t *p, wpool__cb_t *cb) {
+  wpool_result_t *r = WPOOL__QDATA(cb, wpool_result_t, cb);
+  r->pending_ref = 0;
+  maybe_free(p, r);
+}
+
 /* Allocate a result with room for extra bytes of argument after it. */
 static wpool_result_t *result_new(wpool_t *p, size_t extra) {
   wpool_result_t *r = calloc(1, ARG_OFFSET + extra);
   if (!r)
     return NULL;
+  r->magic = RESULT_LIVE;
   r->pool = p;
   r->pending_ref = 1;
   r->fail_index = SIZE_MAX;
-  r->batch.result = r;
+  r->batch.ops = &result_ops;
+  r->cb.run = cb_run;
+  r->cb.done = cb_done;
   return r;
-}
-
-/* Check a submission's pool, function and call settings; give the
-   function's index and the per-item time limit (0: none). */
-static int check_call(wpool_t *p, wpool_fn fn, const wpool_call_t *call,
-                      uint32_t *index, long *limit_ms) {
-  int rc = wpool__submit_check(p, fn, index);
-  if (rc)
-    return rc;
-  long t = call ? call->timeout_ms : 0;
-  *limit_ms = t == 0 ? p->opt.task_timeout_ms : t < 0 ? 0 : t;
-  return *limit_ms && p->method == WPOOL_THREAD ? WPOOL_ENOTSUP : 0;
 }
 
 static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
@@ -149,9 +214,9 @@ static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
     r->user = call->user;
   }
   r->user_ref = out != NULL;
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
-    apr_thread_mutex_unlock(p->lock);
+    wpool__mutex_unlock(p->lock);
     free(r);
     return WPOOL_ECLOSED;
   }
@@ -164,7 +229,7 @@ static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
   }
   if (out)
     *out = r;
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   return 0;
 }
 
@@ -181,7 +246,7 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
                          wpool_result_t **result) {
   uint32_t fi;
   long limit;
-  int rc = check_call(p, fn, call, &fi, &limit);
+  int rc = wpool__check_call(p, fn, call, &fi, &limit);
   if (rc)
     return rc;
   if (!arg && arg_len)
@@ -197,7 +262,6 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   if (arg_len)
     memcpy(rec + WPOOL__IN_REC_HDR, arg, arg_len);
   wpool__batch_t *b = &r->batch;
-  b->kind = WPOOL__APPLY;
   b->fn = fi;
   b->items = rec;
   b->items_len = rec_len;
@@ -247,7 +311,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                        wpool_result_t **result) {
   uint32_t fi;
   long limit;
-  int rc = check_call(p, fn, call, &fi, &limit);
+  int rc = wpool__check_call(p, fn, call, &fi, &limit);
   if (rc)
     return rc;
   if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
@@ -262,8 +326,8 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   wpool_result_t *r = result_new(p, 0);
   if (!r)
     return WPOOL_ENOMEM;
+  r->is_map = 1;
   wpool__batch_t *b = &r->batch;
-  b->kind = WPOOL__MAP;
   b->fn = fi;
   b->isize = (uint32_t)item_size;
   b->osize = (uint32_t)out_size;
@@ -278,31 +342,36 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   return submit(p, r, call, result);
 }
 
+/* A handle the caller may still use: not NULL, not freed. */
+static int usable(const wpool_result_t *r) {
+  return r && r->magic == RESULT_LIVE;
+}
+
 int wpool_result_cancel(wpool_result_t *r) {
-  if (!r)
+  if (!usable(r))
     return WPOOL_EINVAL;
   wpool_t *p = r->pool;
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   int rc = WPOOL_ESTATE;
   if (!r->ready) {
     r->cancelled = 1;
-    wpool__cancel_batch(p, &r->batch);
+    wpool__drop_batch(p, &r->batch, WPOOL_ECANCELED, "cancelled", 1);
     rc = 0;
   }
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   return rc;
 }
 
 int wpool_result_wait(wpool_result_t *r, long timeout_ms) {
-  if (!r)
+  if (!usable(r))
     return WPOOL_EINVAL;
   wpool_t *p = r->pool;
-  apr_time_t deadline = wpool__deadline(timeout_ms);
+  int64_t deadline = wpool__deadline(timeout_ms);
   int rc = 0;
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   while (!r->ready && rc == 0)
     rc = wpool__wait(p, p->done_cond, deadline);
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   return rc;
 }
 
@@ -322,16 +391,16 @@ int wpool_result_get(wpool_result_t *r, long timeout_ms, const void **data,
 }
 
 int wpool_result_ready(wpool_result_t *r) {
-  if (!r)
+  if (!usable(r))
     return 0;
-  apr_thread_mutex_lock(r->pool->lock);
+  wpool__mutex_lock(r->pool->lock);
   int ready = r->ready;
-  apr_thread_mutex_unlock(r->pool->lock);
+  wpool__mutex_unlock(r->pool->lock);
   return ready;
 }
 
 int wpool_result_successful(wpool_result_t *r) {
-  if (!r)
+  if (!usable(r))
     return WPOOL_EINVAL;
   if (!wpool_result_ready(r))
     return WPOOL_ENOTREADY;
@@ -347,12 +416,17 @@ int wpool_result_task_code(wpool_result_t *r) {
 }
 
 void wpool_result_free(wpool_result_t *r) {
-  if (!r)
+  /* A second free is ignored while the pool still holds the result (it is
+     pending, or its callbacks have not run); after that its memory is gone
+     and the magic is all that may catch it. */
+  if (!r || r->magic != RESULT_LIVE)
     return;
   wpool_t *p = r->pool;
-  apr_thread_mutex_lock(p->lock);
-  r->user_ref = 0;
-  wpool__result_maybe_free(p, r);
+  wpool__mutex_lock(p->lock);
+  if (r->user_ref) {
+    r->user_ref = 0;
+    maybe_free(p, r);
+  }
   wpool__unlock(p);
 }
 

@@ -1,6 +1,7 @@
 #include "run.h"
 
-#include <apr_time.h>
+#include "sync.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +20,6 @@ struct wpool_out {
   char msg[WPOOL__MSG_MAX];
   size_t msg_len;
 };
-
-uint64_t wpool__now_ns(void) { return (uint64_t)apr_time_now() * 1000u; }
 
 static int own_failure(wpool_out_t *o, int code, const char *fmt, ...) {
   if (!o->failed) {
@@ -98,32 +97,15 @@ int wpool_out_fail(wpool_out_t *o, int code, const char *fmt, ...) {
   return code;
 }
 
-static void put_rec_hdr(uint8_t *p, int32_t code, int32_t task_code,
-                        uint32_t len) {
-  wpool__put_u32(p, (uint32_t)code);
-  wpool__put_u32(p + 4, (uint32_t)task_code);
-  wpool__put_u32(p + 8, len);
-}
-
-/* The same header for a failure record (index first, no padding). */
-static void put_fail_hdr(uint8_t *p, uint32_t index, int32_t code,
-                         int32_t task_code, uint32_t len) {
-  wpool__put_u32(p, index);
-  wpool__put_u32(p + 4, (uint32_t)code);
-  wpool__put_u32(p + 8, (uint32_t)task_code);
-  wpool__put_u32(p + 12, len);
-}
-
 /* Close the var record that starts at rec: header, then pad its bytes. */
 static int end_record(wpool__buf_t *b, size_t rec, int32_t code,
                       int32_t task_code, uint32_t len) {
-  size_t padded = wpool__pad(len);
+  size_t padded = (size_t)wpool__pad(len);
   if (wpool__buf_reserve(b, padded - len))
     return WPOOL_ENOMEM;
   memset(b->data + b->len, 0, padded - len);
   b->len += padded - len;
-  memset(b->data + rec, 0, WPOOL__VAR_REC_HDR);
-  put_rec_hdr(b->data + rec, code, task_code, len);
+  wpool__put_var_rec_hdr(b->data + rec, code, task_code, len);
   return 0;
 }
 
@@ -161,12 +143,9 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
       return 0;
     }
     memset(o.slot, 0, in->osize);
-    if (wpool__buf_reserve(out->tail, WPOOL__FAIL_REC_HDR + o.msg_len))
+    if (wpool__append_fail_rec(out->tail, index, code, task_code, o.msg,
+                               (uint32_t)o.msg_len))
       return WPOOL_ENOMEM;
-    uint8_t *p = out->tail->data + out->tail->len;
-    put_fail_hdr(p, index, code, task_code, (uint32_t)o.msg_len);
-    memcpy(p + WPOOL__FAIL_REC_HDR, o.msg, o.msg_len);
-    out->tail->len += WPOOL__FAIL_REC_HDR + o.msg_len;
     out->nfail++;
     return 0;
   }
@@ -190,7 +169,7 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
 }
 
 int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
-  uint64_t start = wpool__now_ns();
+  uint64_t start = wpool__mono_ns();
   out->nfail = 0;
   int rc = 0;
   if (in->isize) {
@@ -210,7 +189,7 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
     if (rc == 0 && off != in->items_len)
       return WPOOL_EPROTO;
   }
-  out->nanos = wpool__now_ns() - start;
+  out->nanos = wpool__mono_ns() - start;
   return rc;
 }
 

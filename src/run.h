@@ -37,7 +37,4 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out);
 int wpool__run_init(wpool_fn fn, const void *arg, size_t len, int *task_code,
                     char *msg, size_t msg_cap);
 
-/* Monotonic nanoseconds (APR's clock), for task timing. */
-uint64_t wpool__now_ns(void);
-
 #endif

@@ -1,9 +1,9 @@
 /*
- * The scheduler: which chunk goes to which worker, and what happens to a
- * chunk when its worker answers or dies. Portable and shared by every
- * method; the lock is held throughout.
+ * The scheduler (see sched.h). Portable and shared by every method; the
+ * lock is held throughout. Owners of batches are reached only through
+ * b->ops, so a new kind of submission needs no change here.
  */
-#include "pool.h"
+#include "scheduler.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,39 +12,19 @@
 #define DEPTH_BUDGET_NS 2000000u
 #define DEPTH_MAX 256u
 
-/* Outputs of a map go to the caller's memory: a worker that may still write
-   there keeps its chunk until it answers or is reaped. */
-static int writes_caller_memory(const wpool__batch_t *b) {
-  return b->kind == WPOOL__MAP;
-}
-
 void wpool__enqueue(wpool_t *p, wpool__batch_t *b) {
-  b->next = NULL;
   b->queued = 1;
-  if (p->qtail)
-    p->qtail->next = b;
-  else
-    p->qhead = b;
-  p->qtail = b;
+  wpool__q_insert_tail(&p->queue, &b->node);
   if (b->nchunks != SIZE_MAX)
     p->st_queued += b->n;
   p->be->wake(p);
 }
 
 void wpool__dequeue(wpool_t *p, wpool__batch_t *b) {
+  (void)p;
   if (!b->queued)
     return;
-  wpool__batch_t **pp = &p->qhead, *prev = NULL;
-  while (*pp && *pp != b) {
-    prev = *pp;
-    pp = &(*pp)->next;
-  }
-  if (*pp) {
-    *pp = b->next;
-    if (p->qtail == b)
-      p->qtail = prev;
-  }
-  b->next = NULL;
+  wpool__q_remove(&b->node);
   b->queued = 0;
 }
 
@@ -52,61 +32,75 @@ size_t wpool__job_first_item(const wpool__job_t *j) {
   return j->chunk * j->batch->chunksize + j->first;
 }
 
-static size_t chunk_count(const wpool__batch_t *b, size_t k) {
-  if (b->kind == WPOOL__APPLY)
-    return 1;
-  size_t first = k * b->chunksize;
-  size_t left = b->n > first ? b->n - first : 0;
-  return left < b->chunksize ? left : b->chunksize;
+uint8_t *wpool__job_out(const wpool__job_t *j) {
+  const wpool__batch_t *b = j->batch;
+  if (j->cancelled || !b->out)
+    return NULL;
+  return b->out + wpool__job_first_item(j) * b->osize;
 }
 
-void wpool__chunk_payload(wpool__batch_t *b, size_t k, const uint8_t **data,
+void wpool__array_payload(wpool__batch_t *b, size_t k, const uint8_t **data,
                           size_t *len, uint32_t *count) {
-  if (b->feeder) {
-    wpool__feeder_payload(b->feeder, k, data, len, count);
-  } else if (b->kind == WPOOL__APPLY) {
+  if (!b->isize) { /* one var record: an apply's argument */
     *data = b->items;
     *len = b->items_len;
     *count = 1;
-  } else {
-    size_t c = chunk_count(b, k);
-    *data = b->items + k * b->chunksize * b->isize;
-    *len = c * b->isize;
-    *count = (uint32_t)c;
+    return;
   }
+  size_t first = k * b->chunksize;
+  size_t left = b->n > first ? b->n - first : 0;
+  size_t c = left < b->chunksize ? left : b->chunksize;
+  *data = b->items + first * b->isize;
+  *len = c * b->isize;
+  *count = (uint32_t)c;
 }
 
-/* How many chunks of b may be sent now. */
-static size_t sendable(wpool__batch_t *b) {
+/* Can chunk k of b go to a worker now? */
+static int sendable(wpool__batch_t *b) {
   size_t k = b->next_chunk;
-  if (k >= b->nchunks)
-    return 0;
-  if (b->feeder && !wpool__feeder_has(b->feeder, k))
-    return 0;
-  if (b->iter && !wpool__iter_may_send(b->iter, k))
-    return 0;
-  return 1;
+  return k < b->nchunks && (!b->ops->may_send || b->ops->may_send(b, k));
 }
 
-static void fifo_push(wpool__worker_t *w, const wpool__job_t *j) {
-  w->fifo[(w->head + w->count) % w->fifo_cap] = *j;
-  w->count++;
+/* Narrow job j's payload to its items [first, first + nitems). */
+static void narrow(wpool__job_t *j, uint32_t *count) {
+  const wpool__batch_t *b = j->batch;
+  if (b->isize) {
+    j->payload += (size_t)j->first * b->isize;
+    j->plen = (size_t)j->nitems * b->isize;
+  } else {
+    /* Var records: walk to the first one. The chunk was sent whole before
+       and validated by the worker, so the walk stays inside it. */
+    size_t off = 0, start = 0;
+    const uint8_t *item;
+    uint32_t len;
+    for (uint32_t i = 0; i <= j->first; i++) {
+      start = off;
+      if (wpool__in_next(j->payload, j->plen, &off, &item, &len) != 1)
+        break;
+    }
+    j->payload += start;
+    j->plen = off - start;
+  }
+  *count = j->nitems;
 }
 
 int wpool__take(wpool_t *p, wpool__worker_t *w) {
-  if (w->count == w->fifo_cap)
+  if (w->fifo.len == w->fifo.cap)
     return 0;
   wpool__job_t j;
-  memset(&j, 0, sizeof j);
-  if (p->retry_len) {
-    j = p->retry[0];
-    memmove(p->retry, p->retry + 1, --p->retry_len * sizeof *p->retry);
+  if (p->retry.len) {
+    j = wpool__ring_pop_front(&p->retry);
   } else {
-    wpool__batch_t *b = p->qhead;
-    while (b && !sendable(b))
-      b = b->next;
-    if (!b)
+    wpool__qnode_t *n = wpool__q_head(&p->queue);
+    wpool__batch_t *b = NULL;
+    for (; n; n = wpool__q_next(&p->queue, n)) {
+      b = WPOOL__QDATA(n, wpool__batch_t, node);
+      if (sendable(b))
+        break;
+    }
+    if (!n)
       return 0;
+    memset(&j, 0, sizeof j);
     j.batch = b;
     j.chunk = b->next_chunk++;
     b->inflight++;
@@ -115,22 +109,14 @@ int wpool__take(wpool_t *p, wpool__worker_t *w) {
   }
   wpool__batch_t *b = j.batch;
   uint32_t count;
-  wpool__chunk_payload(b, j.chunk, &j.payload, &j.plen, &count);
-  if (j.nitems) { /* a part of a fixed-input map chunk */
-    j.payload += (size_t)j.first * b->isize;
-    j.plen = (size_t)j.nitems * b->isize;
-    count = j.nitems;
-  }
+  b->ops->payload(b, j.chunk, &j.payload, &j.plen, &count);
+  if (j.nitems)
+    narrow(&j, &count);
   j.seq = ++p->next_seq;
   j.cancelled = 0;
-  wpool__frame_init(&j.hdr, WPOOL__F_TASK);
-  j.hdr.job = j.seq;
-  j.hdr.fn = b->fn;
-  j.hdr.count = count;
-  j.hdr.isize = b->isize;
-  j.hdr.osize = b->osize;
-  j.hdr.len = (uint32_t)j.plen;
-  fifo_push(w, &j);
+  wpool__task_frame(&j.hdr, j.seq, b->fn, count, b->isize, b->osize,
+                    j.plen);
+  wpool__ring_push_back(&w->fifo, &j);
   w->tasks_sent++;
   p->st_queued -= count < p->st_queued ? count : p->st_queued;
   p->st_running += count;
@@ -140,50 +126,28 @@ int wpool__take(wpool_t *p, wpool__worker_t *w) {
 size_t wpool__depth(wpool_t *p) {
   if (p->ewma_ns == 0)
     return 1; /* nothing measured yet: do not hoard unknown work */
-  uint64_t d = DEPTH_BUDGET_NS / (p->ewma_ns ? p->ewma_ns : 1);
+  uint64_t d = DEPTH_BUDGET_NS / p->ewma_ns;
   if (d < 1)
     d = 1;
   return d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;
 }
 
-/* Job j (or, with k == SIZE_MAX, the whole iterator) finished or failed. */
-static void deliver_job(wpool_t *p, const wpool__job_t *j,
-                        const wpool__frame_t *f, wpool__buf_t *tail, int code,
-                        const char *msg) {
-  wpool__batch_t *b = j->batch;
-  if (b->result) {
-    uint32_t count;
-    const uint8_t *data;
-    size_t len;
-    wpool__chunk_payload(b, j->chunk, &data, &len, &count);
-    wpool__result_items(p, b->result, wpool__job_first_item(j),
-                        j->nitems ? j->nitems : count, f, tail, code, msg);
-  } else if (b->iter) {
-    wpool__iter_chunk(p, b->iter, j->chunk, f, tail, code, msg);
-  } else if (tail) {
-    wpool__buf_free(tail);
-  }
-}
-
-static void deliver(wpool_t *p, wpool__batch_t *b, size_t k,
+/* Job j finished (f and tail) or failed as a whole (code and msg). */
+static void deliver(wpool_t *p, const wpool__job_t *j,
                     const wpool__frame_t *f, wpool__buf_t *tail, int code,
                     const char *msg) {
-  wpool__job_t j;
-  memset(&j, 0, sizeof j);
-  j.batch = b;
-  j.chunk = k;
-  if (b->result)
-    deliver_job(p, &j, f, tail, code, msg);
-  else if (b->iter)
-    wpool__iter_chunk(p, b->iter, k, f, tail, code, msg);
-  else if (tail)
-    wpool__buf_free(tail);
+  wpool__batch_t *b = j->batch;
+  b->ops->deliver(p, b, j->chunk, j->first, j->hdr.count, f, tail, code, msg);
+}
+
+/* Job j no longer pins its batch. */
+static void unpin(wpool_t *p, const wpool__job_t *j) {
+  j->batch->inflight--;
+  wpool__batch_release(p, j->batch);
 }
 
 static wpool__job_t fifo_pop(wpool_t *p, wpool__worker_t *w) {
-  wpool__job_t j = w->fifo[w->head];
-  w->head = (w->head + 1) % w->fifo_cap;
-  w->count--;
+  wpool__job_t j = wpool__ring_pop_front(&w->fifo);
   size_t c = j.hdr.count;
   p->st_running -= c < p->st_running ? c : p->st_running;
   return j;
@@ -200,175 +164,186 @@ void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
   if (j.cancelled)
     wpool__buf_free(tail);
   else
-    deliver_job(p, &j, f, tail, 0, NULL);
-  j.batch->inflight--;
-  wpool__batch_release(p, j.batch);
+    deliver(p, &j, f, tail, 0, NULL);
+  unpin(p, &j);
 }
 
-/* Requeue job j (it never ran, or runs again) at position at of the retry
-   queue. It keeps pinning its batch. */
-static void retry_insert(wpool_t *p, const wpool__job_t *j, size_t at) {
-  if (p->retry_len == p->retry_cap) {
-    size_t cap = p->retry_cap ? p->retry_cap * 2 : 16;
-    wpool__job_t *r = realloc(p->retry, cap * sizeof *r);
-    if (!r) {
-      /* Cannot requeue: the job fails rather than vanishing. */
-      deliver_job(p, j, NULL, NULL, WPOOL_ENOMEM,
-                  "out of memory while requeueing");
-      j->batch->inflight--; /* after delivering, as in wpool__complete */
-      wpool__batch_release(p, j->batch);
-      return;
-    }
-    p->retry = r;
-    p->retry_cap = cap;
+/* Fail job j, which never ran or must run again, when it cannot be
+   requeued: it fails rather than vanishing. */
+static void requeue_failed(wpool_t *p, const wpool__job_t *j) {
+  if (!j->cancelled)
+    deliver(p, j, NULL, NULL, WPOOL_ENOMEM, "out of memory while requeueing");
+  unpin(p, j);
+}
+
+static void requeue_back(wpool_t *p, const wpool__job_t *j) {
+  if (wpool__ring_reserve(&p->retry, 1)) {
+    requeue_failed(p, j);
+    return;
   }
-  memmove(p->retry + at + 1, p->retry + at,
-          (p->retry_len - at) * sizeof *p->retry);
-  p->retry[at] = *j;
-  p->retry_len++;
+  wpool__ring_push_back(&p->retry, j);
   p->st_queued += j->hdr.count;
 }
 
 /*
- * The worker running map job j died. Its items' outputs never came back,
- * and which item killed it is unknown: run them again one at a time, first
- * in line, so that only the item that kills a worker fails. (An item before
- * the culprit thus runs twice; chunksize 1 never re-runs anything.)
+ * The worker running job j died or ran past its time limit. Its items'
+ * outputs never came back and which item was to blame is unknown: run them
+ * again one at a time, first in line, so that only the item that kills a
+ * worker fails. (An item before the culprit thus runs twice; chunksize 1
+ * never re-runs anything.) O(items): each goes to the front of the ring.
  */
 static int split_dead_job(wpool_t *p, const wpool__job_t *j, int code) {
-  if ((code != WPOOL_EWORKER && code != WPOOL_ETIMELIMIT) ||
-      j->batch->kind != WPOOL__MAP ||
-      j->hdr.count < 2 || j->cancelled || p->state == WPOOL__TERMINATED)
+  uint32_t n = j->hdr.count;
+  if ((code != WPOOL_EWORKER && code != WPOOL_ETIMELIMIT) || n < 2 ||
+      j->cancelled || p->state == WPOOL__TERMINATED ||
+      wpool__ring_reserve(&p->retry, n))
     return 0;
-  for (uint32_t i = 0; i < j->hdr.count; i++) {
+  for (uint32_t i = n; i-- > 0;) {
     wpool__job_t one = *j;
     one.first = j->first + i;
     one.nitems = 1;
     one.hdr.count = 1;
-    if (i)
-      j->batch->inflight++; /* each part pins the batch */
-    retry_insert(p, &one, i);
+    wpool__ring_push_front(&p->retry, &one);
   }
+  j->batch->inflight += n - 1; /* each part pins the batch */
+  p->st_queued += n;
   return 1;
 }
 
 void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
                       const char *msg, int requeue_rest) {
   int first = 1;
-  while (w->count) {
+  int stopped = p->state == WPOOL__TERMINATED;
+  while (w->fifo.len) {
     wpool__job_t j = fifo_pop(p, w);
-    if (!first && requeue_rest && !j.cancelled &&
-        p->state != WPOOL__TERMINATED) {
-      retry_insert(p, &j, p->retry_len); /* never started: runs elsewhere */
+    if (!first && requeue_rest && !j.cancelled && !stopped) {
+      requeue_back(p, &j); /* never started: runs elsewhere */
       continue;
     }
     if (first && split_dead_job(p, &j, code)) {
       first = 0;
       continue;
     }
+    first = 0;
     if (!j.cancelled) {
       p->st_done += j.hdr.count;
-      deliver_job(p, &j, NULL, NULL,
-                  p->state == WPOOL__TERMINATED ? p->term_code : code,
-                  p->state == WPOOL__TERMINATED ? p->term_msg : msg);
+      deliver(p, &j, NULL, NULL, stopped ? p->term_code : code,
+              stopped ? p->term_msg : msg);
     }
-    j.batch->inflight--;
-    wpool__batch_release(p, j.batch);
-    first = 0;
+    unpin(p, &j);
   }
 }
 
-void wpool__fail_all(wpool_t *p, int code, const char *msg) {
-  for (size_t i = 0; i < p->retry_len; i++) {
-    wpool__job_t *j = &p->retry[i];
-    deliver_job(p, j, NULL, NULL, code, msg);
-    j->batch->inflight--;
-    wpool__batch_release(p, j->batch);
+/* Account for b's chunks never sent: they fail with code and msg. */
+static void abort_unsent(wpool_t *p, wpool__batch_t *b, int code,
+                         const char *msg) {
+  b->ops->abort(p, b, code, msg);
+  b->next_chunk = b->nchunks;
+  wpool__dequeue(p, b);
+}
+
+/* Fail held job j now (its result will be discarded), unless a worker may
+   still be writing into the caller's memory for it (the head job of w). */
+static void drop_held(wpool_t *p, wpool__job_t *j, int head, int code,
+                      const char *msg) {
+  if (j->cancelled || (head && j->batch->out))
+    return;
+  j->cancelled = 1;
+  deliver(p, j, NULL, NULL, code, msg);
+}
+
+static void fail_all(wpool_t *p, int code, const char *msg) {
+  while (p->retry.len) {
+    wpool__job_t j = wpool__ring_pop_front(&p->retry);
+    if (!j.cancelled)
+      deliver(p, &j, NULL, NULL, code, msg);
+    unpin(p, &j);
   }
-  p->retry_len = 0;
   for (int i = 0; i < p->nworkers; i++) {
     wpool__worker_t *w = &p->workers[i];
-    for (size_t c = 0; c < w->count; c++) {
-      wpool__job_t *j = &w->fifo[(w->head + c) % w->fifo_cap];
-      if (j->cancelled || writes_caller_memory(j->batch))
-        continue;
-      j->cancelled = 1;
-      deliver_job(p, j, NULL, NULL, code, msg);
+    for (size_t c = 0; c < w->fifo.len; c++) {
+      wpool__job_t *j = wpool__ring_at(&w->fifo, c);
+      /* A process worker's map chunk is reported when its worker is
+         reaped, a thread's when it returns: until then it may write. */
+      if (!j->batch->out)
+        drop_held(p, j, 0, code, msg);
     }
   }
-  while (p->qhead) {
-    wpool__batch_t *b = p->qhead;
-    /* Still queued while delivering, so that nothing frees it under us. */
-    if (b->iter) {
-      deliver(p, b, SIZE_MAX, NULL, NULL, code, msg);
-    } else {
-      size_t end = b->nchunks;
-      for (size_t k = b->next_chunk; k < end; k++)
-        deliver(p, b, k, NULL, NULL, code, msg);
-      b->next_chunk = end;
-    }
-    wpool__dequeue(p, b);
+  wpool__qnode_t *n;
+  while ((n = wpool__q_head(&p->queue)) != NULL) {
+    wpool__batch_t *b = WPOOL__QDATA(n, wpool__batch_t, node);
+    b->inflight++; /* pinned while it is taken apart */
+    abort_unsent(p, b, code, msg);
+    b->inflight--;
     wpool__batch_release(p, b);
   }
   p->st_queued = 0;
 }
 
-void wpool__cancel_batch(wpool_t *p, wpool__batch_t *b) {
-  static const char msg[] = "cancelled";
-  wpool__job_t j;
-  memset(&j, 0, sizeof j);
-  j.batch = b;
+void wpool__drop_batch(wpool_t *p, wpool__batch_t *b, int code,
+                       const char *msg, int stop_running) {
   b->inflight++; /* pinned while it is taken apart */
-  for (size_t k = b->next_chunk; k < b->nchunks; k++) {
-    j.chunk = k;
-    deliver_job(p, &j, NULL, NULL, WPOOL_ECANCELED, msg);
-  }
-  b->next_chunk = b->nchunks;
-  wpool__dequeue(p, b);
-  for (size_t i = 0; i < p->retry_len;) {
-    wpool__job_t *r = &p->retry[i];
-    if (r->batch != b) {
-      i++;
+  if (b->queued || b->next_chunk < b->nchunks)
+    abort_unsent(p, b, code, msg);
+  /* Its jobs waiting to run again: one pass, the others keep their order. */
+  for (size_t i = 0, len = p->retry.len; i < len; i++) {
+    wpool__job_t j = wpool__ring_pop_front(&p->retry);
+    if (j.batch != b) {
+      wpool__ring_push_back(&p->retry, &j);
       continue;
     }
-    deliver_job(p, r, NULL, NULL, WPOOL_ECANCELED, msg);
+    p->st_queued -= j.hdr.count < p->st_queued ? j.hdr.count : p->st_queued;
+    if (!j.cancelled)
+      deliver(p, &j, NULL, NULL, code, msg);
     b->inflight--;
-    memmove(r, r + 1, (--p->retry_len - i) * sizeof *r);
   }
   for (int i = 0; i < p->nworkers; i++) {
     wpool__worker_t *w = &p->workers[i];
-    for (size_t c = 0; c < w->count; c++) {
-      wpool__job_t *h = &w->fifo[(w->head + c) % w->fifo_cap];
+    for (size_t c = 0; c < w->fifo.len; c++) {
+      wpool__job_t *h = wpool__ring_at(&w->fifo, c);
       if (h->batch != b || h->cancelled)
         continue;
-      if (c == 0 && p->method != WPOOL_THREAD) {
-        w->kill_code = WPOOL_ECANCELED; /* running: its worker goes */
+      if (c == 0 && stop_running && p->method != WPOOL_THREAD) {
+        w->kill_code = code; /* running: its worker goes, and the death
+                                fails it with this code */
         continue;
       }
-      if (c == 0 && writes_caller_memory(b))
-        continue; /* a thread is writing into the caller's array */
-      h->cancelled = 1;
-      deliver_job(p, h, NULL, NULL, WPOOL_ECANCELED, msg);
+      drop_held(p, h, c == 0, code, msg);
     }
   }
   b->inflight--;
+  wpool__batch_release(p, b);
   p->be->wake(p);
 }
 
 int wpool__has_work(wpool_t *p) {
-  if (p->retry_len)
+  if (p->retry.len)
     return 1;
-  for (wpool__batch_t *b = p->qhead; b; b = b->next)
+  for (wpool__qnode_t *n = wpool__q_head(&p->queue); n;
+       n = wpool__q_next(&p->queue, n)) {
+    const wpool__batch_t *b = WPOOL__QDATA(n, wpool__batch_t, node);
     if (b->next_chunk < b->nchunks)
       return 1;
+  }
   return 0;
 }
 
 void wpool__batch_release(wpool_t *p, wpool__batch_t *b) {
   if (b->inflight || b->queued)
     return;
-  if (b->result)
-    wpool__result_maybe_free(p, b->result);
-  else if (b->iter)
-    wpool__iter_maybe_free(p, b->iter);
+  b->ops->release(p, b);
+}
+
+void wpool__break(wpool_t *p, int code, const char *msg) {
+  if (p->state == WPOOL__TERMINATED)
+    return;
+  p->state = WPOOL__TERMINATED;
+  p->term_code = code;
+  free(p->term_msg);
+  p->term_msg = NULL;
+  wpool__set_msg(&p->term_msg, "%s", msg);
+  fail_all(p, code, p->term_msg);
+  wpool__notify_done(p);
+  wpool__cond_broadcast(p->work_cond);
+  p->be->wake(p);
 }

@@ -76,26 +76,20 @@ static int run_initializer(wpool_t *p, char *msg, size_t cap) {
 
 /* Run the head job of w with the lock released; returns with it held. */
 static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
-  wpool__job_t *j = &w->fifo[w->head];
-  wpool__batch_t *b = j->batch;
+  wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   wpool__chunk_in_t in = {wpool__registry_at(j->hdr.fn), j->hdr.count,
                           j->hdr.isize, j->hdr.osize, j->payload, j->plen,
                           p->max_frame};
   /* A map's chunk writes straight into the caller's array: the scheduler
      does not report the map until this chunk is back. */
-  uint8_t *fixed = b->osize ? b->out + wpool__job_first_item(j) * b->osize
-                            : NULL;
-  apr_thread_mutex_unlock(p->lock);
+  uint8_t *fixed = j->hdr.osize ? wpool__job_out(j) : NULL;
+  wpool__frame_t task = j->hdr;
+  wpool__mutex_unlock(p->lock);
   wpool__chunk_out_t out = {fixed, tail, 0, 0};
   int rc = wpool__run_chunk(&in, &out);
   wpool__frame_t f;
-  wpool__frame_init(&f, WPOOL__F_RESULT);
-  f.job = j->seq;
-  f.count = j->hdr.count;
-  f.osize = j->hdr.osize;
-  f.nfail = out.nfail;
-  f.nanos = out.nanos;
-  apr_thread_mutex_lock(p->lock);
+  wpool__result_frame(&f, &task, out.nfail, out.nanos);
+  wpool__mutex_lock(p->lock);
   if (rc) {
     wpool__buf_free(tail);
     wpool__fail_held(p, w, rc, "could not run the chunk (out of memory)", 0);
@@ -118,7 +112,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
   }
   char msg[WPOOL__MSG_MAX];
   int init_rc = run_initializer(p, msg, sizeof msg);
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   if (init_rc) {
     if (!p->start_code && p->ready_count < p->nworkers) {
       p->start_code = init_rc;
@@ -130,7 +124,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
   }
   w->state = WPOOL__W_READY;
   p->ready_count++;
-  apr_thread_cond_broadcast(p->state_cond);
+  wpool__cond_broadcast(p->state_cond);
   wpool__buf_t tail = {0};
   for (;;) {
     if (p->state == WPOOL__TERMINATED)
@@ -139,7 +133,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
       if (p->state == WPOOL__CLOSED && !wpool__has_work(p))
         break;
       p->idle++;
-      apr_thread_cond_wait(p->work_cond, p->lock);
+      wpool__cond_wait(p->work_cond, p->lock);
       p->idle--;
       continue;
     }
@@ -150,8 +144,8 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
       tslot_t me = ts->slots[w->index];
       ts->alive--;
       if (spawn_thread(p, w, me.thread, me.mem) == 0) {
-        apr_thread_cond_broadcast(p->state_cond);
-        apr_thread_mutex_unlock(p->lock);
+        wpool__cond_broadcast(p->state_cond);
+        wpool__mutex_unlock(p->lock);
         (void)t;
         return NULL;
       }
@@ -164,9 +158,9 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
 out:
   w->state = WPOOL__W_EMPTY;
   ts->alive--;
-  apr_thread_cond_broadcast(p->state_cond);
-  apr_thread_cond_broadcast(p->work_cond);
-  apr_thread_mutex_unlock(p->lock);
+  wpool__cond_broadcast(p->state_cond);
+  wpool__cond_broadcast(p->work_cond);
+  wpool__mutex_unlock(p->lock);
   (void)t;
   return NULL;
 }
@@ -182,36 +176,36 @@ static int tb_start(wpool_t *p, char **errmsg) {
   }
   p->be_state = ts;
   int rc = 0;
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   for (int i = 0; i < p->nworkers && rc == 0; i++)
     rc = spawn_thread(p, &p->workers[i], NULL, NULL);
   if (rc == 0) {
     while (p->ready_count < p->nworkers && !p->start_code)
-      apr_thread_cond_wait(p->state_cond, p->lock);
+      wpool__cond_wait(p->state_cond, p->lock);
     rc = p->start_code;
   }
   if (rc && errmsg && p->start_msg)
     wpool__set_msg(errmsg, "%s", p->start_msg);
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   return rc;
 }
 
 static void tb_wake(wpool_t *p) {
   if (p->idle || p->state != WPOOL__RUNNING)
-    apr_thread_cond_broadcast(p->work_cond);
+    wpool__cond_broadcast(p->work_cond);
 }
 
 static int tb_join(wpool_t *p) {
   tstate_t *ts = p->be_state;
   if (!ts)
     return 0;
-  apr_thread_mutex_lock(p->lock);
-  apr_thread_cond_broadcast(p->work_cond);
+  wpool__mutex_lock(p->lock);
+  wpool__cond_broadcast(p->work_cond);
   while (ts->alive)
-    apr_thread_cond_wait(p->state_cond, p->lock);
+    wpool__cond_wait(p->state_cond, p->lock);
   int first = !ts->joined;
   ts->joined = 1;
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   if (!first)
     return 0;
   for (int i = 0; i < p->nworkers; i++) {

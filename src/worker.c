@@ -82,22 +82,21 @@ void wpool__worker_expect_token(const char *token) {
 static int send_ready(intptr_t out, int code, int task_code, const char *msg) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_READY);
-  uint8_t rec[WPOOL__FAIL_REC_HDR + WPOOL__MSG_MAX];
-  size_t len = 0;
+  wpool__buf_t rec = {0};
   if (code) {
     size_t n = strlen(msg);
-    wpool__put_u32(rec, 0);
-    wpool__put_u32(rec + 4, (uint32_t)code);
-    wpool__put_u32(rec + 8, (uint32_t)task_code);
-    wpool__put_u32(rec + 12, (uint32_t)n);
-    memcpy(rec + WPOOL__FAIL_REC_HDR, msg, n);
-    len = WPOOL__FAIL_REC_HDR + n;
+    if (n > WPOOL__MSG_MAX)
+      n = WPOOL__MSG_MAX;
+    if (wpool__append_fail_rec(&rec, 0, code, task_code, msg, (uint32_t)n))
+      return -1;
     f.nfail = 1;
   }
-  f.len = (uint32_t)len;
-  if (wpool__os_write_all(out, &f, sizeof f))
-    return -1;
-  return len ? wpool__os_write_all(out, rec, len) : 0;
+  f.len = (uint32_t)rec.len;
+  int rc = wpool__os_write_all(out, &f, sizeof f);
+  if (rc == 0 && rec.len)
+    rc = wpool__os_write_all(out, rec.data, rec.len);
+  wpool__buf_free(&rec);
+  return rc;
 }
 
 /*
@@ -107,20 +106,16 @@ static int send_ready(intptr_t out, int code, int task_code, const char *msg) {
  */
 static int build_too_big(wpool__buf_t *res, wpool__frame_t *f) {
   size_t fixed_len = (size_t)f->count * f->osize;
-  size_t rec = f->osize ? WPOOL__FAIL_REC_HDR : WPOOL__VAR_REC_HDR;
-  if (wpool__buf_reserve(res, fixed_len + (size_t)f->count * rec))
+  if (wpool__buf_reserve(res, fixed_len))
     return -1;
   memset(res->data + res->len, 0, fixed_len);
   res->len += fixed_len;
   for (uint32_t i = 0; i < f->count; i++) {
-    uint8_t *p = res->data + res->len;
-    memset(p, 0, rec);
-    if (f->osize) {
-      wpool__put_u32(p, i);
-      p += 4;
-    }
-    wpool__put_u32(p, (uint32_t)WPOOL_E2BIG);
-    res->len += rec;
+    int rc = f->osize
+                 ? wpool__append_fail_rec(res, i, WPOOL_E2BIG, 0, NULL, 0)
+                 : wpool__append_var_rec(res, WPOOL_E2BIG, 0, NULL, 0);
+    if (rc)
+      return -1;
   }
   f->nfail = f->count;
   return 0;
@@ -211,12 +206,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
     if (err)
       break;
     wpool__frame_t f;
-    wpool__frame_init(&f, WPOOL__F_RESULT);
-    f.job = t.job;
-    f.count = t.count;
-    f.osize = t.osize;
-    f.nfail = out.nfail;
-    f.nanos = out.nanos;
+    wpool__result_frame(&f, &t, out.nfail, out.nanos);
     f.isize = report_rss ? wpool__os_rss_kib() : 0;
     size_t plen = res.len - WPOOL__FRAME_SIZE;
     if (plen > max_frame) {

@@ -194,9 +194,9 @@ void wpool__pos_wait(wpool_t *p, int timeout_ms) {
       os->pfd_slot[n++] = i;
     }
   }
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   int ready = poll(os->pfd, (nfds_t)n, timeout_ms);
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   if (ready <= 0)
     return;
   if (os->pfd[0].revents) {

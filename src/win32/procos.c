@@ -420,10 +420,10 @@ void wpool__pos_wait(wpool_t *p, int timeout_ms) {
     }
   }
   ULONG got = 0;
-  apr_thread_mutex_unlock(p->lock);
+  wpool__mutex_unlock(p->lock);
   BOOL ok = GetQueuedCompletionStatusEx(os->port, os->ev, EVENTS, &got, timeout,
                                         FALSE);
-  apr_thread_mutex_lock(p->lock);
+  wpool__mutex_lock(p->lock);
   if (!ok)
     return; /* timed out */
   for (ULONG k = 0; k < got; k++)

@@ -1,0 +1,215 @@
+/*
+ * The core layer: the pool's shared state and the services every layer
+ * above needs (the lock, waits against monotonic deadlines, notification,
+ * reference counting, messages). It knows the shape of a batch, a job and
+ * a worker, but calls nobody above it: a batch reaches its owner (a result,
+ * an iterator) only through the operations table the owner gave it, as
+ * libuv's thread pool reaches a request only through its `done` callback.
+ *
+ * One mutex (pool->lock) guards everything here; the lock order is
+ * pool->lock before nothing: no code holds it while it calls user code,
+ * blocks on I/O, or takes another lock.
+ *
+ * Layers, from the bottom (each calls only those below it):
+ *   codec     proto.c buf.c error.c registry.c run.c worker.c
+ *   core      core.c callbacks.c
+ *   scheduler sched.c
+ *   backends  thread_backend.c procpool.c (and their OS halves)
+ *   clients   result.c, feeder.c, iter.c (iter on feeder)
+ *   lifecycle pool.c
+ */
+#ifndef WPOOL_CORE_H
+#define WPOOL_CORE_H
+
+#include "buf.h"
+#include "proto.h"
+#include "queue.h"
+#include "ring.h"
+#include "sync.h"
+#include "wpool.h"
+
+#include <apr_portable.h>
+
+typedef struct wpool__worker wpool__worker_t;
+typedef struct wpool__pp wpool__pp_t;
+
+enum wpool__state { WPOOL__RUNNING, WPOOL__CLOSED, WPOOL__TERMINATED };
+
+/*
+ * What the scheduler may ask of a batch's owner. Every call is made with
+ * the lock held; none may release it.
+ */
+typedef struct wpool__batch_ops {
+  /* Chunk k's payload and item count (k is sendable or was sent). */
+  void (*payload)(wpool__batch_t *b, size_t k, const uint8_t **data,
+                  size_t *len, uint32_t *count);
+  /* May chunk k be sent now? NULL: whenever it exists. */
+  int (*may_send)(wpool__batch_t *b, size_t k);
+  /* Items [first, first + count) of chunk k (first counts from the chunk's
+     start) finished, with RESULT header f and its payload tail (the owner
+     may take tail's buffer), or failed as a whole with code and msg. */
+  void (*deliver)(wpool_t *p, wpool__batch_t *b, size_t k, size_t first,
+                  size_t count, const wpool__frame_t *f, wpool__buf_t *tail,
+                  int code, const char *msg);
+  /* Chunks from b->next_chunk on will never be sent (terminate, cancel):
+     account for them, failing with code and msg. */
+  void (*abort)(wpool_t *p, wpool__batch_t *b, int code, const char *msg);
+  /* b is neither queued nor held by a worker any more. */
+  void (*release)(wpool_t *p, wpool__batch_t *b);
+} wpool__batch_ops_t;
+
+/*
+ * A submission, split in chunks. It lives inside its owner (a result or an
+ * iterator), so submitting allocates nothing more.
+ */
+struct wpool__batch {
+  wpool__qnode_t node; /* in the pool's queue while queued */
+  const wpool__batch_ops_t *ops;
+  int queued;
+  uint32_t fn;
+  uint32_t isize;       /* 0: var input records */
+  uint32_t osize;       /* 0: var output records */
+  const uint8_t *items; /* a fixed array, or one var record */
+  size_t items_len;
+  size_t n;          /* items; a producer's grows as it produces */
+  size_t chunksize;
+  size_t nchunks;    /* SIZE_MAX while a producer may still produce */
+  size_t next_chunk; /* next never-sent chunk */
+  size_t inflight;   /* chunks held by workers: pins the batch's memory */
+  /* Fixed outputs go straight here (the caller's array), so a worker that
+     may still write keeps its chunk until it answers or is reaped. */
+  uint8_t *out;
+  long timeout_ms; /* time limit of one item; 0 = none */
+};
+
+enum wpool__wstate {
+  WPOOL__W_EMPTY,    /* no worker in this slot */
+  WPOOL__W_STARTING, /* started, handshake not done */
+  WPOOL__W_READY,    /* takes work */
+  WPOOL__W_RETIRING, /* sent its last task (maxtasksperchild) or EXIT */
+  WPOOL__W_DEAD      /* gone, not yet reaped/replaced */
+};
+
+/* The scheduler's view of a worker; the backend hangs its own state on be. */
+struct wpool__worker {
+  int index;
+  int state;
+  long pid;
+  long tasks_sent;
+  int kill_code;       /* a process worker to be killed for its head job */
+  wpool__ring_t fifo;  /* jobs sent, in order; the head is running */
+  void *be;
+};
+
+typedef struct wpool__backend {
+  /* Start the workers; return when all are ready or one failed. */
+  int (*start)(wpool_t *p, char **errmsg);
+  /* New work, a state change or an exit request: lock held. */
+  void (*wake)(wpool_t *p);
+  /* Wait until every worker has exited; lock not held. */
+  int (*join)(wpool_t *p);
+  /* Release backend resources after join; lock not held. */
+  void (*destroy)(wpool_t *p);
+} wpool__backend_t;
+
+/* The two backends; pool.c picks one per pool. */
+extern const wpool__backend_t wpool__thread_backend;
+extern const wpool__backend_t wpool__proc_backend;
+
+/* Work for the callback thread: run() without the lock, then done() with
+   it. */
+typedef struct wpool__cb {
+  wpool__qnode_t node;
+  void (*run)(struct wpool__cb *cb);
+  void (*done)(wpool_t *p, struct wpool__cb *cb);
+} wpool__cb_t;
+
+struct wpool {
+  apr_pool_t *mem; /* for APR objects that live as long as the pool */
+  wpool__mutex_t *lock;
+  wpool__cond_t *done_cond;  /* a result or iterator advanced */
+  wpool__cond_t *work_cond;  /* thread workers and feeders wait here */
+  wpool__cond_t *state_cond; /* start-up, callbacks drained, join */
+  int refs;    /* the handle, live results and iterators, feeder threads */
+  int waiters; /* threads waiting on done_cond */
+  int state;
+  int term_code; /* why pending work fails after terminate */
+  char *term_msg;
+  int joined, destroyed;
+  unsigned fork_gen; /* the process's fork generation at creation */
+  int method;
+  int nworkers;
+  wpool_options_t opt;
+  uint32_t init_fn;
+  uint8_t *initargs;
+  /* A secret of this pool that spawned workers must be given twice, in
+     their environment and in INIT, so that worker mode cannot be entered
+     from a command line alone. */
+  char token[WPOOL__TOKEN_LEN + 1];
+  uint64_t max_frame;
+
+  wpool__qnode_t queue; /* batches with chunks never sent */
+  wpool__ring_t retry;  /* jobs given back by dead workers: run first */
+  uint64_t next_seq;
+  uint64_t ewma_ns; /* running estimate of a chunk's run time */
+
+  wpool__worker_t *workers;
+  const wpool__backend_t *be;
+  void *be_state;  /* the OS half's own state */
+  wpool__pp_t *pp; /* process workers: the portable I/O state */
+
+  /* Callbacks run on their own thread, in completion order. */
+  wpool__qnode_t cb_queue;
+  int cb_started, cb_running, cb_stop, cb_exited;
+  apr_os_thread_t cb_os_thread;
+  /* wpool_destroy() was called from a callback: the callback thread
+     finishes it once that callback has returned. */
+  void (*cb_finish)(wpool_t *p);
+
+  /* Counters for wpool_stats (items). */
+  size_t st_queued, st_running, st_done, st_replaced;
+
+  /* Start-up: workers ready so far, or the first failure. */
+  int ready_count;
+  int start_code;
+  char *start_msg;
+  int idle; /* thread workers waiting for work */
+};
+
+/* Allocate a pool with options o checked (lock and conditions made, workers
+   and their FIFOs allocated, refs = 1). 0 or a WPOOL_E* code; *out is set
+   only on success. */
+int wpool__core_new(wpool_t **out, const wpool_options_t *o, int method,
+                    int nworkers);
+/* Unlock; the thread that dropped the last reference frees the pool. */
+void wpool__unlock(wpool_t *p);
+
+/* Monotonic deadlines in nanoseconds; -1 is "never". A timeout too large
+   to represent means never, not an overflow. */
+int64_t wpool__deadline(long timeout_ms);
+/* Wait on c (lock held) until signalled or deadline: 0 (the caller
+   re-checks its condition) or WPOOL_ETIMEDOUT. */
+int wpool__wait(wpool_t *p, wpool__cond_t *c, int64_t deadline);
+/* A result or an iterator advanced: wake whoever waits for one. */
+void wpool__notify_done(wpool_t *p);
+
+/* Is p a pool this process may use? WPOOL_EINVAL for NULL, WPOOL_EFOREIGN
+   in a forked child of the process that created it (the pool's threads
+   were not copied into the child). */
+int wpool__check_pool(const wpool_t *p);
+
+/* Check a submission's pool, function and call settings (call may be
+   NULL); give the function's index and the time limit of one item in ms
+   (0: none). 0 or WPOOL_EINVAL, WPOOL_EFOREIGN, WPOOL_ENOFUNC,
+   WPOOL_ENOTSUP (a time limit on threads). */
+int wpool__check_call(wpool_t *p, wpool_fn fn, const wpool_call_t *call,
+                      uint32_t *index, long *limit_ms);
+
+/* Printf into a malloc'd string for *errmsg; NULL dst is ignored. */
+void wpool__set_msg(char **dst, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif
