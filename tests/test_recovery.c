@@ -1,0 +1,316 @@
+/*
+ * Item-level recovery for every method of submission, and the process
+ * transport's handling of cancelled work (process workers only: a thread
+ * cannot be killed). A chunk whose worker dies or runs out of time comes
+ * back an item at a time, so only the guilty item fails, for imap as for
+ * map; imap honours the pool's and the call's time limits; cancelling a map
+ * whose chunk waits in a worker's FIFO behind another job costs no worker.
+ */
+#include "harness.h"
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <string.h>
+#ifdef __linux__
+#include <sys/time.h>
+#include <time.h>
+#endif
+
+/* x -> x * x; x == 2 never returns (it waits to be killed). */
+static int task_hang_two(const void *arg, size_t len, wpool_out_t *out) {
+  int x;
+  if (len != sizeof x)
+    return wpool_out_fail(out, 1, "bad argument");
+  memcpy(&x, arg, sizeof x);
+  while (x == 2)
+    wt_pause();
+  x *= x;
+  return wpool_out_set(out, &x, sizeof x);
+}
+WPOOL_REGISTER(task_hang_two)
+
+static wpool_t *pool_with_limit(int processes, long limit_ms) {
+  wpool_options_t o;
+  wt_options(&o, processes);
+  o.task_timeout_ms = limit_ms;
+  wpool_t *pool = NULL;
+  return wt_create(&pool, &o) == 0 ? pool : NULL;
+}
+
+typedef int (*imap_ex_fn)(wpool_t *, wpool_fn, const wpool_source_t *,
+                          size_t, const wpool_call_t *, wpool_iter_t **);
+
+/*
+ * Drain it: item i must be i_in[i]^2, except item bad, which must fail
+ * with code. Returns the number of items seen.
+ */
+static int drain(wpool_iter_t *it, const int *in, int n, int bad, int code) {
+  int seen = 0;
+  const void *data;
+  size_t len;
+  int rc;
+  while ((rc = wpool_iter_next(it, WT_LONG_MS, &data, &len)) != WPOOL_EDONE) {
+    size_t i = wpool_iter_index(it);
+    CU_ASSERT_TRUE_FATAL(i < (size_t)n);
+    if ((int)i == bad) {
+      CU_ASSERT_EQUAL(rc, code);
+    } else {
+      int y = -1;
+      CU_ASSERT_EQUAL(rc, 0);
+      if (rc == 0 && len == sizeof y)
+        memcpy(&y, data, sizeof y);
+      CU_ASSERT_EQUAL(y, in[i] * in[i]);
+    }
+    if (rc == WPOOL_ETIMEDOUT)
+      break;
+    seen++;
+  }
+  return seen;
+}
+
+/* The pool's task_timeout_ms limits one item of an imap (it used to be
+   ignored: the item simply ran on). */
+static void test_imap_pool_limit(void) {
+  static const int in[] = {1, 2, 3, 4};
+  wpool_t *pool = pool_with_limit(2, 100);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  for (int ordered = 0; ordered < 2; ordered++) {
+    wpool_source_t src = wpool_source_array(in, 4, sizeof in[0]);
+    wpool_iter_t *it = NULL;
+    int rc = ordered ? wpool_imap(pool, task_hang_two, &src, 1, &it)
+                     : wpool_imap_unordered(pool, task_hang_two, &src, 1, &it);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(drain(it, in, 4, 1, WPOOL_ETIMELIMIT), 4);
+    wpool_iter_free(it);
+  }
+  wpool_destroy(pool);
+}
+
+/* A per-call limit for imap, and a chunk of several items that passes it:
+   only the hung item fails, the others of its chunk come back. */
+static void test_imap_call_limit_in_chunk(void) {
+  static const int in[] = {1, 3, 2, 4, 5};
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  static const imap_ex_fn fns[] = {wpool_imap_ex, wpool_imap_unordered_ex};
+  for (int f = 0; f < 2; f++) {
+    wpool_source_t src = wpool_source_array(in, 5, sizeof in[0]);
+    wpool_call_t call = {NULL, NULL, NULL, 100};
+    wpool_iter_t *it = NULL;
+    CU_ASSERT_EQUAL_FATAL(fns[f](pool, task_hang_two, &src, 5, &call, &it),
+                          0);
+    CU_ASSERT_EQUAL(drain(it, in, 5, 2, WPOOL_ETIMELIMIT), 5);
+    wpool_iter_free(it);
+  }
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_TRUE(st.workers_replaced >= 2);
+  wpool_destroy(pool);
+}
+
+/* A worker that dies in the middle of an imap chunk fails only the item
+   that killed it (it used to fail the whole chunk). */
+static void test_imap_death_in_chunk(void) {
+  static const int in[] = {1, 2, WT_CRASH_SEGV, 4, 5, 6, 7};
+  wt_no_core_dumps();
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  for (int ordered = 0; ordered < 2; ordered++) {
+    for (size_t cs = 2; cs <= 7; cs += 5) {
+      wpool_source_t src = wpool_source_array(in, 7, sizeof in[0]);
+      wpool_iter_t *it = NULL;
+      int rc = ordered ? wpool_imap(pool, task_crash, &src, cs, &it)
+                       : wpool_imap_unordered(pool, task_crash, &src, cs, &it);
+      CU_ASSERT_EQUAL_FATAL(rc, 0);
+      CU_ASSERT_EQUAL(drain(it, in, 7, 2, WPOOL_EWORKER), 7);
+      wpool_iter_free(it);
+    }
+  }
+  wpool_destroy(pool);
+}
+
+/* The same for a producer source (var input records are split by item). */
+static int crash_producer(void *user, const void **item, size_t *len) {
+  static const int in[] = {1, 2, WT_CRASH_ABORT, 4, 5};
+  int *next = user;
+  if (*next >= 5)
+    return 0;
+  *item = &in[(*next)++];
+  *len = sizeof(int);
+  return 1;
+}
+
+static void test_producer_death_in_chunk(void) {
+  static const int in[] = {1, 2, WT_CRASH_ABORT, 4, 5};
+  wt_no_core_dumps();
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  int next = 0;
+  wpool_source_t src = wpool_source_producer(crash_producer, &next);
+  wpool_iter_t *it = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_imap(pool, task_crash, &src, 5, &it), 0);
+  CU_ASSERT_EQUAL(drain(it, in, 5, 2, WPOOL_EWORKER), 5);
+  wpool_iter_free(it);
+  wpool_destroy(pool);
+}
+
+/* Wait until the pool's workers hold `running` items; 0, or -1 after
+   WT_LONG_MS (only a hung pool gets there). */
+static int wait_running(wpool_t *pool, size_t running) {
+  long until = wt_now_ms() + WT_LONG_MS;
+  wpool_stats_t st;
+  wt_mutex_t m;
+  wt_cond_t c; /* never signalled: a bounded pause between looks */
+  wt_mutex_init(&m);
+  wt_cond_init(&c);
+  int rc = -1;
+  wt_mutex_lock(&m);
+  while (wpool_stats(pool, &st, NULL, 0) == 0 && wt_now_ms() < until) {
+    if (st.tasks_running == running) {
+      rc = 0;
+      break;
+    }
+    wt_cond_wait_ms(&c, &m, 1);
+  }
+  wt_mutex_unlock(&m);
+  wt_cond_destroy(&c);
+  wt_mutex_destroy(&m);
+  return rc;
+}
+
+/*
+ * Cancel a map whose chunk sits in a worker's FIFO behind a running job.
+ * The worker still answers the cancelled chunk; its outputs must be
+ * discarded, not read as failure records (that was a protocol error that
+ * killed the worker).
+ */
+static void test_cancel_map_queued_in_worker(void) {
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  /* Quick tasks first: the scheduler learns they are short and then keeps
+     several jobs in flight per worker. */
+  int warm[256], wout[256];
+  for (int i = 0; i < 256; i++)
+    warm[i] = i;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_square, warm, 256, sizeof(int), wout,
+                            sizeof(int), 1, NULL),
+                  0);
+  long pid_before = 0;
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, &pid_before, 1), 0);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 5);
+  wpool_result_t *held = NULL, *m = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL,
+                                          NULL, NULL, &held),
+                        0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+  int in[4] = {1, 2, 3, 4}, out[4] = {9, 9, 9, 9};
+  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_square, in, 4, sizeof(int),
+                                        out, sizeof(int), 4, NULL, NULL, NULL,
+                                        &m),
+                        0);
+  /* Both jobs are in the worker's FIFO: 1 item running, 4 behind it. */
+  CU_ASSERT_EQUAL(wait_running(pool, 5), 0);
+  CU_ASSERT_EQUAL(wpool_result_cancel(m), 0);
+  CU_ASSERT_EQUAL(wpool_result_wait(m, WT_LONG_MS), 0);
+  CU_ASSERT_EQUAL(wpool_result_get(m, 0, NULL, NULL), WPOOL_ECANCELED);
+  CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+  int y = 0;
+  CU_ASSERT_EQUAL(wt_result_int(held, WT_LONG_MS, &y), 0);
+  CU_ASSERT_EQUAL(y, 5);
+  /* The worker answered the cancelled chunk too; it is still the same. */
+  CU_ASSERT_EQUAL(wait_running(pool, 0), 0);
+  CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, 3, &y, NULL), 0);
+  long pid_after = 0;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, &pid_after, 1), 0);
+  CU_ASSERT_EQUAL(st.workers_replaced, 0);
+  CU_ASSERT_EQUAL(pid_after, pid_before);
+  wpool_result_free(held);
+  wpool_result_free(m);
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+}
+
+#ifdef __linux__
+/*
+ * A wall clock that, once armed, jumps an hour ahead at every reading: the
+ * test program's own gettimeofday() stands in for the C library's (APR's
+ * clock reads it), so any deadline still taken from the wall clock expires
+ * at once.
+ */
+static atomic_int runaway;
+static atomic_long runaway_reads;
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
+  struct timespec ts;
+  (void)tz;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tv->tv_sec = ts.tv_sec;
+  tv->tv_usec = ts.tv_nsec / 1000;
+  if (atomic_load(&runaway))
+    tv->tv_sec += 3600 * (time_t)atomic_fetch_add(&runaway_reads, 1);
+  return 0;
+}
+#endif
+
+/* Steps of the wall clock neither kill a healthy worker for its time limit
+   nor end a wait: limits and waits run on the monotonic clock. */
+static void test_wall_clock_steps(void) {
+#ifndef __linux__
+  CU_PASS("the wall clock can only be faked on Linux");
+#else
+  wpool_t *pool = pool_with_limit(2, WT_LONG_MS);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 8);
+  wpool_result_t *held = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL,
+                                          NULL, NULL, &held),
+                        0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+  atomic_store(&runaway, 1);
+  /* Work on the other worker makes the I/O loop look at its clocks. */
+  int y = 0;
+  for (int i = 0; i < 20; i++)
+    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
+  CU_ASSERT_EQUAL(wpool_result_wait(held, 1), WPOOL_ETIMEDOUT);
+  atomic_store(&runaway, 0);
+  CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+  CU_ASSERT_EQUAL(wt_result_int(held, WT_LONG_MS, &y), 0);
+  CU_ASSERT_EQUAL(y, 8);
+  wpool_result_free(held);
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+#endif
+}
+
+/* A huge limit means no limit, never an overflow into the past. */
+static void test_huge_limits(void) {
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_call_t call = {NULL, NULL, NULL, LONG_MAX};
+  int x = 6, y = 0;
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(
+      wpool_apply_async_ex(pool, task_square, &x, sizeof x, &call, &r), 0);
+  CU_ASSERT_EQUAL(wt_result_int(r, LONG_MAX, &y), 0);
+  CU_ASSERT_EQUAL(y, 36);
+  wpool_result_free(r);
+  wpool_destroy(pool);
+}
+
+static const wt_test_t tests[] = {
+    {"wall_clock_steps", test_wall_clock_steps},
+    {"huge_limits", test_huge_limits},
+    {"imap_pool_limit", test_imap_pool_limit},
+    {"imap_call_limit_in_chunk", test_imap_call_limit_in_chunk},
+    {"imap_death_in_chunk", test_imap_death_in_chunk},
+    {"producer_death_in_chunk", test_producer_death_in_chunk},
+    {"cancel_map_queued_in_worker", test_cancel_map_queued_in_worker},
+    {NULL, NULL},
+};
+
+const wt_suite_t wt_suite_recovery = {"recovery", 1, 1, tests};
