@@ -76,6 +76,7 @@ struct wpool__batch {
   size_t nchunks;    /* SIZE_MAX while a producer may still produce */
   size_t next_chunk; /* next never-sent chunk */
   size_t inflight;   /* chunks held by workers: pins the batch's memory */
+  size_t unsent;     /* items queued and never sent (wpool_stats) */
   /* Fixed outputs go straight here (the caller's array), so a worker that
      may still write keeps its chunk until it answers or is reaped. */
   uint8_t *out;

@@ -135,7 +135,7 @@ static void publish(wpool_t *p, wpool__feeder_t *fd, size_t k,
   fd->pulled += count;
   fd->produced++;
   fd->batch->n += count;
-  p->st_queued += count;
+  wpool__batch_grew(p, fd->batch, count);
 }
 
 static void feeder_main(void *arg) {

@@ -16,8 +16,18 @@ void wpool__enqueue(wpool_t *p, wpool__batch_t *b) {
   b->queued = 1;
   wpool__q_insert_tail(&p->queue, &b->node);
   if (b->nchunks != SIZE_MAX)
-    p->st_queued += b->n;
+    wpool__batch_grew(p, b, b->n);
   p->be->wake(p);
+}
+
+void wpool__batch_grew(wpool_t *p, wpool__batch_t *b, size_t count) {
+  b->unsent += count;
+  p->st_queued += count;
+}
+
+/* count items left the queue (sent, or dropped). */
+static void unqueued(wpool_t *p, size_t count) {
+  p->st_queued -= count < p->st_queued ? count : p->st_queued;
 }
 
 void wpool__dequeue(wpool_t *p, wpool__batch_t *b) {
@@ -88,7 +98,8 @@ int wpool__take(wpool_t *p, wpool__worker_t *w) {
   if (w->fifo.len == w->fifo.cap)
     return 0;
   wpool__job_t j;
-  if (p->retry.len) {
+  int fresh = !p->retry.len;
+  if (!fresh) {
     j = wpool__ring_pop_front(&p->retry);
   } else {
     wpool__qnode_t *n = wpool__q_head(&p->queue);
@@ -118,7 +129,9 @@ int wpool__take(wpool_t *p, wpool__worker_t *w) {
                     j.plen);
   wpool__ring_push_back(&w->fifo, &j);
   w->tasks_sent++;
-  p->st_queued -= count < p->st_queued ? count : p->st_queued;
+  if (fresh)
+    b->unsent -= count < b->unsent ? count : b->unsent;
+  unqueued(p, count);
   p->st_running += count;
   return 1;
 }
@@ -239,6 +252,8 @@ static void abort_unsent(wpool_t *p, wpool__batch_t *b, int code,
                          const char *msg) {
   b->ops->abort(p, b, code, msg);
   b->next_chunk = b->nchunks;
+  unqueued(p, b->unsent);
+  b->unsent = 0;
   wpool__dequeue(p, b);
 }
 
@@ -292,7 +307,7 @@ void wpool__drop_batch(wpool_t *p, wpool__batch_t *b, int code,
       wpool__ring_push_back(&p->retry, &j);
       continue;
     }
-    p->st_queued -= j.hdr.count < p->st_queued ? j.hdr.count : p->st_queued;
+    unqueued(p, j.hdr.count);
     if (!j.cancelled)
       deliver(p, &j, NULL, NULL, code, msg);
     b->inflight--;

@@ -12,6 +12,8 @@
 
 /* Queue b (it has chunks to send) and wake the backend. */
 void wpool__enqueue(wpool_t *p, wpool__batch_t *b);
+/* A producer's batch b has count more items to send. */
+void wpool__batch_grew(wpool_t *p, wpool__batch_t *b, size_t count);
 /* Take b out of the queue, if it is there. */
 void wpool__dequeue(wpool_t *p, wpool__batch_t *b);
 

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,116 @@ static void test_iter_free_blocked_producer(void) {
   event_set(&b.go);
   CU_ASSERT_EQUAL(event_wait(&b.returned), 0);
   CU_ASSERT_EQUAL(atomic_load(&b.calls), 2);
+}
+
+/* An item that is read again after the gate: its value must still be the
+   caller's when the task gets to it. */
+typedef struct late_item {
+  wt_gate_arg_t g;
+  int v;
+} late_item_t;
+
+static atomic_int late_seen[4];
+
+static int task_read_late(const void *arg, size_t len, wpool_out_t *out) {
+  wt_gate_arg_t g;
+  if (len != sizeof(late_item_t))
+    return wpool_out_fail(out, 1, "bad argument");
+  memcpy(&g, arg, sizeof g);
+  wt_gate_announce(&g);
+  wt_gate_pass(&g);
+  int v;
+  memcpy(&v, (const char *)arg + offsetof(late_item_t, v), sizeof v);
+  if (g.value >= 0 && g.value < 4)
+    atomic_store(&late_seen[g.value], v); /* seen by thread workers only */
+  return wpool_out_set(out, &v, sizeof v);
+}
+WPOOL_REGISTER(task_read_late)
+
+/* Wait until the pool has `queued` items never sent; 0, or -1 after
+   WT_LONG_MS. */
+static int wait_queued(wpool_t *pool, size_t queued) {
+  event_t never; /* a bounded pause between looks */
+  event_init(&never);
+  long until = wt_now_ms() + WT_LONG_MS;
+  wpool_stats_t st;
+  int rc = -1;
+  wt_mutex_lock(&never.m);
+  while (wpool_stats(pool, &st, NULL, 0) == 0 && wt_now_ms() < until) {
+    if (st.tasks_queued == queued) {
+      rc = 0;
+      break;
+    }
+    wt_cond_wait_ms(&never.c, &never.m, 1);
+  }
+  wt_mutex_unlock(&never.m);
+  event_destroy(&never);
+  return rc;
+}
+
+typedef struct freer {
+  wpool_iter_t *it;
+  late_item_t *items;
+  event_t done;
+} freer_t;
+
+static void *free_then_poison(void *arg) {
+  freer_t *f = arg;
+  wpool_iter_free(f->it);
+  /* The header's promise: the array may go once the iterator is freed. */
+  memset(f->items, 0xff, 4 * sizeof *f->items);
+  event_set(&f->done);
+  return NULL;
+}
+
+/* wpool_iter_free waits for the chunks that workers are running on the
+   caller's array (it used to return at once, and a thread worker then read
+   freed memory). */
+static void test_iter_free_waits_for_readers(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  late_item_t *items = calloc(4, sizeof *items);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(items);
+  for (int i = 0; i < 4; i++) {
+    items[i].g = wt_gate_arg(&g, i);
+    items[i].v = 100 + i;
+    atomic_store(&late_seen[i], -1);
+  }
+  wpool_source_t src = wpool_source_array(items, 4, sizeof *items);
+  freer_t f;
+  f.items = items;
+  event_init(&f.done);
+  CU_ASSERT_EQUAL_FATAL(wpool_imap(pool, task_read_late, &src, 1, &f.it), 0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 2), 0);
+  wt_thread_t t;
+  CU_ASSERT_EQUAL_FATAL(wt_thread_start(&t, free_then_poison, &f), 0);
+  /* The free has dropped the two items never sent ... */
+  CU_ASSERT_EQUAL(wait_queued(pool, 0), 0);
+  /* ... but two tasks are held inside the array: it cannot be over. */
+  wt_mutex_lock(&f.done.m);
+  wt_cond_wait_ms(&f.done.c, &f.done.m, WT_SHORT_MS);
+  CU_ASSERT_EQUAL(f.done.set, 0);
+  wt_mutex_unlock(&f.done.m);
+  CU_ASSERT_EQUAL(wt_gate_release(&g, 4), 0);
+  wt_thread_join(t);
+  CU_ASSERT_EQUAL(f.done.set, 1);
+  if (!wt_is_process()) {
+    int read = 0;
+    for (int i = 0; i < 4; i++) {
+      int v = atomic_load(&late_seen[i]);
+      if (v != -1) {
+        CU_ASSERT_EQUAL(v, 100 + i);
+        read++;
+      }
+    }
+    CU_ASSERT_EQUAL(read, 2); /* the two held ones; the rest were dropped */
+  }
+  event_destroy(&f.done);
+  free(items);
+  wt_gate_close(&g);
+  wpool_destroy(pool);
 }
 
 /* count x item_size overflows: refused, as map refuses it. */
@@ -349,6 +460,7 @@ static const wt_test_t tests[] = {
     {"destroy_in_callback", test_destroy_in_callback},
     {"iter_free_from_producer", test_iter_free_from_producer},
     {"iter_free_blocked_producer", test_iter_free_blocked_producer},
+    {"iter_free_waits_for_readers", test_iter_free_waits_for_readers},
     {"imap_size_overflow", test_imap_size_overflow},
     {"imap_ex_settings", test_imap_ex_settings},
     {"huge_wait", test_huge_wait},
