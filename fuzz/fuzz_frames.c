@@ -67,7 +67,7 @@ static void worker_side(uint32_t count, uint32_t isize, uint32_t osize,
   uint8_t fixed[64 * 64];
   wpool__buf_t tail = {0};
   wpool__chunk_in_t in = {echo, count, isize, osize, d, n, 4096};
-  wpool__chunk_out_t out = {fixed, &tail, 0, 0};
+  wpool__chunk_out_t out = {fixed, &tail, 0, 0, 0};
   if (wpool__run_chunk(&in, &out) == 0) {
     wpool__frame_t f;
     wpool__frame_init(&f, WPOOL__F_RESULT);

@@ -91,7 +91,7 @@ int wpool__frame_check(const wpool__frame_t *f, uint64_t max_payload) {
   if (f->magic != WPOOL__MAGIC || f->type < WPOOL__F_HELLO ||
       f->type > WPOOL__F_EXIT)
     return WPOOL_EPROTO;
-  if (f->len > max_payload)
+  if (f->len > wpool__wire_limit(max_payload, f->count))
     return WPOOL_E2BIG;
   return 0;
 }

@@ -126,8 +126,23 @@ int wpool__append_fail_rec(struct wpool__buf *b, uint32_t index, int32_t code,
                            int32_t task_code, const char *msg, uint32_t len);
 
 /*
- * Check a header that arrived from the other end: magic, type, and len within
- * max_payload. Returns 0 or WPOOL_EPROTO / WPOOL_E2BIG.
+ * The frame limit (max_frame) bounds what the user sends and gets back: an
+ * argument, an output, a chunk's items or outputs together. Record headers,
+ * padding and failure messages come on top, at most this much per item.
+ */
+#define WPOOL__REC_OVERHEAD (WPOOL__FAIL_REC_HDR + WPOOL__MSG_MAX + WPOOL__ALIGN)
+
+/* The longest frame payload that carries count items within max_payload
+   bytes of user data. */
+static inline uint64_t wpool__wire_limit(uint64_t max_payload,
+                                         uint32_t count) {
+  return max_payload + ((uint64_t)count + 1) * WPOOL__REC_OVERHEAD;
+}
+
+/*
+ * Check a header that arrived from the other end: magic, type, and len
+ * within wpool__wire_limit(max_payload, count). Returns 0 or WPOOL_EPROTO /
+ * WPOOL_E2BIG.
  */
 int wpool__frame_check(const wpool__frame_t *f, uint64_t max_payload);
 

@@ -251,9 +251,9 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
     return rc;
   if (!arg && arg_len)
     return WPOOL_EINVAL;
-  size_t rec_len = WPOOL__IN_REC_HDR + wpool__pad(arg_len);
-  if (arg_len > UINT32_MAX - 64 || rec_len > p->max_frame)
+  if (arg_len > p->max_frame || arg_len > UINT32_MAX - 64)
     return WPOOL_E2BIG;
+  size_t rec_len = WPOOL__IN_REC_HDR + (size_t)wpool__pad(arg_len);
   wpool_result_t *r = result_new(p, rec_len);
   if (!r)
     return WPOOL_ENOMEM;
@@ -275,7 +275,7 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
 /* Split n items into chunks that respect the frame limit both ways. */
 static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
                         size_t chunksize, size_t *cs) {
-  if (isize > p->max_frame || osize + WPOOL__FAIL_REC_HDR > p->max_frame)
+  if (isize > p->max_frame || osize > p->max_frame)
     return WPOOL_E2BIG;
   if (chunksize == 0) {
     size_t div = 4 * (size_t)p->nworkers;
@@ -284,7 +284,7 @@ static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
   if (chunksize == 0)
     chunksize = 1;
   size_t cap = p->max_frame / isize;
-  size_t ocap = p->max_frame / (osize + WPOOL__FAIL_REC_HDR);
+  size_t ocap = p->max_frame / osize;
   if (chunksize > cap)
     chunksize = cap;
   if (chunksize > ocap)
@@ -452,6 +452,11 @@ int wpool_apply(wpool_t *p, wpool_fn fn, const void *arg, size_t arg_len,
     *errmsg = NULL;
   wpool_result_t *r;
   int rc = wpool_apply_async(p, fn, arg, arg_len, NULL, NULL, NULL, &r);
+  if (rc == WPOOL_E2BIG)
+    wpool__set_msg(errmsg,
+                   "argument of %zu bytes exceeds the frame limit of %llu "
+                   "bytes",
+                   arg_len, (unsigned long long)p->max_frame);
   if (rc)
     return rc;
   const void *data;
@@ -479,6 +484,11 @@ int wpool_map(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   wpool_result_t *r;
   int rc = wpool_map_async(p, fn, items, n, item_size, out, out_size,
                            chunksize, NULL, NULL, NULL, &r);
+  if (rc == WPOOL_E2BIG)
+    wpool__set_msg(errmsg,
+                   "an item of %zu bytes or an output of %zu bytes exceeds "
+                   "the frame limit of %llu bytes",
+                   item_size, out_size, (unsigned long long)p->max_frame);
   if (rc)
     return rc;
   rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);

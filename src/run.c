@@ -49,8 +49,9 @@ void *wpool_out_reserve(wpool_out_t *o, size_t len) {
     return o->slot;
   }
   if (len > o->max_frame) {
-    own_failure(o, WPOOL_E2BIG, "output of %zu bytes exceeds the frame limit",
-                len);
+    own_failure(o, WPOOL_E2BIG,
+                "output of %zu bytes exceeds the frame limit of %llu bytes",
+                len, (unsigned long long)o->max_frame);
     return NULL;
   }
   /* Replacing an earlier output: drop it, keep the record header. */
@@ -158,8 +159,10 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
   int rc = in->fn(arg, arg_len, &o);
   int task_code;
   int code = outcome(&o, rc, &task_code);
-  if (code == 0)
+  if (code == 0) {
+    out->bytes += o.len;
     return end_record(out->tail, o.rec, 0, 0, (uint32_t)o.len);
+  }
   /* The record now carries the message instead of any partial output. */
   out->tail->len = o.rec + WPOOL__VAR_REC_HDR;
   if (wpool__buf_append(out->tail, o.msg, o.msg_len))
@@ -171,6 +174,7 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
 int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
   uint64_t start = wpool__mono_ns();
   out->nfail = 0;
+  out->bytes = 0;
   int rc = 0;
   if (in->isize) {
     if ((uint64_t)in->count * in->isize != in->items_len)
@@ -191,6 +195,23 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
   }
   out->nanos = wpool__mono_ns() - start;
   return rc;
+}
+
+int wpool__chunk_too_big(wpool__chunk_out_t *out, uint32_t count,
+                         uint64_t max_frame) {
+  char msg[160];
+  int n = snprintf(msg, sizeof msg,
+                   "the outputs of this chunk of %u items came to %llu bytes, "
+                   "over the frame limit of %llu bytes",
+                   (unsigned)count, (unsigned long long)out->bytes,
+                   (unsigned long long)max_frame);
+  uint32_t len = n < 0 ? 0 : (uint32_t)n;
+  out->tail->len = 0;
+  for (uint32_t i = 0; i < count; i++)
+    if (wpool__append_var_rec(out->tail, WPOOL_E2BIG, 0, msg, len))
+      return WPOOL_ENOMEM;
+  out->nfail = count;
+  return 0;
 }
 
 int wpool__run_init(wpool_fn fn, const void *arg, size_t len, int *task_code,

@@ -25,6 +25,7 @@ typedef struct wpool__chunk_out {
   wpool__buf_t *tail; /* failure records, or the var output records */
   uint32_t nfail;
   uint64_t nanos;
+  uint64_t bytes; /* var outputs: their lengths added up */
 } wpool__chunk_out_t;
 
 /*
@@ -32,6 +33,14 @@ typedef struct wpool__chunk_out {
  * malformed, or WPOOL_ENOMEM; per-item failures are records, not errors.
  */
 int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out);
+
+/*
+ * The var outputs of a chunk of count items came to more than max_frame
+ * bytes together: replace the records in tail by one E2BIG failure per item
+ * that says so, and set nfail. 0 or WPOOL_ENOMEM.
+ */
+int wpool__chunk_too_big(wpool__chunk_out_t *out, uint32_t count,
+                         uint64_t max_frame);
 
 /* Run an initializer; on failure *code and msg (NUL-terminated) are set. */
 int wpool__run_init(wpool_fn fn, const void *arg, size_t len, int *task_code,

@@ -85,8 +85,11 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   uint8_t *fixed = j->hdr.osize ? wpool__job_out(j) : NULL;
   wpool__frame_t task = j->hdr;
   wpool__mutex_unlock(p->lock);
-  wpool__chunk_out_t out = {fixed, tail, 0, 0};
+  wpool__chunk_out_t out = {fixed, tail, 0, 0, 0};
   int rc = wpool__run_chunk(&in, &out);
+  /* The same rule as a process worker's (worker.c). */
+  if (rc == 0 && out.bytes > p->max_frame)
+    rc = wpool__chunk_too_big(&out, task.count, p->max_frame);
   wpool__frame_t f;
   wpool__result_frame(&f, &task, out.nfail, out.nanos);
   wpool__mutex_lock(p->lock);

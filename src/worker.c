@@ -99,28 +99,6 @@ static int send_ready(intptr_t out, int code, int task_code, const char *msg) {
   return rc;
 }
 
-/*
- * The chunk's outputs are over the frame limit: replace them with an empty
- * E2BIG failure per item. The parent sizes chunks so that this form always
- * fits (count x (osize + failure header) <= limit).
- */
-static int build_too_big(wpool__buf_t *res, wpool__frame_t *f) {
-  size_t fixed_len = (size_t)f->count * f->osize;
-  if (wpool__buf_reserve(res, fixed_len))
-    return -1;
-  memset(res->data + res->len, 0, fixed_len);
-  res->len += fixed_len;
-  for (uint32_t i = 0; i < f->count; i++) {
-    int rc = f->osize
-                 ? wpool__append_fail_rec(res, i, WPOOL_E2BIG, 0, NULL, 0)
-                 : wpool__append_var_rec(res, WPOOL_E2BIG, 0, NULL, 0);
-    if (rc)
-      return -1;
-  }
-  f->nfail = f->count;
-  return 0;
-}
-
 static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
                      int *report_rss) {
   wpool__frame_t f;
@@ -196,10 +174,14 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
       break;
     res.len = WPOOL__FRAME_SIZE + fixed_len;
     wpool__buf_t tail = {0};
-    wpool__chunk_out_t out = {NULL, &tail, 0, 0};
+    wpool__chunk_out_t out = {NULL, &tail, 0, 0, 0};
     /* Fixed outputs land in res; failure or var records go to tail. */
     out.fixed = res.data + WPOOL__FRAME_SIZE;
     int err = wpool__run_chunk(&in, &out);
+    /* The limit is on the user's bytes; the parent cut the chunk so that
+       fixed outputs always fit, and var outputs are checked here. */
+    if (err == 0 && out.bytes > max_frame)
+      err = wpool__chunk_too_big(&out, t.count, max_frame);
     if (err == 0 && wpool__buf_append(&res, tail.data, tail.len))
       err = WPOOL_ENOMEM;
     wpool__buf_free(&tail);
@@ -209,13 +191,8 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
     wpool__result_frame(&f, &t, out.nfail, out.nanos);
     f.isize = report_rss ? wpool__os_rss_kib() : 0;
     size_t plen = res.len - WPOOL__FRAME_SIZE;
-    if (plen > max_frame) {
-      /* Too big to send: every item fails rather than the frame limit. */
-      res.len = WPOOL__FRAME_SIZE;
-      if (build_too_big(&res, &f))
-        break;
-      plen = res.len - WPOOL__FRAME_SIZE;
-    }
+    if ((uint64_t)plen > UINT32_MAX)
+      break; /* cannot be framed: the parent sees a death, not garbage */
     f.len = (uint32_t)plen;
     memcpy(res.data, &f, sizeof f);
     if (wpool__os_write_all(result_out, res.data, res.len))

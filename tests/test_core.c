@@ -271,6 +271,70 @@ static void test_iter_free_waits_for_readers(void) {
   wpool_destroy(pool);
 }
 
+/*
+ * One frame-limit rule for every method: the limit is on the user's bytes
+ * (an argument, an output, a chunk's outputs together), never on headers,
+ * and a refusal says which payload and what size.
+ */
+static void test_frame_limit_rule(void) {
+  enum { MIB = 1 << 20 };
+  wpool_options_t o;
+  wt_options(&o, 1);
+  o.max_frame = MIB;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  unsigned char *big = calloc(1, MIB + 1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+  void *out = NULL;
+  size_t len = 0;
+  char *msg = NULL;
+  /* An argument of exactly the limit, echoed back as an output of it. */
+  CU_ASSERT_EQUAL(wpool_apply(pool, task_echo, big, MIB, &out, &len, &msg), 0);
+  CU_ASSERT_EQUAL(len, MIB);
+  wpool_free(out);
+  wpool_free(msg);
+  /* An output one byte under it. */
+  int n = MIB - 1;
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_bytes, &n, sizeof n, &out, &len, &msg), 0);
+  CU_ASSERT_EQUAL(len, (size_t)MIB - 1);
+  wpool_free(out);
+  wpool_free(msg);
+  /* One byte over, each way: refused, and the message says what. */
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_echo, big, MIB + 1, &out, &len, &msg),
+      WPOOL_E2BIG);
+  CU_ASSERT_TRUE(wt_contains(msg, "argument of 1048577 bytes"));
+  CU_ASSERT_TRUE(wt_contains(msg, "limit of 1048576 bytes"));
+  wpool_free(msg);
+  n = MIB + 1;
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_bytes, &n, sizeof n, &out, &len, &msg),
+      WPOOL_E2BIG);
+  CU_ASSERT_TRUE(wt_contains(msg, "output of 1048577 bytes"));
+  CU_ASSERT_TRUE(wt_contains(msg, "limit of 1048576 bytes"));
+  wpool_free(msg);
+  /* An imap chunk whose outputs together pass the limit: each of its
+     items fails and says why. */
+  int sizes[3] = {MIB / 2, MIB / 2, MIB / 2};
+  wpool_source_t src = wpool_source_array(sizes, 3, sizeof sizes[0]);
+  wpool_iter_t *it = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_imap(pool, task_bytes, &src, 3, &it), 0);
+  const void *d;
+  int failed = 0, rc;
+  while ((rc = wpool_iter_next(it, WT_LONG_MS, &d, &len)) != WPOOL_EDONE) {
+    CU_ASSERT_EQUAL(rc, WPOOL_E2BIG);
+    CU_ASSERT_TRUE(wt_contains(wpool_iter_message(it), "over the frame limit"));
+    if (rc != WPOOL_E2BIG)
+      break;
+    failed++;
+  }
+  CU_ASSERT_EQUAL(failed, 3);
+  wpool_iter_free(it);
+  free(big);
+  wpool_destroy(pool);
+}
+
 /* count x item_size overflows: refused, as map refuses it. */
 static void test_imap_size_overflow(void) {
   wpool_t *pool = wt_pool(1);
@@ -461,6 +525,7 @@ static const wt_test_t tests[] = {
     {"iter_free_from_producer", test_iter_free_from_producer},
     {"iter_free_blocked_producer", test_iter_free_blocked_producer},
     {"iter_free_waits_for_readers", test_iter_free_waits_for_readers},
+    {"frame_limit_rule", test_frame_limit_rule},
     {"imap_size_overflow", test_imap_size_overflow},
     {"imap_ex_settings", test_imap_ex_settings},
     {"huge_wait", test_huge_wait},
