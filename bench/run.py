@@ -47,6 +47,7 @@ FULL = dict(
     w9=1000000, w9_c1=100000, w9_apply=20000, w9_apply_py=5000,
     w10=5000, w10_map=10000,
     w11=10000000, w11_small=1000000, w11_chunk=1000,
+    w12=10000,
     fork_cycles=1000, memcpy_mb=64, pipe_mb=512, noise=("--ms", 20, "--trials", 5),
     spawn_peers=True,
 )
@@ -61,6 +62,7 @@ QUICK = dict(
     w9=20000, w9_c1=2000, w9_apply=200, w9_apply_py=100,
     w10=100, w10_map=200,
     w11=1000000, w11_small=300000, w11_chunk=1000,
+    w12=2000,
     fork_cycles=50, memcpy_mb=8, pipe_mb=32, noise=("--ms", 2, "--trials", 3),
     # Python's spawn peers start interpreters (~0.3 s each): quick mode runs
     # them in W1 only.
@@ -194,6 +196,8 @@ def plan(s, bins, py):
           for m in M for n in (s["w11"], s["w11_small"])] +
          [p("W11", "pool-fork", "--n", n, "--chunksize", s["w11_chunk"])
           for n in (s["w11"], s["w11_small"])]),
+        ("W12", "recovery from a crash inside one map chunk of n and 8n items",
+         [w("W12", m, "--n", s["w12"]) for m in ("fork", "spawn")]),
     ]
 
 
@@ -338,6 +342,16 @@ def rows(s):
                      T("ratio <= 1.25 (flat)", ("ratio", "<=", 1.25))))
     R.append(Row("W11", "fork %s items" % f"{s['w11']:,}", ("W11", "wpool-fork", big),
                  "py-pool-fork %s items" % f"{s['w11']:,}", ("W11", "py-pool-fork", big)))
+
+    # Python's Pool hangs when a worker dies: wpool is held against itself,
+    # per item at 8n against per item at n (linear recovery keeps it flat).
+    n, n8 = s["w12"], 8 * s["w12"]
+    for m in ("fork", "spawn"):
+        R.append(Row("W12", m + " %s items" % f"{n8:,}",
+                     ("W12", "wpool-" + m, "recovery_%d_items" % n8),
+                     "wpool-%s %s items" % (m, f"{n:,}"),
+                     ("W12", "wpool-" + m, "recovery_%d_items" % n),
+                     T("ratio <= 2 (linear)", ("ratio", "<=", 2))))
     return R
 
 
@@ -498,7 +512,7 @@ def main():
             wpool=wmed, peer=NAMES.get(r.peer, r.peer), peer_value=pmed, ratio=ratio,
             target=r.target.text if r.target else "-", met=met, ws=ws, ps=ps,
             peer_unit=peer_unit, note=r.note or (runner.unavailable.get(r.peer, "")),
-            lower=r.wkey[2] in LOWER_IS_BETTER or r.wkey[2].startswith("peak_rss")))
+            lower=r.wkey[2] in LOWER_IS_BETTER or r.wkey[2].startswith(("peak_rss", "recovery_"))))
 
     print_table(table)
     write_csv(a.out, table, runner, summary, noise)

@@ -1,6 +1,7 @@
 /*
  * wpool_bench: wpool's side of the benchmark. One invocation runs one
- * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4) for
+ * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4), or
+ * W12 (wpool's own: recovery from a crash inside a big map chunk), for
  * one worker method and prints its figures as RESULT lines (common.h).
  *
  *   wpool_bench W3 --method fork [--n 1000000] [--reps 1] [--impl NAME]
@@ -325,6 +326,35 @@ static void w11(const cfg_t *c) {
   printf("W11 %s: VmHWM %ld KiB before the pool\n", c->impl, before);
 }
 
+/*
+ * W12: recovery from a crash inside one map chunk. n items in a single
+ * chunk, the last of which kills its worker: the chunk's items then run
+ * again one at a time. The time per item must not grow with n (it did:
+ * every retry popped the front of an array). Runs n and 8 n.
+ */
+static void w12(const cfg_t *c) {
+  wpool_t *pool = make_pool(c, c->processes, 0);
+  for (long n = c->n; n <= 8 * c->n; n *= 8) {
+    int *in = int_range(n);
+    int *out = malloc((size_t)n * sizeof *out);
+    if (!out)
+      bench_die("wpool_bench: out of memory");
+    in[n - 1] = -1;
+    uint64_t t0 = bench_now_ns();
+    int rc = wpool_map(pool, square_or_die, in, (size_t)n, sizeof(int), out,
+                       sizeof(int), (size_t)n, NULL);
+    double s = bench_secs(t0, bench_now_ns());
+    if (rc != WPOOL_EWORKER || out[0] != in[0] * in[0])
+      check(rc ? rc : WPOOL_EPROTO, "W12 map", NULL);
+    char metric[64];
+    snprintf(metric, sizeof metric, "recovery_%ld_items", n);
+    emit(c, metric, "ns/item", s * 1e9 / (double)n);
+    free(in);
+    free(out);
+  }
+  wpool_destroy(pool);
+}
+
 static wpool_method_t parse_method(const char *s) {
   if (strcmp(s, "fork") == 0)
     return WPOOL_FORK;
@@ -339,7 +369,7 @@ int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
     bench_die(
-        "usage: wpool_bench W1..W11 --method fork|spawn|thread "
+        "usage: wpool_bench W1..W12 --method fork|spawn|thread "
         "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N]");
   cfg_t c;
   memset(&c, 0, sizeof c);
@@ -372,6 +402,7 @@ int main(int argc, char **argv) {
       {"W8", w8, 2000, 0, 0, 1},
       {"W9", w9, 1000000, 100000, 20000, 0},
       {"W11", w11, 10000000, 0, 0, 1000},
+      {"W12", w12, 10000, 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (strcmp(table[i].name, c.workload) == 0) {

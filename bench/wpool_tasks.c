@@ -3,6 +3,12 @@
 
 #include "common.h"
 
+#ifdef _WIN32
+#include <stdlib.h>
+#else
+#include <unistd.h>
+#endif
+
 int square(const void *arg, size_t len, wpool_out_t *out) {
   if (len != sizeof(int))
     return wpool_out_fail(out, 1, "square: %zu bytes", len);
@@ -30,6 +36,17 @@ int blob_len(const void *arg, size_t len, wpool_out_t *out) {
   return wpool_out_set(out, &v, sizeof v);
 }
 WPOOL_REGISTER(blob_len)
+
+int square_or_die(const void *arg, size_t len, wpool_out_t *out) {
+  if (len != sizeof(int))
+    return wpool_out_fail(out, 1, "square_or_die: %zu bytes", len);
+  int x = *(const int *)arg;
+  if (x < 0)
+    _exit(3); /* W12: the worker dies in the middle of its chunk */
+  int y = x * x;
+  return wpool_out_set(out, &y, sizeof y);
+}
+WPOOL_REGISTER(square_or_die)
 
 int crunch(const void *arg, size_t len, wpool_out_t *out) {
   if (len != sizeof(crunch_arg_t))

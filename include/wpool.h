@@ -24,6 +24,10 @@
  * - Functions run by workers must be registered (WPOOL_REGISTER or
  *   wpool_register), and programs that use WPOOL_SPAWN workers must call
  *   wpool_bootstrap() as the first line of main().
+ * - Processes: a pool belongs to the process that created it. Used from a
+ *   fork()ed child of that process (where the pool's threads do not exist)
+ *   every call fails with WPOOL_EFOREIGN instead of waiting for ever, and
+ *   wpool_destroy() does nothing; the child may create pools of its own.
  * - Scheduling: work is handed out in submission order, to idle workers
  *   first. So that a process worker never waits for a round trip between
  *   tasks, it may also be sent a few tasks ahead (about 2 ms of work at the
@@ -274,8 +278,14 @@ typedef struct wpool_options {
   /** Tasks a worker runs before it is replaced; 0 = no limit. A map or imap
      chunk counts as one task, as in Python. Negative: WPOOL_EINVAL. */
   long maxtasksperchild;
-  /** Largest payload of one frame (a task's argument, a chunk of items, a
-     result); 0 = 64 MiB. Larger submissions fail with WPOOL_E2BIG. */
+  /** Largest payload of one frame, counted in the user's bytes (record
+     headers and padding come on top): an argument, an item, an output, and
+     the items or the outputs of one chunk together; 0 = 64 MiB. The same
+     rule holds for every method. A larger argument or item fails the
+     submission with WPOOL_E2BIG (wpool_apply and wpool_map say which in
+     *errmsg); chunks are cut to fit; a larger output fails its item with
+     WPOOL_E2BIG and a message with its size, and so do the items of an imap
+     chunk whose variable-size outputs together pass the limit. */
   size_t max_frame;
   /** How long a new process worker has to start and report ready;
      0 = 10 s. Not used for threads. */
@@ -338,7 +348,12 @@ WPOOL_EXTERN int wpool_join(wpool_t *pool);
  * Terminate (unless closed and joined already), join and free the pool.
  * Results and iterators still held by the caller stay valid (their pending
  * work failed with WPOOL_ETERMINATED) and must still be freed. NULL is ok.
- * Must not be called from one of the pool's callbacks.
+ * Called from one of the pool's own callbacks, it terminates the pool and
+ * joins its workers, then returns at once: the callback thread finishes the
+ * destruction when that callback has returned (after running the callbacks
+ * queued behind it). A producer blocked in its own call is not waited for
+ * (see wpool_iter_free()). In a forked child of the process that created
+ * the pool it does nothing (see WPOOL_EFOREIGN).
  */
 WPOOL_EXTERN void wpool_destroy(wpool_t *pool);
 
@@ -510,7 +525,10 @@ WPOOL_EXTERN int wpool_result_task_code(wpool_result_t *result);
 
 /**
  * Release the handle. The work it stands for goes on; its callbacks still
- * run. NULL is ok.
+ * run. NULL is ok. A second release of the same handle is detected and
+ * ignored while the pool still holds the result (its work or its callbacks
+ * are pending); once the result's memory is gone it is, as for free(),
+ * undefined.
  */
 WPOOL_EXTERN void wpool_result_free(wpool_result_t *result);
 
@@ -612,8 +630,13 @@ WPOOL_EXTERN const char *wpool_iter_message(wpool_iter_t *iter);
 WPOOL_EXTERN int wpool_iter_task_code(wpool_iter_t *iter);
 
 /**
- * Release the iterator. Work not yet started is dropped; a producer stops
- * being called. NULL is ok.
+ * Release the iterator. NULL is ok. Work not yet started is dropped. Chunks
+ * that workers are running are waited for when they read an array source
+ * (so that the array may be freed as soon as this returns), and their
+ * results are discarded. A producer is never called again and never waited
+ * for: a call in progress (which may block for ever) returns in its own
+ * time, what it produced is discarded, and until then the producer and its
+ * user data must stay valid. May be called from the producer itself.
  */
 WPOOL_EXTERN void wpool_iter_free(wpool_iter_t *iter);
 
