@@ -129,9 +129,15 @@ int wpool__thread_detached(void (*fn)(void *), void *arg) {
   }
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   /* The thread starts with every signal blocked (it inherits this mask), so
-     no program handler ever runs on it, even before its first line. */
+     no program handler ever runs on it, even before its first line; faults
+     stay unblocked, so that the program's crash handler still sees one
+     (blocked, the kernel would just kill the process). */
   sigset_t all, old;
   sigfillset(&all);
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t t;
   int rc = pthread_create(&t, &a, thread_main, s);
