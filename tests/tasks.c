@@ -206,3 +206,14 @@ int task_print_mb(const void *arg, size_t len, wpool_out_t *out) {
   return wpool_out_set(out, &v, sizeof v);
 }
 WPOOL_REGISTER(task_print_mb)
+
+int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
+  int x;
+  if (len != sizeof x)
+    return wpool_out_fail(out, 1, "bad argument");
+  memcpy(&x, arg, sizeof x);
+  while (x == 2)
+    wt_pause();
+  return wpool_out_set(out, &x, sizeof x);
+}
+WPOOL_REGISTER(task_hang_on_two)

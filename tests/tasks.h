@@ -52,6 +52,8 @@ int task_ident(const void *arg, size_t len, wpool_out_t *out);
 int task_initargs(const void *arg, size_t len, wpool_out_t *out);
 /* int x -> x * x, or a crash for the WT_CRASH_* values. */
 int task_crash(const void *arg, size_t len, wpool_out_t *out);
+/* int x -> x, except that 2 never returns (it waits to be killed). */
+int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out);
 /* Writes 1 MiB to stdout, then returns int 42. */
 int task_print_mb(const void *arg, size_t len, wpool_out_t *out);
 

@@ -20,18 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* x -> x, except that 2 never returns (it waits to be killed). */
-static int task_hang_on_two(const void *arg, size_t len, wpool_out_t *out) {
-  int x;
-  if (len != sizeof x)
-    return wpool_out_fail(out, 1, "bad argument");
-  memcpy(&x, arg, sizeof x);
-  while (x == 2)
-    wt_pause();
-  return wpool_out_set(out, &x, sizeof x);
-}
-WPOOL_REGISTER(task_hang_on_two)
-
 /* Touch n MiB and keep them; return the pid. */
 static int task_grow(const void *arg, size_t len, wpool_out_t *out) {
   int mib;
