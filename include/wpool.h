@@ -524,6 +524,34 @@ WPOOL_EXTERN const char *wpool_result_message(wpool_result_t *result);
 WPOOL_EXTERN int wpool_result_task_code(wpool_result_t *result);
 
 /**
+ * Every failure of a ready result, not only the first (an apply is a batch
+ * of one item). Nothing is stored for items that succeed; a chunk that
+ * failed as a whole is one entry however many items it held.
+ *
+ * wpool_result_failed_count(): how many items failed; 0 when none did, and
+ * when the result is not ready (or NULL).
+ *
+ * wpool_result_failed_item(): the k-th failed item in input order
+ * (k < wpool_result_failed_count()): its input index, its code
+ * (WPOOL_ETASK, WPOOL_EWORKER, WPOOL_ETIMELIMIT, ...), the task's own
+ * value for WPOOL_ETASK, and its message (owned by the result, valid until
+ * it is freed). Any output pointer may be NULL. Returns 0, WPOOL_ENOTREADY,
+ * or WPOOL_EINVAL (k out of range, NULL result).
+ *
+ * wpool_result_item_code(): the outcome of input item i: 0 when it
+ * succeeded, else its failure code; WPOOL_ENOTREADY, or WPOOL_EINVAL when i
+ * is out of range. A failed map item's output slot holds zeros.
+ */
+/**@{*/
+WPOOL_EXTERN size_t wpool_result_failed_count(wpool_result_t *result);
+WPOOL_EXTERN int wpool_result_failed_item(wpool_result_t *result, size_t k,
+                                          size_t *index, int *code,
+                                          int *task_code,
+                                          const char **message);
+WPOOL_EXTERN int wpool_result_item_code(wpool_result_t *result, size_t i);
+/**@}*/
+
+/**
  * Release the handle. The work it stands for goes on; its callbacks still
  * run. NULL is ok. A second release of the same handle is detected and
  * ignored while the pool still holds the result (its work or its callbacks

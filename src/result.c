@@ -5,6 +5,7 @@
  * may still be reading its argument after a terminate).
  */
 #include "callbacks.h"
+#include "faillog.h"
 #include "registry.h"
 #include "scheduler.h"
 
@@ -29,6 +30,7 @@ struct wpool_result {
   char *msg;
   size_t accounted;  /* items finished or failed */
   size_t fail_index; /* map: lowest failing item so far */
+  wpool__faillog_t fails; /* every failed item (sealed when ready) */
   wpool__buf_t tail; /* apply: the record holding the output */
   const uint8_t *data;
   size_t len;
@@ -44,6 +46,7 @@ static void maybe_free(wpool_t *p, wpool_result_t *r) {
   if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued)
     return;
   wpool__buf_free(&r->tail);
+  wpool__faillog_free(&r->fails);
   free(r->msg);
   r->magic = RESULT_DEAD;
   free(r);
@@ -68,15 +71,19 @@ static void set_failure(wpool_result_t *r, int code, int task_code,
 
 /* A map failure is reported for its lowest item index, as Python raises the
    first failure in input order. */
-static void map_failure(wpool_result_t *r, size_t index, int code,
-                        int task_code, const char *msg, size_t msg_len) {
-  if (index >= r->fail_index)
-    return;
-  r->fail_index = index;
+static void map_failure(wpool_result_t *r, size_t index, size_t count,
+                        int code, int task_code, const char *msg,
+                        size_t msg_len) {
   if (!msg) {
     msg = wpool_strerror(code);
     msg_len = strlen(msg);
   }
+  /* Kept for wpool_result_failed_item(); out of memory, the result itself
+     still fails with its first failure. */
+  wpool__faillog_add(&r->fails, index, count, code, task_code, msg, msg_len);
+  if (index >= r->fail_index)
+    return;
+  r->fail_index = index;
   size_t cap = msg_len + 48;
   char *text = malloc(cap);
   if (text)
@@ -88,6 +95,10 @@ static void map_failure(wpool_result_t *r, size_t index, int code,
 static void mark_ready(wpool_t *p, wpool_result_t *r) {
   if (r->cancelled)
     set_failure(r, WPOOL_ECANCELED, 0, "cancelled", 9);
+  if (!r->is_map && r->code)
+    wpool__faillog_add(&r->fails, 0, 1, r->code, r->task_code, r->msg,
+                       r->msg ? strlen(r->msg) : 0);
+  wpool__faillog_seal(&r->fails);
   r->ready = 1;
   wpool__notify_done(p);
   if (r->on_success || r->on_error) {
@@ -131,12 +142,13 @@ static void result_items(wpool_t *p, wpool_result_t *r, size_t first,
     /* The items failed as a whole (their worker died, or the pool stopped):
        no worker can write their outputs any more, so they read as zero. */
     memset(b->out + first * b->osize, 0, count * b->osize);
-    map_failure(r, first, code, 0, msg, msg ? strlen(msg) : 0);
+    map_failure(r, first, count, code, 0, msg, msg ? strlen(msg) : 0);
   } else if (f->nfail) {
     size_t off = 0;
     wpool__fail_t fl;
     while (wpool__fail_next(tail->data, tail->len, &off, &fl) == 1)
-      map_failure(r, first + fl.index, fl.code, fl.task_code, fl.msg, fl.len);
+      map_failure(r, first + fl.index, 1, fl.code, fl.task_code, fl.msg,
+                  fl.len);
   }
   if (tail)
     wpool__buf_free(tail);
@@ -413,6 +425,42 @@ const char *wpool_result_message(wpool_result_t *r) {
 
 int wpool_result_task_code(wpool_result_t *r) {
   return r && wpool_result_ready(r) ? r->task_code : 0;
+}
+
+size_t wpool_result_failed_count(wpool_result_t *r) {
+  return usable(r) && wpool_result_ready(r) ? r->fails.items : 0;
+}
+
+int wpool_result_failed_item(wpool_result_t *r, size_t k, size_t *index,
+                             int *code, int *task_code, const char **message) {
+  if (!usable(r))
+    return WPOOL_EINVAL;
+  if (!wpool_result_ready(r))
+    return WPOOL_ENOTREADY;
+  /* Ready results never change again: no lock needed to read them. */
+  const wpool__fail_range_t *f = wpool__faillog_nth(&r->fails, k);
+  if (!f)
+    return WPOOL_EINVAL;
+  if (index)
+    *index = f->first + (k - f->before);
+  if (code)
+    *code = f->code;
+  if (task_code)
+    *task_code = f->task_code;
+  if (message)
+    *message = f->msg;
+  return 0;
+}
+
+int wpool_result_item_code(wpool_result_t *r, size_t i) {
+  if (!usable(r))
+    return WPOOL_EINVAL;
+  if (!wpool_result_ready(r))
+    return WPOOL_ENOTREADY;
+  if (i >= r->batch.n)
+    return WPOOL_EINVAL;
+  const wpool__fail_range_t *f = wpool__faillog_find(&r->fails, i);
+  return f ? f->code : 0;
 }
 
 void wpool_result_free(wpool_result_t *r) {

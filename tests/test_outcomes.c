@@ -1,0 +1,143 @@
+/*
+ * Every failure of a batch, not only the first: per-item outcomes of map
+ * and apply results (wpool_result_failed_count, _failed_item, _item_code).
+ */
+#include "harness.h"
+
+#include <string.h>
+
+/* Items 2 and 7 fail in the task: both are reported, in input order, with
+   their own codes and messages; the others succeeded. */
+static void test_map_every_failure(void) {
+  enum { N = 10 };
+  int in[N], out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  in[2] = -2;
+  in[7] = -7;
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_square, in, N, sizeof(int),
+                                        out, sizeof(int), 3, NULL, NULL, NULL,
+                                        &r),
+                        0);
+  CU_ASSERT_EQUAL(wpool_result_wait(r, WT_LONG_MS), 0);
+  size_t nfail = wpool_result_failed_count(r);
+  CU_ASSERT_EQUAL(nfail, 2u);
+  for (size_t k = 0; k < nfail && k < 2; k++) {
+    size_t index = 99;
+    int code = 0, task_code = 0;
+    const char *msg = NULL;
+    CU_ASSERT_EQUAL(wpool_result_failed_item(r, k, &index, &code, &task_code,
+                                             &msg),
+                    0);
+    CU_ASSERT_EQUAL(index, k == 0 ? 2u : 7u);
+    CU_ASSERT_EQUAL(code, WPOOL_ETASK);
+    CU_ASSERT_EQUAL(task_code, 7);
+    char want[16];
+    snprintf(want, sizeof want, "bad -%zu", index);
+    CU_ASSERT_TRUE(wt_contains(msg, want));
+  }
+  CU_ASSERT_EQUAL(wpool_result_failed_item(r, nfail, NULL, NULL, NULL, NULL),
+                  WPOOL_EINVAL);
+  for (size_t i = 0; i < N; i++) {
+    int code = wpool_result_item_code(r, i);
+    if (i == 2 || i == 7) {
+      CU_ASSERT_EQUAL(code, WPOOL_ETASK);
+      CU_ASSERT_EQUAL(out[i], 0); /* a failed item's slot reads zero */
+    } else {
+      CU_ASSERT_EQUAL(code, 0);
+      CU_ASSERT_EQUAL(out[i], in[i] * in[i]);
+    }
+  }
+  CU_ASSERT_EQUAL(wpool_result_item_code(r, N), WPOOL_EINVAL);
+  /* The first failure is still the result's own. */
+  CU_ASSERT_EQUAL(wpool_result_get(r, 0, NULL, NULL), WPOOL_ETASK);
+  CU_ASSERT_TRUE(wt_contains(wpool_result_message(r), "item 2"));
+  wpool_result_free(r);
+  wpool_destroy(pool);
+}
+
+/* A crash is one item's failure among the others' successes. */
+static void test_map_crash_outcome(void) {
+  if (!wt_is_process()) {
+    CU_PASS("a crash would end the test program with thread workers");
+    return;
+  }
+  wt_no_core_dumps();
+  int in[5] = {1, 2, WT_CRASH_SEGV, 4, 5}, out[5];
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_crash, in, 5, sizeof(int),
+                                        out, sizeof(int), 5, NULL, NULL, NULL,
+                                        &r),
+                        0);
+  CU_ASSERT_EQUAL(wpool_result_wait(r, WT_LONG_MS), 0);
+  CU_ASSERT_EQUAL(wpool_result_failed_count(r), 1u);
+  size_t index = 0;
+  int code = 0;
+  const char *msg = NULL;
+  CU_ASSERT_EQUAL(wpool_result_failed_item(r, 0, &index, &code, NULL, &msg),
+                  0);
+  CU_ASSERT_EQUAL(index, 2u);
+  CU_ASSERT_EQUAL(code, WPOOL_EWORKER);
+  CU_ASSERT_TRUE(wt_contains(msg, "SIGSEGV"));
+  CU_ASSERT_EQUAL(wpool_result_item_code(r, 4), 0);
+  CU_ASSERT_EQUAL(out[4], 25);
+  wpool_result_free(r);
+  wpool_destroy(pool);
+}
+
+/* Not ready yet: no outcomes, and the calls say why. A terminated map
+   reports every item it never ran, in a handful of entries. */
+static void test_outcomes_pending_and_terminated(void) {
+  enum { N = 1000 };
+  static int in[N], out[N];
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 1);
+  wpool_result_t *held = NULL, *m = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL,
+                                          NULL, NULL, &held),
+                        0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_square, in, N, sizeof(int),
+                                        out, sizeof(int), 10, NULL, NULL, NULL,
+                                        &m),
+                        0);
+  CU_ASSERT_EQUAL(wpool_result_failed_count(m), 0);
+  CU_ASSERT_EQUAL(wpool_result_failed_item(m, 0, NULL, NULL, NULL, NULL),
+                  WPOOL_ENOTREADY);
+  CU_ASSERT_EQUAL(wpool_result_item_code(m, 0), WPOOL_ENOTREADY);
+  CU_ASSERT_EQUAL(wpool_terminate(pool), 0);
+  CU_ASSERT_EQUAL(wpool_result_wait(m, WT_LONG_MS), 0);
+  CU_ASSERT_EQUAL(wpool_result_failed_count(m), (size_t)N);
+  size_t index = 0;
+  int code = 0;
+  CU_ASSERT_EQUAL(
+      wpool_result_failed_item(m, N - 1, &index, &code, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(index, (size_t)N - 1);
+  CU_ASSERT_EQUAL(code, WPOOL_ETERMINATED);
+  CU_ASSERT_EQUAL(wpool_result_item_code(m, 500), WPOOL_ETERMINATED);
+  /* The held apply failed too: one item. */
+  CU_ASSERT_EQUAL(wpool_result_wait(held, WT_LONG_MS), 0);
+  CU_ASSERT_EQUAL(wpool_result_failed_count(held), 1u);
+  CU_ASSERT_EQUAL(wpool_result_item_code(held, 0), WPOOL_ETERMINATED);
+  wt_gate_close(&g);
+  wpool_result_free(held);
+  wpool_result_free(m);
+  wpool_destroy(pool);
+}
+
+static const wt_test_t tests[] = {
+    {"map_every_failure", test_map_every_failure},
+    {"map_crash_outcome", test_map_crash_outcome},
+    {"pending_and_terminated", test_outcomes_pending_and_terminated},
+    {NULL, NULL},
+};
+
+const wt_suite_t wt_suite_outcomes = {"outcomes", 1, 0, tests};
