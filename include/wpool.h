@@ -506,8 +506,10 @@ WPOOL_EXTERN int wpool_result_wait(wpool_result_t *result, long timeout_ms);
 WPOOL_EXTERN int wpool_result_ready(wpool_result_t *result);
 
 /**
- * 1 when ready and successful, 0 when ready and failed, WPOOL_ENOTREADY when
- * not ready (Python raises ValueError there), WPOOL_EINVAL for NULL.
+ * 1 when ready and successful; 0 otherwise: failed, not ready yet, or NULL.
+ * It is a condition, so it is never true on an error (Python raises
+ * ValueError for a result that is not ready: wpool_result_ready() tells the
+ * two apart).
  */
 WPOOL_EXTERN int wpool_result_successful(wpool_result_t *result);
 
@@ -634,7 +636,18 @@ WPOOL_EXTERN int wpool_imap_unordered_ex(wpool_t *pool, wpool_fn fn,
 /**@}*/
 
 /**
- * The next result, waiting up to timeout_ms. Returns:
+ * The next result, waiting up to timeout_ms. The one loop that handles
+ * every case:
+ *
+ *     while ((rc = wpool_iter_next(it, WPOOL_FOREVER, &data, &len)) !=
+ *            WPOOL_EDONE) {
+ *       if (rc == 0)
+ *         use(data, len);
+ *       else
+ *         report(wpool_iter_index(it), rc, wpool_iter_message(it));
+ *     }
+ *
+ * Returns:
  * - 0: *data and *len hold the output (owned by the iterator, valid until the
  *   next call on it or its release);
  * - a failure code for this item (WPOOL_ETASK, WPOOL_EWORKER, ...), with
@@ -642,7 +655,9 @@ WPOOL_EXTERN int wpool_imap_unordered_ex(wpool_t *pool, wpool_fn fn,
  * - WPOOL_EPRODUCER once when the producer failed (the items before the
  *   failing item's chunk have all been yielded), then WPOOL_EDONE;
  * - WPOOL_ETIMEDOUT: nothing yet; call again;
- * - WPOOL_ETERMINATED: the pool was terminated; further calls say so too;
+ * - WPOOL_ETERMINATED once when the pool was terminated (or the iterator
+ *   stopped for another reason, with wpool_iter_message()); then
+ *   WPOOL_EDONE;
  * - WPOOL_EDONE: every result has been yielded.
  */
 WPOOL_EXTERN int wpool_iter_next(wpool_iter_t *iter, long timeout_ms,

@@ -48,6 +48,7 @@ struct wpool_iter {
   size_t dq_head, dq_len;
   size_t cur; /* the chunk being yielded, or SIZE_MAX */
   int term_code;
+  int term_told; /* term_code was returned once: now it is the end */
   char *term_msg;
   int prod_code; /* the producer failed: yield it once at the end */
   int prod_told;
@@ -336,8 +337,11 @@ int wpool_iter_next(wpool_iter_t *it, long timeout_ms, const void **data,
       it->cur = SIZE_MAX;
     }
     if (it->term_code) {
-      set_last_msg(it, it->term_msg, it->term_msg ? strlen(it->term_msg) : 0);
-      rc = it->term_code;
+      rc = it->term_told ? WPOOL_EDONE : it->term_code;
+      if (!it->term_told)
+        set_last_msg(it, it->term_msg,
+                     it->term_msg ? strlen(it->term_msg) : 0);
+      it->term_told = 1;
       break;
     }
     size_t k = next_chunk(it);

@@ -412,11 +412,7 @@ int wpool_result_ready(wpool_result_t *r) {
 }
 
 int wpool_result_successful(wpool_result_t *r) {
-  if (!usable(r))
-    return WPOOL_EINVAL;
-  if (!wpool_result_ready(r))
-    return WPOOL_ENOTREADY;
-  return r->code == 0;
+  return usable(r) && wpool_result_ready(r) && r->code == 0;
 }
 
 const char *wpool_result_message(wpool_result_t *r) {
@@ -478,6 +474,29 @@ void wpool_result_free(wpool_result_t *r) {
   wpool__unlock(p);
 }
 
+/* Why a submission was refused, for the calls that have an errmsg. */
+static void refusal_message(wpool_t *p, int rc, char **errmsg, size_t arg,
+                            size_t out) {
+  if (rc == WPOOL_ENOFUNC)
+    wpool__set_msg(errmsg,
+                   "the function is not registered: put WPOOL_REGISTER(fn) "
+                   "beside its definition, or call wpool_register() before "
+                   "the first pool is created");
+  else if (rc == WPOOL_E2BIG && out)
+    wpool__set_msg(errmsg,
+                   "an item of %zu bytes or an output of %zu bytes exceeds "
+                   "the frame limit of %llu bytes",
+                   arg, out, (unsigned long long)p->max_frame);
+  else if (rc == WPOOL_E2BIG)
+    wpool__set_msg(errmsg,
+                   "argument of %zu bytes exceeds the frame limit of %llu "
+                   "bytes",
+                   arg, (unsigned long long)p->max_frame);
+  else if (rc == WPOOL_ECLOSED)
+    wpool__set_msg(errmsg, "the pool is closed (wpool_close or "
+                           "wpool_terminate was called): create another");
+}
+
 static void take_message(wpool_result_t *r, char **errmsg) {
   if (!errmsg)
     return;
@@ -500,13 +519,10 @@ int wpool_apply(wpool_t *p, wpool_fn fn, const void *arg, size_t arg_len,
     *errmsg = NULL;
   wpool_result_t *r;
   int rc = wpool_apply_async(p, fn, arg, arg_len, NULL, NULL, NULL, &r);
-  if (rc == WPOOL_E2BIG)
-    wpool__set_msg(errmsg,
-                   "argument of %zu bytes exceeds the frame limit of %llu "
-                   "bytes",
-                   arg_len, (unsigned long long)p->max_frame);
-  if (rc)
+  if (rc) {
+    refusal_message(p, rc, errmsg, arg_len, 0);
     return rc;
+  }
   const void *data;
   size_t len;
   rc = wpool_result_get(r, WPOOL_FOREVER, &data, &len);
@@ -532,13 +548,10 @@ int wpool_map(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   wpool_result_t *r;
   int rc = wpool_map_async(p, fn, items, n, item_size, out, out_size,
                            chunksize, NULL, NULL, NULL, &r);
-  if (rc == WPOOL_E2BIG)
-    wpool__set_msg(errmsg,
-                   "an item of %zu bytes or an output of %zu bytes exceeds "
-                   "the frame limit of %llu bytes",
-                   item_size, out_size, (unsigned long long)p->max_frame);
-  if (rc)
+  if (rc) {
+    refusal_message(p, rc, errmsg, item_size, out_size);
     return rc;
+  }
   rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
   take_message(r, errmsg);
   wpool_result_free(r);

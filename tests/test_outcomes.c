@@ -133,7 +133,40 @@ static void test_outcomes_pending_and_terminated(void) {
   wpool_destroy(pool);
 }
 
+static int not_registered(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  (void)out;
+  return 0;
+}
+
+/* A refusal explains itself where the call has an errmsg. */
+static void test_refusal_messages(void) {
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  int x = 1, y;
+  char *msg = NULL;
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, not_registered, &x, sizeof x, NULL, NULL, &msg),
+      WPOOL_ENOFUNC);
+  CU_ASSERT_TRUE(wt_contains(msg, "WPOOL_REGISTER"));
+  wpool_free(msg);
+  CU_ASSERT_EQUAL(wpool_map(pool, not_registered, &x, 1, sizeof x, &y,
+                            sizeof y, 0, &msg),
+                  WPOOL_ENOFUNC);
+  CU_ASSERT_TRUE(wt_contains(msg, "WPOOL_REGISTER"));
+  wpool_free(msg);
+  CU_ASSERT_EQUAL(wpool_close(pool), 0);
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_square, &x, sizeof x, NULL, NULL, &msg),
+      WPOOL_ECLOSED);
+  CU_ASSERT_TRUE(wt_contains(msg, "closed"));
+  wpool_free(msg);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
+    {"refusal_messages", test_refusal_messages},
     {"map_every_failure", test_map_every_failure},
     {"map_crash_outcome", test_map_crash_outcome},
     {"pending_and_terminated", test_outcomes_pending_and_terminated},
