@@ -526,6 +526,14 @@ WPOOL_EXTERN const char *wpool_result_message(wpool_result_t *result);
 WPOOL_EXTERN int wpool_result_task_code(wpool_result_t *result);
 
 /**
+ * How far the work behind result has come, cheap enough to poll (for a
+ * progress bar): *done items finished (succeeded or failed) out of *total.
+ * Either pointer may be NULL. 0 or WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_result_progress(wpool_result_t *result, size_t *done,
+                                       size_t *total);
+
+/**
  * Every failure of a ready result, not only the first (an apply is a batch
  * of one item). Nothing is stored for items that succeed; a chunk that
  * failed as a whole is one entry however many items it held.
@@ -662,6 +670,15 @@ WPOOL_EXTERN int wpool_imap_unordered_ex(wpool_t *pool, wpool_fn fn,
  */
 WPOOL_EXTERN int wpool_iter_next(wpool_iter_t *iter, long timeout_ms,
                                  const void **data, size_t *len);
+
+/**
+ * How far an iterator has come, cheap enough to poll: *yielded items
+ * returned by wpool_iter_next() so far, *done items back from the workers
+ * (yielded or waiting to be), out of *total (SIZE_MAX while a producer may
+ * still produce). Any pointer may be NULL. 0 or WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_iter_progress(wpool_iter_t *iter, size_t *yielded,
+                                     size_t *done, size_t *total);
 
 /** Input index of the item last yielded by wpool_iter_next(). */
 WPOOL_EXTERN size_t wpool_iter_index(wpool_iter_t *iter);

@@ -31,11 +31,14 @@ void wpool__set_msg(char **dst, const char *fmt, ...) {
   }
 }
 
-int64_t wpool__deadline(long timeout_ms) {
-  if (timeout_ms < 0 || (long long)timeout_ms > TIMEOUT_MAX_MS)
+/* In 64 bits whatever the width of long (32 bits on Windows). */
+static int64_t deadline_after(int64_t ms) {
+  if (ms < 0 || ms > TIMEOUT_MAX_MS)
     return -1;
-  return (int64_t)wpool__mono_ns() + (int64_t)timeout_ms * 1000000;
+  return (int64_t)wpool__mono_ns() + ms * 1000000;
 }
+
+int64_t wpool__deadline(long timeout_ms) { return deadline_after(timeout_ms); }
 
 int wpool__wait(wpool_t *p, wpool__cond_t *c, int64_t deadline) {
   /* In a forked child nobody would ever signal: the pool's threads were

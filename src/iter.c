@@ -44,6 +44,8 @@ struct wpool_iter {
   size_t window;
   slot_t *slots;
   size_t base;
+  size_t finished; /* items back from workers (wpool_iter_progress) */
+  size_t yielded;  /* items returned by wpool_iter_next */
   size_t *doneq; /* unordered: finished chunks in completion order */
   size_t dq_head, dq_len;
   size_t cur; /* the chunk being yielded, or SIZE_MAX */
@@ -188,6 +190,7 @@ static void op_deliver(wpool_t *p, wpool__batch_t *b, size_t k, size_t first,
   slot_t *s = &it->slots[k % it->window];
   size_t first_index;
   uint32_t total = chunk_items(it, k, &first_index);
+  it->finished += count;
   s->first = first_index;
   if (first == 0 && count == total && !s->parts) {
     s->count = f ? f->count : total;
@@ -292,6 +295,7 @@ static int yield(wpool_iter_t *it, const void **data, size_t *len) {
   it->last_index = s->first + s->yielded;
   it->last_task_code = 0;
   s->yielded++;
+  it->yielded++;
   if (s->code) {
     set_last_msg(it, s->msg, s->msg ? strlen(s->msg) : 0);
     return s->code;
@@ -365,6 +369,22 @@ int wpool_iter_next(wpool_iter_t *it, long timeout_ms, const void **data,
   }
   wpool__mutex_unlock(p->lock);
   return rc;
+}
+
+int wpool_iter_progress(wpool_iter_t *it, size_t *yielded, size_t *done,
+                        size_t *total) {
+  if (!usable(it))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  wpool__mutex_lock(p->lock);
+  if (yielded)
+    *yielded = it->yielded;
+  if (done)
+    *done = it->finished;
+  if (total)
+    *total = it->batch.nchunks == SIZE_MAX ? SIZE_MAX : it->batch.n;
+  wpool__mutex_unlock(p->lock);
+  return 0;
 }
 
 size_t wpool_iter_index(wpool_iter_t *it) {

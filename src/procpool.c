@@ -70,7 +70,7 @@ static pw_t *slot(wpool_t *p, int i) { return &p->pp->pw[i]; }
 static int64_t now_ns(void) { return (int64_t)wpool__mono_ns(); }
 
 /* start + ms x times milliseconds, saturating: a huge limit means never. */
-static int64_t after(int64_t start, long ms, uint32_t times) {
+static int64_t after(int64_t start, int64_t ms, uint32_t times) {
   uint64_t ns = (uint64_t)ms * 1000000u;
   if (ms < 0 || (uint64_t)ms > UINT64_MAX / 1000000u ||
       (times && ns > (uint64_t)(INT64_MAX - start) / times))

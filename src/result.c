@@ -423,6 +423,18 @@ int wpool_result_task_code(wpool_result_t *r) {
   return r && wpool_result_ready(r) ? r->task_code : 0;
 }
 
+int wpool_result_progress(wpool_result_t *r, size_t *done, size_t *total) {
+  if (!usable(r))
+    return WPOOL_EINVAL;
+  wpool__mutex_lock(r->pool->lock);
+  if (done)
+    *done = r->accounted;
+  if (total)
+    *total = r->batch.n;
+  wpool__mutex_unlock(r->pool->lock);
+  return 0;
+}
+
 size_t wpool_result_failed_count(wpool_result_t *r) {
   return usable(r) && wpool_result_ready(r) ? r->fails.items : 0;
 }

@@ -165,7 +165,57 @@ static void test_refusal_messages(void) {
   wpool_destroy(pool);
 }
 
+/* Progress of a map and of an iterator, polled while their work is held. */
+static void test_progress(void) {
+  enum { N = 6 };
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a[N];
+  int out[N];
+  for (int i = 0; i < N; i++)
+    a[i] = wt_gate_arg(&g, i);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_gate, a, N, sizeof a[0],
+                                        out, sizeof out[0], 1, NULL, NULL,
+                                        NULL, &r),
+                        0);
+  size_t done = 99, total = 0;
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 2), 0);
+  CU_ASSERT_EQUAL(wpool_result_progress(r, &done, &total), 0);
+  CU_ASSERT_EQUAL(done, 0u);
+  CU_ASSERT_EQUAL(total, (size_t)N);
+  CU_ASSERT_EQUAL(wt_gate_release(&g, N), 0);
+  CU_ASSERT_EQUAL(wpool_result_wait(r, WT_LONG_MS), 0);
+  CU_ASSERT_EQUAL(wpool_result_progress(r, &done, NULL), 0);
+  CU_ASSERT_EQUAL(done, (size_t)N);
+  wpool_result_free(r);
+
+  int in[N] = {1, 2, 3, 4, 5, 6};
+  wpool_source_t src = wpool_source_array(in, N, sizeof in[0]);
+  wpool_iter_t *it = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_imap(pool, task_square, &src, 2, &it), 0);
+  const void *d;
+  size_t len, yielded = 0;
+  CU_ASSERT_EQUAL(wpool_iter_next(it, WT_LONG_MS, &d, &len), 0);
+  CU_ASSERT_EQUAL(wpool_iter_progress(it, &yielded, &done, &total), 0);
+  CU_ASSERT_EQUAL(yielded, 1u);
+  CU_ASSERT_TRUE(done >= 2 && done <= (size_t)N);
+  CU_ASSERT_EQUAL(total, (size_t)N);
+  while (wpool_iter_next(it, WT_LONG_MS, &d, &len) == 0) {
+  }
+  CU_ASSERT_EQUAL(wpool_iter_progress(it, &yielded, &done, NULL), 0);
+  CU_ASSERT_EQUAL(yielded, (size_t)N);
+  CU_ASSERT_EQUAL(done, (size_t)N);
+  wpool_iter_free(it);
+  CU_ASSERT_EQUAL(wpool_result_progress(NULL, &done, &total), WPOOL_EINVAL);
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
+    {"progress", test_progress},
     {"refusal_messages", test_refusal_messages},
     {"map_every_failure", test_map_every_failure},
     {"map_crash_outcome", test_map_crash_outcome},
