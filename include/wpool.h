@@ -165,6 +165,21 @@ WPOOL_EXTERN int wpool_out_set(wpool_out_t *out, const void *data, size_t len);
 WPOOL_EXTERN void *wpool_out_reserve(wpool_out_t *out, size_t len);
 
 /**
+ * Grow the task's output by len bytes, after what was set, reserved or
+ * appended before, and return a pointer to the new bytes (valid until the
+ * next wpool_out_* call on out), or NULL when the output would pass its
+ * limit (WPOOL_ERANGE for a map item's output size, WPOOL_E2BIG for the
+ * frame limit; the task then fails with that code) or memory ran out. So a
+ * variable-size output is written in one pass, without knowing its size up
+ * front; growing in pieces costs time in proportion to the total.
+ */
+WPOOL_EXTERN void *wpool_out_extend(wpool_out_t *out, size_t len);
+
+/** wpool_out_extend() and a copy of data: 0, or the code as above. */
+WPOOL_EXTERN int wpool_out_append(wpool_out_t *out, const void *data,
+                                  size_t len);
+
+/**
  * Record a failure message (printf-style) and return code, so that a task can
  * end with "return wpool_out_fail(out, 7, "bad input %d", x);". A code of 0
  * is turned into 1, so that the call always marks a failure.

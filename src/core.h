@@ -208,7 +208,10 @@ int wpool__check_call(wpool_t *p, wpool_fn fn, const wpool_call_t *call,
 
 /* Printf into a malloc'd string for *errmsg; NULL dst is ignored. */
 void wpool__set_msg(char **dst, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__MINGW32__)
+    /* As wpool_out_fail in wpool.h: mingw-w64's vsnprintf is C99's. */
+    __attribute__((format(gnu_printf, 2, 3)))
+#elif defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;

@@ -65,6 +65,51 @@ void *wpool_out_reserve(wpool_out_t *o, size_t len) {
   return o->buf->data + o->rec + WPOOL__VAR_REC_HDR;
 }
 
+void *wpool_out_extend(wpool_out_t *o, size_t len) {
+  if (!o)
+    return NULL;
+  size_t have = o->len;
+  if (o->slot) {
+    if (len > o->osize - have) {
+      own_failure(o, WPOOL_ERANGE,
+                  "output of %zu bytes and more does not fit the %zu-byte "
+                  "item",
+                  have + (len > o->osize ? o->osize : len), o->osize);
+      return NULL;
+    }
+    o->len += len;
+    return o->slot + have;
+  }
+  if (len > o->max_frame || have > o->max_frame - len) {
+    own_failure(o, WPOOL_E2BIG,
+                "output of more than %llu bytes exceeds the frame limit of "
+                "%llu bytes",
+                (unsigned long long)o->max_frame,
+                (unsigned long long)o->max_frame);
+    return NULL;
+  }
+  /* The buffer grows geometrically: appending n bytes in pieces costs O(n). */
+  if (wpool__buf_reserve(o->buf, len)) {
+    own_failure(o, WPOOL_ENOMEM, "out of memory for a %zu-byte output",
+                have + len);
+    return NULL;
+  }
+  o->buf->len += len;
+  o->len += len;
+  return o->buf->data + o->rec + WPOOL__VAR_REC_HDR + have;
+}
+
+int wpool_out_append(wpool_out_t *o, const void *data, size_t len) {
+  if (!o || (!data && len))
+    return WPOOL_EINVAL;
+  void *dst = wpool_out_extend(o, len);
+  if (!dst)
+    return o->fail_code;
+  if (len)
+    memcpy(dst, data, len);
+  return 0;
+}
+
 int wpool_out_set(wpool_out_t *o, const void *data, size_t len) {
   if (!o || (!data && len))
     return WPOOL_EINVAL;

@@ -214,7 +214,57 @@ static void test_progress(void) {
   wpool_destroy(pool);
 }
 
+/* int n -> n bytes (byte i is i & 0xff), appended 7 at a time. */
+static int task_append(const void *arg, size_t len, wpool_out_t *out) {
+  int n;
+  if (len != sizeof n)
+    return wpool_out_fail(out, 1, "bad argument");
+  memcpy(&n, arg, sizeof n);
+  unsigned char piece[7];
+  for (int i = 0; i < n; i += 7) {
+    int k = n - i < 7 ? n - i : 7;
+    for (int j = 0; j < k; j++)
+      piece[j] = (unsigned char)((i + j) & 0xff);
+    int rc = wpool_out_append(out, piece, (size_t)k);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+WPOOL_REGISTER(task_append)
+
+/* An output written in one pass, in pieces: any size for apply and imap;
+   up to the output size for a map item (beyond: WPOOL_ERANGE). */
+static void test_out_append(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  int n = 100003;
+  void *data = NULL;
+  size_t len = 0;
+  CU_ASSERT_EQUAL_FATAL(
+      wpool_apply(pool, task_append, &n, sizeof n, &data, &len, NULL), 0);
+  CU_ASSERT_EQUAL(len, (size_t)n);
+  int wrong = 0;
+  for (int i = 0; i < n && len == (size_t)n; i++)
+    wrong += ((unsigned char *)data)[i] != (unsigned char)(i & 0xff);
+  CU_ASSERT_EQUAL(wrong, 0);
+  wpool_free(data);
+  int in[3] = {10, 16, 17};
+  unsigned char out[3][16];
+  char *msg = NULL;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_append, in, 3, sizeof in[0], out,
+                            sizeof out[0], 1, &msg),
+                  WPOOL_ERANGE);
+  CU_ASSERT_TRUE(wt_contains(msg, "item 2"));
+  wpool_free(msg);
+  CU_ASSERT_EQUAL(out[0][9], 9);
+  CU_ASSERT_EQUAL(out[0][10], 0); /* the rest of a short output is zero */
+  CU_ASSERT_EQUAL(out[1][15], 15);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
+    {"out_append", test_out_append},
     {"progress", test_progress},
     {"refusal_messages", test_refusal_messages},
     {"map_every_failure", test_map_every_failure},
