@@ -42,6 +42,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* memcpy, for WPOOL_TYPED_TASK */
 
 #include "wpool_version.h"
 
@@ -253,6 +254,42 @@ WPOOL_EXTERN const char *wpool_fn_name(wpool_fn fn);
 #else
 #error "WPOOL_REGISTER needs GCC, Clang or MSVC; call wpool_register()"
 #endif
+
+/**
+ * A typed task: name becomes a registered wpool_fn that calls
+ * `int fn(const in_type *in, out_type *out)`, so that a task with
+ * fixed-size input and output types needs no byte plumbing:
+ *
+ *     static int square(const int *in, int *out) {
+ *       *out = *in * *in;
+ *       return 0;
+ *     }
+ *     WPOOL_TYPED_TASK(square_task, square, int, int)
+ *
+ *     wpool_map(pool, square_task, xs, n, sizeof(int), ys, sizeof(int), 0,
+ *               &err);
+ *
+ * The wrapper checks the argument's size (a mismatch fails the task with
+ * code 1 and a message naming both sizes), hands fn an aligned copy of the
+ * input and the output slot itself (for a map item, the caller's own slot),
+ * and returns what fn returns: 0, or a failure code of fn's own (reported
+ * as WPOOL_ETASK with that task code). Works with apply, map and imap
+ * alike.
+ */
+#define WPOOL_TYPED_TASK(name, fn, in_type, out_type)                          \
+  static int name(const void *wpool__arg, size_t wpool__len,                   \
+                  wpool_out_t *wpool__out) {                                   \
+    in_type wpool__in;                                                         \
+    if (wpool__len != sizeof(in_type))                                         \
+      return wpool_out_fail(wpool__out, 1, "%s expects %u bytes, got %u",      \
+                            #name, (unsigned)sizeof(in_type),                  \
+                            (unsigned)wpool__len);                             \
+    memcpy(&wpool__in, wpool__arg, sizeof wpool__in);                          \
+    out_type *wpool__res =                                                     \
+        (out_type *)wpool_out_reserve(wpool__out, sizeof(out_type));           \
+    return wpool__res ? fn(&wpool__in, wpool__res) : 1;                        \
+  }                                                                            \
+  WPOOL_REGISTER(name)
 
 /** Used by WPOOL_REGISTER; not for direct use. */
 WPOOL_EXTERN void wpool__register_static(const char *name, wpool_fn fn);

@@ -263,7 +263,53 @@ static void test_out_append(void) {
   wpool_destroy(pool);
 }
 
+typedef struct point {
+  double x, y;
+} point_t;
+
+static int norm2(const point_t *in, double *out) {
+  *out = in->x * in->x + in->y * in->y;
+  return *out > 1000 ? 9 : 0; /* a failure of its own, far out */
+}
+WPOOL_TYPED_TASK(norm2_task, norm2, point_t, double)
+
+/* Typed tasks: no byte plumbing, sizes checked for the caller. */
+static void test_typed_task(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  point_t p[4] = {{1, 2}, {3, 4}, {0, 0}, {30, 40}};
+  double out[4] = {-1, -1, -1, -1};
+  CU_ASSERT_EQUAL(wpool_map(pool, norm2_task, p, 3, sizeof p[0], out,
+                            sizeof out[0], 2, NULL),
+                  0);
+  CU_ASSERT_EQUAL(out[0], 5.0);
+  CU_ASSERT_EQUAL(out[1], 25.0);
+  CU_ASSERT_EQUAL(out[2], 0.0);
+  void *data = NULL;
+  size_t len = 0;
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, norm2_task, &p[1], sizeof p[1], &data, &len, NULL), 0);
+  CU_ASSERT_EQUAL(len, sizeof(double));
+  wpool_free(data);
+  char *msg = NULL;
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, norm2_task, &p[3],
+                                          sizeof p[3], NULL, NULL, NULL, &r),
+                        0);
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), WPOOL_ETASK);
+  CU_ASSERT_EQUAL(wpool_result_task_code(r), 9);
+  wpool_result_free(r);
+  int wrong = 3;
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, norm2_task, &wrong, sizeof wrong, NULL, NULL, &msg),
+      WPOOL_ETASK);
+  CU_ASSERT_TRUE(wt_contains(msg, "norm2_task expects 16 bytes, got 4"));
+  wpool_free(msg);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
+    {"typed_task", test_typed_task},
     {"out_append", test_out_append},
     {"progress", test_progress},
     {"refusal_messages", test_refusal_messages},
