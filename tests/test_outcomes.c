@@ -83,7 +83,7 @@ static void test_map_crash_outcome(void) {
                   0);
   CU_ASSERT_EQUAL(index, 2u);
   CU_ASSERT_EQUAL(code, WPOOL_EWORKER);
-  CU_ASSERT_TRUE(wt_contains(msg, "SIGSEGV"));
+  CU_ASSERT_TRUE(wt_contains(msg, WT_CAUSE_SEGV));
   CU_ASSERT_EQUAL(wpool_result_item_code(r, 4), 0);
   CU_ASSERT_EQUAL(out[4], 25);
   wpool_result_free(r);
