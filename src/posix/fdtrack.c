@@ -130,18 +130,6 @@ void wpool__fd_close_all_tracked_in_child(void) {
   }
 }
 
-int wpool__fd_set_flags(int fd, int nonblock) {
-  int fdf = fcntl(fd, F_GETFD);
-  if (fdf < 0 || fcntl(fd, F_SETFD, fdf | FD_CLOEXEC) < 0)
-    return -1;
-  if (!nonblock)
-    return 0;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-    return -1;
-  return 0;
-}
-
 /*
  * Without pipe2 and SOCK_CLOEXEC (macOS) a new pair is briefly inheritable
  * (flags set afterwards). That matters only to a concurrent fork+exec by the

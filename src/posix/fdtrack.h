@@ -35,8 +35,6 @@ void wpool__fd_close_all_tracked_in_child(void);
    both fds set to -1. */
 int wpool__fd_pipe(int fds[2]);
 int wpool__fd_socketpair(int fds[2]);
-/* Make fd close-on-exec and, when nonblock, non-blocking; 0 or -1. */
-int wpool__fd_set_flags(int fd, int nonblock);
 
 /*
  * Passing descriptors over a Unix stream socket (SCM_RIGHTS). Send len bytes

@@ -6,7 +6,6 @@
 #endif
 
 #include "os.h"
-#include "fdtrack.h"
 #include "posix.h"
 #include "registry.h"
 #include "util.h"
@@ -75,19 +74,6 @@ int wpool__os_write_all(intptr_t h, const void *buf, size_t len) {
   return 0;
 }
 
-int wpool__read_full(int fd, void *buf, size_t len) {
-  for (char *p = buf; len > 0;) {
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 long wpool__os_getpid(void) { return (long)getpid(); }
 
 int wpool__os_limit_memory(uint64_t bytes) {
@@ -120,16 +106,6 @@ uint32_t wpool__os_rss_kib(void) {
   if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
     return 0;
   return (uint32_t)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
-#endif
-}
-
-int wpool__on_main_thread(void) {
-#if defined(__linux__)
-  return syscall(SYS_gettid) == (long)getpid();
-#elif defined(__APPLE__)
-  return pthread_main_np() == 1;
-#else
-  return 0;
 #endif
 }
 
