@@ -81,14 +81,20 @@ static int serve_spawn(int sock, const origin_t *o) {
   reply_t r = {0, 0, 0};
   int pp[4] = {-1, -1, -1, -1};
   pid_t pid = -1;
-  if (wpool__fd_pipe(pp) < 0 || wpool__fd_pipe(pp + 2) < 0)
-    r.err = errno;
-  else if ((pid = fork()) == 0)
-    run_worker(sock, pp, o);
-  else if (pid < 0)
-    r.err = errno;
-  else
-    r.pid = pid;
+  /* Untracked: the server has neither lock nor heap to spare, and its
+     copies are closed right after the reply. */
+  r.err = wpool__fd_pair_untracked(pp, WPOOL__FD_BIG);
+  if (r.err == 0)
+    r.err = wpool__fd_pair_untracked(pp + 2, WPOOL__FD_BIG);
+  if (r.err == 0) {
+    pid = fork();
+    if (pid == 0)
+      run_worker(sock, pp, o);
+    if (pid < 0)
+      r.err = errno;
+    else
+      r.pid = pid;
+  }
   int ends[2] = {pp[1], pp[2]};
   int rc = wpool__fd_send(sock, &r, sizeof r, ends, pid > 0 ? 2 : 0);
   /* Only the parent and the worker may hold the pipes from here on, or later
@@ -140,24 +146,20 @@ static _Noreturn void serve(int sock, const origin_t *o) {
 
 /* Fork the server with the fd lock held; 0 or an errno value. */
 static int fork_server(wpool__forksrv_t *fs, const origin_t *o) {
-  int sv[2], e = 0;
+  int sv[2], e;
   wpool__fd_lock();
-  if (wpool__fd_socketpair(sv) < 0) {
-    e = errno;
-  } else if (wpool__fd_track_locked(sv[0]) < 0) {
-    e = ENOMEM;
-    close(sv[0]);
-    close(sv[1]);
+  if ((e = wpool__fd_pair_locked(sv, WPOOL__FD_SOCKET)) != 0) {
+    /* nothing to undo */
   } else if ((fs->pid = fork()) == 0) {
-    /* Our socket's other end first: only the parent may hold it, so that
-       the parent's exit is our EOF. */
-    wpool__fd_close_locked(sv[0]);
+    /* Our socket's other end goes with every other tracked descriptor:
+       only the parent may hold it, so that the parent's exit is our EOF. */
+    wpool__fd_untrack_locked(sv[1]);
     wpool__fd_close_all_tracked_in_child();
     wpool__fd_unlock();
     serve(sv[1], o);
   } else {
     e = fs->pid < 0 ? errno : 0;
-    close(sv[1]);
+    wpool__fd_close_locked(sv[1]);
     if (e != 0)
       wpool__fd_close_locked(sv[0]);
     else

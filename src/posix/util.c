@@ -43,6 +43,16 @@ int wpool__fd_set_flags(int fd, int nonblock) {
   return 0;
 }
 
+int wpool__fd_above_stdio(int fd) {
+  if (fd < 0 || fd > 2)
+    return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return moved;
+}
+
 int wpool__on_main_thread(void) {
 #if defined(__linux__)
   return syscall(SYS_gettid) == (long)getpid();

@@ -38,6 +38,15 @@ int wpool__read_full(int fd, void *buf, size_t len);
 int wpool__fd_set_flags(int fd, int nonblock);
 
 /*
+ * fd itself when it is not 0, 1 or 2; else a close-on-exec copy at 3 or
+ * above, and fd is closed (also on failure: -1 with errno). A program that
+ * runs with its standard streams closed and later restores them with dup2()
+ * would otherwise overwrite wpool's channels, or have wpool write into its
+ * stdout. Async-signal-safe. In util.c.
+ */
+int wpool__fd_above_stdio(int fd);
+
+/*
  * Optionally SIGKILL child pid, then wait for it (retrying EINTR) and store
  * its wait status. 0 or an errno value. Async-signal-safe: the fork server
  * uses it too. In spawn.c.
