@@ -7,6 +7,7 @@
 
 #include "os.h"
 #include "posix.h"
+#include "reaper.h"
 #include "registry.h"
 #include "util.h"
 #include "proto.h"
@@ -166,9 +167,19 @@ int wpool__os_bootstrap(int argc, char **argv) {
      end of input when this worker dies. */
   wpool__fd_set_flags(task_fd, 0);
   wpool__fd_set_flags(result_fd, 0);
+  /* Tracked, so that a fork pool made by a task does not keep them open in
+     its server. */
+  wpool__fd_track(task_fd);
+  wpool__fd_track(result_fd);
+  /* What our tasks start and leave behind outside our process group comes
+     back to us (see reaper.c), and ends with us when we end by ourselves.
+     A worker that the pool kills cannot do this: its orphans go to init,
+     the limit documented in wpool.h. */
+  wpool__subreaper_enable();
   wpool__registry_freeze();
   int rc = wpool__worker_serve(task_fd, result_fd);
   fflush(NULL);
+  wpool__sweep_children(NULL, 0);
   _exit(rc);
 }
 

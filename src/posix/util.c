@@ -12,11 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
 
 int wpool__read_full(int fd, void *buf, size_t len) {
   for (char *p = buf; len > 0;) {
@@ -51,14 +47,4 @@ int wpool__fd_above_stdio(int fd) {
   close(fd);
   errno = e;
   return moved;
-}
-
-int wpool__on_main_thread(void) {
-#if defined(__linux__)
-  return syscall(SYS_gettid) == (long)getpid();
-#elif defined(__APPLE__)
-  return pthread_main_np() == 1;
-#else
-  return 0;
-#endif
 }

@@ -22,13 +22,6 @@ int wpool__sys_fail(char **errmsg, int code, int err, const char *fmt, ...)
 #endif
     ;
 
-/*
- * 1 when the calling thread is the process's main thread. Linux ties
- * PR_SET_PDEATHSIG to the thread that started a child, so the death signal
- * is only armed for children started by the main thread. In util.c.
- */
-int wpool__on_main_thread(void);
-
 /* Read exactly len bytes (retrying EINTR): 0, or -1 at EOF or on error.
    Async-signal-safe. In util.c. */
 int wpool__read_full(int fd, void *buf, size_t len);
