@@ -122,6 +122,10 @@ static _Noreturn void run_worker(int sock, const int pp[4],
      them open in its server. */
   wpool__fd_track(pp[0]);
   wpool__fd_track(pp[3]);
+  /* Fork workers need no token (they are not started from a command line).
+     A spawned worker that forked this server had one: a nested pool's
+     INIT carries its own. */
+  wpool__worker_expect_token(NULL);
   int rc = wpool__worker_serve(pp[0], pp[3]);
   fflush(NULL);
   _exit(rc);
