@@ -248,7 +248,7 @@ int wpool__fd_send(int sock, const void *buf, size_t len, const int *fds,
 }
 
 /* The descriptors of one received message, appended to fds. */
-static int take_fds(struct msghdr *m, int *fds, int *nfds) {
+static int take_fds(struct msghdr *m, int sock, int *fds, int *nfds) {
   int e = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -265,8 +265,16 @@ static int take_fds(struct msghdr *m, int *fds, int *nfds) {
       }
     }
   }
-  /* The kernel drops descriptors that did not fit: out of step then. */
-  return e == 0 && (m->msg_flags & MSG_CTRUNC) ? EPROTO : e;
+  if (e != 0 || !(m->msg_flags & MSG_CTRUNC))
+    return e;
+  /* The kernel dropped descriptors: because this process has no room for
+     them (it installs what fits), or because the peer sent too many. */
+  int probe = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  if (probe < 0 && errno == EMFILE)
+    return EMFILE;
+  if (probe >= 0)
+    close(probe);
+  return EPROTO;
 }
 
 int wpool__fd_recv(int sock, void *buf, size_t len, int *fds, int *nfds) {
@@ -286,8 +294,9 @@ int wpool__fd_recv(int sock, void *buf, size_t len, int *fds, int *nfds) {
   ssize_t n;
   while ((n = recvmsg(sock, &m, RECV_FLAGS)) < 0 && errno == EINTR)
     ;
-  int e = n < 0 ? errno : n == 0 ? -1 : take_fds(&m, fds, nfds);
-  if (e == 0 && (size_t)n < len &&
+  int e = n < 0 ? errno : n == 0 ? -1 : take_fds(&m, sock, fds, nfds);
+  /* After EMFILE the stream is still in step once the message is read. */
+  if ((e == 0 || e == EMFILE) && n > 0 && (size_t)n < len &&
       wpool__read_full(sock, (char *)buf + n, len - (size_t)n) < 0)
     e = -1;
   for (int i = 0; e == 0 && i < *nfds; i++)

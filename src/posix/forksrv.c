@@ -122,7 +122,8 @@ static int call(wpool__forksrv_t *fs, const request_t *q, reply_t *r,
       wpool__fd_close(fds[i]);
     e = EPROTO;
   }
-  if (e != 0)
+  /* EMFILE: the whole reply was read, only its descriptors were dropped. */
+  if (e != 0 && e != EMFILE)
     fs->broken = 1;
   pthread_mutex_unlock(&fs->lock);
   return e;
@@ -138,6 +139,16 @@ int wpool__forksrv_spawn(wpool__forksrv_t *fs, wpool__proc_t *p,
   reply_t r;
   int fds[2];
   int e = call(fs, &q, &r, fds);
+  if (e == EMFILE) {
+    /* The worker was started, but without its channels here it can only
+       see end of input and exit: reap it now rather than leave a zombie. */
+    if (r.err == 0 && r.pid > 0) {
+      request_t reap = {OP_REAP, 1, r.pid};
+      call(fs, &reap, &r, fds);
+    }
+    return wpool__sys_fail(errmsg, WPOOL_ESYS, e,
+                           "cannot take a new worker's channels");
+  }
   if (e != 0)
     return wpool__sys_fail(errmsg, WPOOL_ESYS, e < 0 ? 0 : e,
                            "lost the fork server%s",
