@@ -9,8 +9,8 @@
 #define _GNU_SOURCE
 #endif
 
-#include "fdtrack.h"
 #include "forksrv.h"
+#include "fdtrack.h"
 #include "posix.h"
 #include "util.h"
 #include "wpool.h"

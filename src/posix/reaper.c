@@ -133,8 +133,7 @@ void wpool__sweep_children(const long *keep, size_t nkeep) {
   int n;
   siginfo_t si;
   /* No child at all (the usual case when a server ends): nothing to scan. */
-  if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
-      errno == ECHILD)
+  if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
     return;
   /* Each round kills and reaps what it found; their own orphans are
      re-parented to us meanwhile and show up in the next round. */

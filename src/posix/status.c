@@ -86,9 +86,10 @@ int wpool__sys_fail(char **errmsg, int code, int err, const char *fmt, ...) {
        (procos.c, forksrv.c, spawn.c: the wake pipe and the fork server's
        socket, two pipe ends per worker, four more while one starts). */
     struct rlimit rl;
-    long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                   ? (long)rl.rlim_cur
-                   : -1;
+    long lim =
+        getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+            ? (long)rl.rlim_cur
+            : -1;
     snprintf(more, sizeof more,
              "%s (EMFILE: out of file descriptors; "
              "RLIMIT_NOFILE is %ld, and a process pool needs 2 per worker, "
