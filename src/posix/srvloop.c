@@ -55,6 +55,12 @@ static long *kids;
 static size_t nkids, capkids;
 static int death_fd = -1;
 static pid_t self;
+/* A worker ended without cleaning up after itself (killed, crashed): what
+   it left may be ours now. Listing children means reading /proc, so it is
+   done once the server has been idle for SWEEP_IDLE_MS (a burst of reaps,
+   at terminate, costs one), and at the end. */
+static int dirty;
+#define SWEEP_IDLE_MS 10
 
 /* Room for one more worker; 0, or an errno value. */
 static int kids_reserve(void) {
@@ -128,6 +134,9 @@ static _Noreturn void run_worker(int sock, const int pp[4],
   wpool__worker_expect_token(NULL);
   int rc = wpool__worker_serve(pp[0], pp[3]);
   fflush(NULL);
+  /* Ending by ourselves: what our tasks left outside our group goes now,
+     so that the server need not look (see serve_reap). */
+  wpool__sweep_children(NULL, 0);
   _exit(rc);
 }
 
@@ -172,8 +181,10 @@ static int serve_reap(int sock, const wpool__srv_request_t *q) {
   kids_remove((long)q->pid);
   /* What the worker's tasks started and left behind outside its group was
      re-parented to it, and at its death to us: every child of ours that
-     is not a live worker is such a leftover. */
-  wpool__sweep_children(kids, nkids);
+     is not a live worker is such a leftover. A worker that ended by itself
+     (status 0) has killed its own (see run_worker). */
+  if (r.err != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    dirty = 1;
   return wpool__fd_send(sock, &r, sizeof r, NULL, 0);
 }
 
@@ -199,9 +210,13 @@ static void arm_death_signal(const wpool__srv_origin_t *o) {
 static int wait_request(int sock, const wpool__srv_origin_t *o) {
   for (;;) {
     struct pollfd pf[2] = {{sock, POLLIN, 0}, {death_fd, POLLIN, 0}};
-    int n = poll(pf, death_fd >= 0 ? 2 : 1, -1);
+    int n = poll(pf, death_fd >= 0 ? 2 : 1, dirty ? SWEEP_IDLE_MS : -1);
     if (n < 0 && errno != EINTR)
       return -1;
+    if (n == 0) {
+      wpool__sweep_children(kids, nkids);
+      dirty = 0;
+    }
     if (n > 0 && death_fd >= 0 && pf[1].revents) {
 #ifdef __linux__
       struct signalfd_siginfo si;
