@@ -220,6 +220,36 @@ static void test_stdio_closed(void) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* A pool outlives the thread that created it                              */
+
+static void *create_in_thread(void *arg) {
+  *(wpool_t **)arg = wt_pool(2);
+  return NULL;
+}
+
+/*
+ * Linux sends a child's parent-death signal when the *thread* that started
+ * it ends: a pool created by a thread that has ended since must still work
+ * (its fork server must not take that for its parent's death).
+ */
+static void test_creator_thread_ends(void) {
+  wpool_t *pool = NULL;
+  wt_thread_t t;
+  CU_ASSERT_EQUAL_FATAL(wt_thread_start(&t, create_in_thread, &pool), 0);
+  wt_thread_join(t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  for (int i = 0; i < 20; i++) {
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
+    CU_ASSERT_EQUAL(y, i * i);
+  }
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.workers_replaced, 0);
+  wpool_destroy(pool);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Issue 10.6: pools nested in tasks, every combination                    */
 
 static void test_nested_pools(void) {
@@ -470,6 +500,7 @@ static void test_setsid_escapee(void) {
 
 static const wt_test_t tests[] = {
     {"stdio_closed", test_stdio_closed},
+    {"creator_thread_ends", test_creator_thread_ends},
     {"nested_pools", test_nested_pools},
     {"fd_limit", test_fd_limit},
 #ifdef __linux__
