@@ -88,6 +88,20 @@ static void kids_remove(long pid) {
     }
 }
 
+/* In a worker: the server's state is not ours. A fork pool made by one of
+   our tasks starts a server of its own from this copy, which must not take
+   our siblings for its workers. */
+static void forget_server(void) {
+  if (kids != NULL)
+    munmap(kids, capkids * sizeof *kids);
+  kids = NULL;
+  nkids = capkids = 0;
+  if (death_fd >= 0)
+    close(death_fd);
+  death_fd = -1;
+  dirty = 0;
+}
+
 /* The parent is gone (or has let us go): no worker may outlive it. */
 static _Noreturn void finish(void) {
   for (size_t i = 0; i < nkids; i++) {
@@ -116,8 +130,7 @@ static _Noreturn void run_worker(int sock, const int pp[4],
   close(sock);
   close(pp[1]);
   close(pp[2]);
-  if (death_fd >= 0)
-    close(death_fd);
+  forget_server();
   /* Its own process group: killing the worker kills what its tasks start;
      as a subreaper it also keeps what leaves the group (see reaper.c). */
   setpgid(0, 0);
