@@ -66,6 +66,23 @@ static int task_nested(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(task_nested)
 
+typedef struct nested_arg {
+  int method;
+  wt_gate_arg_t gate;
+} nested_arg_t;
+
+/* task_nested, once the gate lets it through. */
+static int task_nested_gated(const void *arg, size_t len, wpool_out_t *out) {
+  nested_arg_t a;
+  if (len != sizeof a)
+    return wpool_out_fail(out, 1, "bad argument");
+  memcpy(&a, arg, sizeof a);
+  wt_gate_announce(&a.gate);
+  wt_gate_pass(&a.gate);
+  return task_nested(&a.method, sizeof a.method, out);
+}
+WPOOL_REGISTER(task_nested_gated)
+
 /* Start a child that leaves the worker's process group and session
    (setsid) and waits forever; tell its pid through the FIFO named by the
    argument; return at once. */
@@ -252,26 +269,43 @@ static void test_creator_thread_ends(void) {
 /* ---------------------------------------------------------------------- */
 /* Issue 10.6: pools nested in tasks, every combination                    */
 
+/*
+ * Each of the pool's 2 workers runs a task that creates, uses and destroys
+ * a pool of each method, both at once (held at a gate until both have
+ * started, so that each worker has one): every task succeeds, and no outer
+ * worker is harmed by the inner pools (none replaced).
+ */
 static void test_nested_pools(void) {
-  wpool_t *pool = wt_pool(1);
+  wpool_t *pool = wt_pool(2);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
   static const wpool_method_t inner[] = {WPOOL_FORK, WPOOL_SPAWN, WPOOL_THREAD};
   for (size_t i = 0; i < sizeof inner / sizeof inner[0]; i++) {
-    int m = (int)inner[i], sum = 0;
-    void *out = NULL;
-    size_t len = 0;
-    char *err = NULL;
-    int rc = wpool_apply(pool, task_nested, &m, sizeof m, &out, &len, &err);
-    if (rc != 0)
-      fprintf(stderr, "\n  %s in %s: %s\n", wt_method_name(inner[i]),
-              wt_method_name(wt_method), err ? err : "");
-    CU_ASSERT_EQUAL(rc, 0);
-    if (rc == 0 && len == sizeof sum)
-      memcpy(&sum, out, sizeof sum);
-    CU_ASSERT_EQUAL(sum, 285);
-    wpool_free(out);
-    wpool_free(err);
+    nested_arg_t a = {(int)inner[i], wt_gate_arg(&g, 0)};
+    wpool_result_t *r[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+      CU_ASSERT_EQUAL(wpool_apply_async(pool, task_nested_gated, &a, sizeof a,
+                                        NULL, NULL, NULL, &r[k]),
+                      0);
+    CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 2), 0);
+    CU_ASSERT_EQUAL(wt_gate_release(&g, 2), 0);
+    for (int k = 0; k < 2; k++) {
+      int sum = 0;
+      int rc = r[k] ? wt_result_int(r[k], WT_LONG_MS, &sum) : -1;
+      if (rc != 0)
+        fprintf(stderr, "\n  %s in %s: %s\n", wt_method_name(inner[i]),
+                wt_method_name(wt_method),
+                r[k] ? wpool_result_message(r[k]) : "");
+      CU_ASSERT_EQUAL(rc, 0);
+      CU_ASSERT_EQUAL(sum, 285);
+      wpool_result_free(r[k]);
+    }
   }
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.workers_replaced, 0);
+  wt_gate_close(&g);
   wpool_destroy(pool);
 }
 
