@@ -35,6 +35,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -131,6 +132,17 @@ static _Noreturn void run_worker(int sock, const int pp[4],
   close(pp[1]);
   close(pp[2]);
   forget_server();
+  /* Standard streams the program had closed when it made the pool become
+     the null device, as for spawned workers: otherwise the first file a
+     task opens would be its stdout. */
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int null = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+      if (null >= 0 && null != fd) {
+        dup2(null, fd);
+        close(null);
+      }
+    }
   /* Its own process group: killing the worker kills what its tasks start;
      as a subreaper it also keeps what leaves the group (see reaper.c). */
   setpgid(0, 0);
