@@ -115,6 +115,18 @@ static int task_escape(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(task_escape)
 
+/* Anything -> a bit mask of the standard descriptors open in the worker. */
+static int task_std_open(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  int mask = 0;
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) >= 0)
+      mask |= 1 << fd;
+  return wpool_out_set(out, &mask, sizeof mask);
+}
+WPOOL_REGISTER(task_std_open)
+
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 
@@ -218,6 +230,11 @@ static int stdio_closed_scenario(void *unused) {
     for (int i = 0; i < 40; i++)
       if (out[i] != i * i)
         bad |= 8;
+    /* Process workers get the null device for the closed streams. */
+    int mask = 0;
+    if (wt_is_process() &&
+        (wt_apply_int(pool, task_std_open, 0, &mask, NULL) != 0 || mask != 7))
+      bad |= 16;
     wpool_destroy(pool);
   }
   for (int i = 0; i < 3; i++)
