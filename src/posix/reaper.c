@@ -7,6 +7,10 @@
  * a child of its own) and kill it. Elsewhere these calls do nothing: the
  * process group is the limit of the guarantee there.
  *
+ * The price: an orphan that ends stays a zombie of its subreaper until the
+ * sweep, since a worker cannot tell it from its tasks' own children (which
+ * a task may still wait for) and so reaps nothing while it serves.
+ *
  * Everything here is async-signal-safe and allocates nothing: the fork
  * server uses it.
  */
