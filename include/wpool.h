@@ -308,7 +308,23 @@ WPOOL_EXTERN int wpool_bootstrap(int argc, char **argv);
 /** A pool of workers (opaque): see wpool_create(). */
 typedef struct wpool wpool_t;
 
-/** How a pool runs its workers (wpool_options_t.method). */
+/**
+ * How a pool runs its workers (wpool_options_t.method).
+ *
+ * @par What process workers leave behind
+ * Killing or reaping a worker kills its process group, so whatever its tasks
+ * started ends with it. A descendant that leaves the group (setsid(),
+ * setpgid()) is contained on Linux only, where the fork server and every
+ * worker are child subreapers: it is killed when its worker ends, except
+ * that a WPOOL_SPAWN worker that is killed (wpool_terminate(), a time limit,
+ * wpool_destroy() without wpool_join(), a crash) leaves it to init. On macOS
+ * only the process group is contained.
+ * @par Workers die with their parent
+ * Linux: within milliseconds, even in the middle of a task (fork and spawn).
+ * Windows: at once (a kill-on-close job). macOS: fork workers at once (their
+ * server sees end of file on its socket); spawn workers when their running
+ * task ends and they read end of input.
+ */
 typedef enum wpool_method {
   WPOOL_DEFAULT = 0, /**< WPOOL_FORK on Linux, WPOOL_SPAWN elsewhere */
   WPOOL_FORK = 1,    /**< processes forked from a copy of the caller */

@@ -73,7 +73,7 @@ int wpool__fd_track_locked(int fd) {
   return 0;
 }
 
-static void untrack_locked(int fd) {
+void wpool__fd_untrack_locked(int fd) {
   size_t word = (size_t)fd / BITS;
   if (fd >= 0 && word < nwords)
     bits[word] &= ~(1UL << ((size_t)fd % BITS));
@@ -84,7 +84,7 @@ void wpool__fd_close_locked(int fd) {
     return;
   /* Untrack before closing: once closed, the number may be reused by another
      thread's descriptor, which must keep its own entry. */
-  untrack_locked(fd);
+  wpool__fd_untrack_locked(fd);
   /* Not retried on EINTR: on Linux the descriptor is gone either way, and a
      retry could close a number that another thread has just reused. */
   close(fd);
@@ -104,7 +104,7 @@ void wpool__fd_track(int fd) {
 
 void wpool__fd_untrack(int fd) {
   wpool__fd_lock();
-  untrack_locked(fd);
+  wpool__fd_untrack_locked(fd);
   wpool__fd_unlock();
 }
 
@@ -130,60 +130,81 @@ void wpool__fd_close_all_tracked_in_child(void) {
   }
 }
 
-int wpool__fd_set_flags(int fd, int nonblock) {
-  int fdf = fcntl(fd, F_GETFD);
-  if (fdf < 0 || fcntl(fd, F_SETFD, fdf | FD_CLOEXEC) < 0)
-    return -1;
-  if (!nonblock)
-    return 0;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-    return -1;
-  return 0;
-}
-
 /*
  * Without pipe2 and SOCK_CLOEXEC (macOS) a new pair is briefly inheritable
  * (flags set afterwards). That matters only to a concurrent fork+exec by the
  * program itself: wpool's own forks are covered by the lock, and macOS
  * spawns use POSIX_SPAWN_CLOEXEC_DEFAULT.
  */
-static int finish_pair(int rc, int fds[2], int set_cloexec) {
-  if (rc == 0 && set_cloexec &&
-      (wpool__fd_set_flags(fds[0], 0) < 0 ||
-       wpool__fd_set_flags(fds[1], 0) < 0)) {
-    int e = errno;
-    close(fds[0]);
-    close(fds[1]);
-    errno = e;
-    rc = -1;
+static int make_raw(int fds[2], int flags) {
+  int rc, atomic_cloexec = 0;
+  if (flags & WPOOL__FD_SOCKET) {
+#ifdef SOCK_CLOEXEC
+    rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+    atomic_cloexec = 1;
+#else
+    rc = socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
+#endif
+  } else {
+#if defined(__linux__)
+    rc = pipe2(fds, O_CLOEXEC);
+    atomic_cloexec = 1;
+#else
+    rc = pipe(fds);
+#endif
   }
-  if (rc != 0)
-    fds[0] = fds[1] = -1;
-  return rc == 0 ? 0 : -1;
+  return rc < 0 ? -1 : atomic_cloexec;
 }
 
-int wpool__fd_pipe(int fds[2]) {
+int wpool__fd_pair_untracked(int fds[2], int flags) {
+  int atomic = make_raw(fds, flags);
+  if (atomic < 0) {
+    fds[0] = fds[1] = -1;
+    return errno;
+  }
+  int e = 0;
+  for (int k = 0; k < 2; k++) {
+    int nb = (flags & (k ? WPOOL__FD_NONBLOCK1 : WPOOL__FD_NONBLOCK0)) != 0;
+    if (e != 0)
+      continue; /* closed below */
+    fds[k] = wpool__fd_above_stdio(fds[k]);
+    if (fds[k] < 0 || ((!atomic || nb) && wpool__fd_set_flags(fds[k], nb) < 0))
+      e = errno;
+  }
+  if (e != 0) {
+    for (int k = 0; k < 2; k++)
+      if (fds[k] >= 0)
+        close(fds[k]);
+    fds[0] = fds[1] = -1;
+    return e;
+  }
 #if defined(__linux__)
-  int rc = finish_pair(pipe2(fds, O_CLOEXEC), fds, 0);
   /* A 1 MiB pipe moves large payloads in 1 MiB writes instead of 64 KiB
      ones (about 2.5x the bandwidth here). Best effort: the system caps it
      (fs/pipe-max-size, and a per-user budget past which it refuses). */
-  if (rc == 0)
+  if ((flags & WPOOL__FD_BIG) && !(flags & WPOOL__FD_SOCKET))
     fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
-  return rc;
-#else
-  return finish_pair(pipe(fds), fds, 1);
 #endif
+  return 0;
 }
 
-int wpool__fd_socketpair(int fds[2]) {
-#ifdef SOCK_CLOEXEC
-  return finish_pair(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
-                     fds, 0);
-#else
-  return finish_pair(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), fds, 1);
-#endif
+int wpool__fd_pair_locked(int fds[2], int flags) {
+  int e = wpool__fd_pair_untracked(fds, flags);
+  if (e == 0 && (wpool__fd_track_locked(fds[0]) < 0 ||
+                 wpool__fd_track_locked(fds[1]) < 0)) {
+    wpool__fd_close_locked(fds[0]);
+    wpool__fd_close_locked(fds[1]);
+    fds[0] = fds[1] = -1;
+    e = ENOMEM;
+  }
+  return e;
+}
+
+int wpool__fd_pair(int fds[2], int flags) {
+  wpool__fd_lock();
+  int e = wpool__fd_pair_locked(fds, flags);
+  wpool__fd_unlock();
+  return e;
 }
 
 /* Room for WPOOL__FD_PASS_MAX descriptors, aligned for a cmsghdr. */
@@ -227,7 +248,7 @@ int wpool__fd_send(int sock, const void *buf, size_t len, const int *fds,
 }
 
 /* The descriptors of one received message, appended to fds. */
-static int take_fds(struct msghdr *m, int *fds, int *nfds) {
+static int take_fds(struct msghdr *m, int sock, int *fds, int *nfds) {
   int e = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -244,8 +265,16 @@ static int take_fds(struct msghdr *m, int *fds, int *nfds) {
       }
     }
   }
-  /* The kernel drops descriptors that did not fit: out of step then. */
-  return e == 0 && (m->msg_flags & MSG_CTRUNC) ? EPROTO : e;
+  if (e != 0 || !(m->msg_flags & MSG_CTRUNC))
+    return e;
+  /* The kernel dropped descriptors: because this process has no room for
+     them (it installs what fits), or because the peer sent too many. */
+  int probe = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  if (probe < 0 && errno == EMFILE)
+    return EMFILE;
+  if (probe >= 0)
+    close(probe);
+  return EPROTO;
 }
 
 int wpool__fd_recv(int sock, void *buf, size_t len, int *fds, int *nfds) {
@@ -265,12 +294,14 @@ int wpool__fd_recv(int sock, void *buf, size_t len, int *fds, int *nfds) {
   ssize_t n;
   while ((n = recvmsg(sock, &m, RECV_FLAGS)) < 0 && errno == EINTR)
     ;
-  int e = n < 0 ? errno : n == 0 ? -1 : take_fds(&m, fds, nfds);
-  if (e == 0 && (size_t)n < len &&
+  int e = n < 0 ? errno : n == 0 ? -1 : take_fds(&m, sock, fds, nfds);
+  /* After EMFILE the stream is still in step once the message is read. */
+  if ((e == 0 || e == EMFILE) && n > 0 && (size_t)n < len &&
       wpool__read_full(sock, (char *)buf + n, len - (size_t)n) < 0)
     e = -1;
   for (int i = 0; e == 0 && i < *nfds; i++)
-    if (wpool__fd_set_flags(fds[i], 1) < 0)
+    if ((fds[i] = wpool__fd_above_stdio(fds[i])) < 0 ||
+        wpool__fd_set_flags(fds[i], 1) < 0)
       e = errno;
     else if (wpool__fd_track_locked(fds[i]) < 0)
       e = ENOMEM;

@@ -31,20 +31,42 @@ void wpool__fd_close_locked(int fd);
  */
 void wpool__fd_close_all_tracked_in_child(void);
 
-/* A close-on-exec pipe, or Unix stream socket pair: 0, or -1 with errno and
-   both fds set to -1. */
-int wpool__fd_pipe(int fds[2]);
-int wpool__fd_socketpair(int fds[2]);
-/* Make fd close-on-exec and, when nonblock, non-blocking; 0 or -1. */
-int wpool__fd_set_flags(int fd, int nonblock);
+/* Flags of the calls below. */
+enum {
+  WPOOL__FD_SOCKET = 1,    /* a Unix stream socket pair, not a pipe */
+  WPOOL__FD_NONBLOCK0 = 2, /* fds[0] non-blocking */
+  WPOOL__FD_NONBLOCK1 = 4, /* fds[1] non-blocking */
+  WPOOL__FD_BIG = 8        /* a pipe for payloads: ask for a larger buffer */
+};
+
+/*
+ * Every internal channel of wpool is made by one of these. A pipe (fds[0]
+ * the read end) or socket pair that is close-on-exec from the start (pipe2,
+ * SOCK_CLOEXEC; without them the flag is set before the lock is released),
+ * never on descriptors 0-2, non-blocking as asked, and tracked: all under the
+ * tracking lock, so that no fork server ever holds an untracked copy.
+ * Returns 0, or an errno value with both fds set to -1.
+ */
+int wpool__fd_pair(int fds[2], int flags);
+/* The same with the lock already held. */
+int wpool__fd_pair_locked(int fds[2], int flags);
+/*
+ * The same, untracked and without the lock: for the fork server only,
+ * which must touch no lock or heap. Async-signal-safe.
+ */
+int wpool__fd_pair_untracked(int fds[2], int flags);
+/* Stop tracking fd (left open), lock held. */
+void wpool__fd_untrack_locked(int fd);
 
 /*
  * Passing descriptors over a Unix stream socket (SCM_RIGHTS). Send len bytes
  * with nfds (at most WPOOL__FD_PASS_MAX) descriptors attached: 0, or -1 with
  * errno; a dead peer is EPIPE, never SIGPIPE. Receive exactly len bytes and
  * the descriptors attached to them into fds (*nfds of them), which are made
- * close-on-exec and non-blocking and tracked before any fork server can be
- * forked: 0, an errno value, or -1 at EOF; on failure none are kept.
+ * close-on-exec and non-blocking, moved off 0-2 and tracked before any fork
+ * server can be forked: 0, an errno value, or -1 at EOF; on failure none are
+ * kept. Descriptors the kernel had to drop because this process is at its
+ * limit are EMFILE.
  */
 #define WPOOL__FD_PASS_MAX 2
 int wpool__fd_send(int sock, const void *buf, size_t len, const int *fds,

@@ -1,22 +1,18 @@
 /*
- * The fork server (see posix.h). The parent and the server talk over a Unix
- * stream socket in fixed-size requests and replies, one at a time; a spawn
- * reply carries the parent's two pipe ends as SCM_RIGHTS.
- *
- * The server itself makes nothing but system calls (read, sendmsg, pipe,
- * fork, waitpid, kill, close) and touches no lock or heap of the program: it
- * is a copy of a process that may have had other threads, whose locks it
- * must never need. Workers forked from it run ordinary code: their parent
- * had a single thread, which is the point.
+ * The fork server (see posix.h), the pool's side: starting it, requests,
+ * stopping it. The parent and the server talk over a Unix stream socket in
+ * fixed-size requests and replies, one at a time; a spawn reply carries the
+ * parent's two pipe ends as SCM_RIGHTS. The server process itself is in
+ * srvloop.c.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE
 #endif
 
+#include "forksrv.h"
 #include "fdtrack.h"
 #include "posix.h"
 #include "util.h"
-#include "worker.h"
 #include "wpool.h"
 
 #include <errno.h>
@@ -29,22 +25,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
-enum { OP_SPAWN = 1, OP_REAP = 2 };
-
-/* Both ends are copies of one program: plain structs in host order. */
-typedef struct request {
-  int32_t op, kill_first;
-  int64_t pid;
-} request_t;
-
-typedef struct reply {
-  int32_t err, status; /* err: errno of the server's failed call, or 0 */
-  int64_t pid;
-} reply_t;
+typedef wpool__srv_request_t request_t;
+typedef wpool__srv_reply_t reply_t;
+typedef wpool__srv_origin_t origin_t;
+enum { OP_SPAWN = WPOOL__SRV_SPAWN, OP_REAP = WPOOL__SRV_REAP };
 
 struct wpool__forksrv {
   pthread_mutex_t lock; /* one request and its reply at a time */
@@ -53,111 +38,22 @@ struct wpool__forksrv {
   int broken; /* the stream is closed or out of step: fail at once */
 };
 
-/* The thread that started the server: workers get its signal state back, as
-   if they had been forked from there. */
-typedef struct origin {
-  sigset_t mask;
-  struct sigaction chld;
-  pid_t parent;
-  int armed; /* may arm the parent-death signal (see util.h) */
-} origin_t;
-
-/* pp: task read, task write, result read, result write. */
-static _Noreturn void run_worker(int sock, const int pp[4], const origin_t *o) {
-  /* Holding the parent's ends would hide the parent's EOF from ourselves. */
-  close(sock);
-  close(pp[1]);
-  close(pp[2]);
-  /* Its own process group: killing the worker kills what its tasks start. */
-  setpgid(0, 0);
-  sigaction(SIGCHLD, &o->chld, NULL);
-  sigprocmask(SIG_SETMASK, &o->mask, NULL);
-  int rc = wpool__worker_serve(pp[0], pp[3]);
-  fflush(NULL);
-  _exit(rc);
-}
-
-static int serve_spawn(int sock, const origin_t *o) {
-  reply_t r = {0, 0, 0};
-  int pp[4] = {-1, -1, -1, -1};
-  pid_t pid = -1;
-  if (wpool__fd_pipe(pp) < 0 || wpool__fd_pipe(pp + 2) < 0)
-    r.err = errno;
-  else if ((pid = fork()) == 0)
-    run_worker(sock, pp, o);
-  else if (pid < 0)
-    r.err = errno;
-  else
-    r.pid = pid;
-  int ends[2] = {pp[1], pp[2]};
-  int rc = wpool__fd_send(sock, &r, sizeof r, ends, pid > 0 ? 2 : 0);
-  /* Only the parent and the worker may hold the pipes from here on, or later
-     workers would inherit them. Had the reply been lost, the worker sees EOF
-     on its task pipe now and exits. */
-  for (int i = 0; i < 4; i++)
-    if (pp[i] >= 0)
-      close(pp[i]);
-  return rc;
-}
-
-static _Noreturn void serve(int sock, const origin_t *o) {
-#ifdef __linux__
-  /* EOF on the socket ends the server in any case; the death signal also
-     covers a parent killed while a request is running. The getppid check
-     covers a parent that died before the prctl. */
-  if (o->armed) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != o->parent)
-      _exit(0);
-  }
-#endif
-  /* Signals stay blocked as the parent left them, so the program's handlers
-     never run here. SIGCHLD must not be ignored, or workers would be reaped
-     by the kernel and REAP could not report their status. */
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  sigaction(SIGCHLD, &dfl, NULL);
-  for (;;) {
-    request_t q;
-    reply_t r = {0, 0, 0};
-    int rc = -1;
-    if (wpool__read_full(sock, &q, sizeof q) < 0)
-      _exit(0); /* the parent closed the channel or died */
-    if (q.op == OP_SPAWN) {
-      rc = serve_spawn(sock, o);
-    } else if (q.op == OP_REAP) {
-      int st = 0;
-      r.err = wpool__wait_child((long)q.pid, q.kill_first, &st);
-      r.status = st;
-      r.pid = q.pid;
-      rc = wpool__fd_send(sock, &r, sizeof r, NULL, 0);
-    }
-    if (rc < 0)
-      _exit(0);
-  }
-}
-
 /* Fork the server with the fd lock held; 0 or an errno value. */
 static int fork_server(wpool__forksrv_t *fs, const origin_t *o) {
-  int sv[2], e = 0;
+  int sv[2], e;
   wpool__fd_lock();
-  if (wpool__fd_socketpair(sv) < 0) {
-    e = errno;
-  } else if (wpool__fd_track_locked(sv[0]) < 0) {
-    e = ENOMEM;
-    close(sv[0]);
-    close(sv[1]);
+  if ((e = wpool__fd_pair_locked(sv, WPOOL__FD_SOCKET)) != 0) {
+    /* nothing to undo */
   } else if ((fs->pid = fork()) == 0) {
-    /* Our socket's other end first: only the parent may hold it, so that
-       the parent's exit is our EOF. */
-    wpool__fd_close_locked(sv[0]);
+    /* Our socket's other end goes with every other tracked descriptor:
+       only the parent may hold it, so that the parent's exit is our EOF. */
+    wpool__fd_untrack_locked(sv[1]);
     wpool__fd_close_all_tracked_in_child();
     wpool__fd_unlock();
-    serve(sv[1], o);
+    wpool__srv_serve(sv[1], o);
   } else {
     e = fs->pid < 0 ? errno : 0;
-    close(sv[1]);
+    wpool__fd_close_locked(sv[1]);
     if (e != 0)
       wpool__fd_close_locked(sv[0]);
     else
@@ -181,7 +77,7 @@ int wpool__forksrv_start(wpool__forksrv_t **out, char **errmsg) {
     free(fs);
     return wpool__sys_fail(errmsg, WPOOL_ESYS, e, "pthread_mutex_init");
   }
-  origin_t o = {.parent = getpid(), .armed = wpool__on_main_thread()};
+  origin_t o = {.parent = getpid()};
   sigset_t all;
   sigfillset(&all);
   sigaction(SIGCHLD, NULL, &o.chld);
@@ -226,7 +122,8 @@ static int call(wpool__forksrv_t *fs, const request_t *q, reply_t *r,
       wpool__fd_close(fds[i]);
     e = EPROTO;
   }
-  if (e != 0)
+  /* EMFILE: the whole reply was read, only its descriptors were dropped. */
+  if (e != 0 && e != EMFILE)
     fs->broken = 1;
   pthread_mutex_unlock(&fs->lock);
   return e;
@@ -242,6 +139,16 @@ int wpool__forksrv_spawn(wpool__forksrv_t *fs, wpool__proc_t *p,
   reply_t r;
   int fds[2];
   int e = call(fs, &q, &r, fds);
+  if (e == EMFILE) {
+    /* The worker was started, but without its channels here it can only
+       see end of input and exit: reap it now rather than leave a zombie. */
+    if (r.err == 0 && r.pid > 0) {
+      request_t reap = {OP_REAP, 1, r.pid};
+      call(fs, &reap, &r, fds);
+    }
+    return wpool__sys_fail(errmsg, WPOOL_ESYS, e,
+                           "cannot take a new worker's channels");
+  }
   if (e != 0)
     return wpool__sys_fail(errmsg, WPOOL_ESYS, e < 0 ? 0 : e,
                            "lost the fork server%s",
@@ -272,8 +179,8 @@ int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int kill_first,
 void wpool__forksrv_stop(wpool__forksrv_t *fs) {
   if (fs == NULL)
     return;
-  /* EOF makes the server exit at once. Workers it still has exit when the
-     pool has closed their task pipes (end of input). */
+  /* EOF makes the server exit at once, killing any worker it still has
+     (and whatever they left behind). */
   wpool__fd_close(fs->sock);
   while (waitpid(fs->pid, NULL, 0) < 0 && errno == EINTR)
     ;

@@ -6,8 +6,8 @@
 #endif
 
 #include "os.h"
-#include "fdtrack.h"
 #include "posix.h"
+#include "reaper.h"
 #include "registry.h"
 #include "util.h"
 #include "proto.h"
@@ -75,19 +75,6 @@ int wpool__os_write_all(intptr_t h, const void *buf, size_t len) {
   return 0;
 }
 
-int wpool__read_full(int fd, void *buf, size_t len) {
-  for (char *p = buf; len > 0;) {
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 long wpool__os_getpid(void) { return (long)getpid(); }
 
 int wpool__os_limit_memory(uint64_t bytes) {
@@ -120,16 +107,6 @@ uint32_t wpool__os_rss_kib(void) {
   if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
     return 0;
   return (uint32_t)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
-#endif
-}
-
-int wpool__on_main_thread(void) {
-#if defined(__linux__)
-  return syscall(SYS_gettid) == (long)getpid();
-#elif defined(__APPLE__)
-  return pthread_main_np() == 1;
-#else
-  return 0;
 #endif
 }
 
@@ -190,9 +167,19 @@ int wpool__os_bootstrap(int argc, char **argv) {
      end of input when this worker dies. */
   wpool__fd_set_flags(task_fd, 0);
   wpool__fd_set_flags(result_fd, 0);
+  /* Tracked, so that a fork pool made by a task does not keep them open in
+     its server. */
+  wpool__fd_track(task_fd);
+  wpool__fd_track(result_fd);
+  /* What our tasks start and leave behind outside our process group comes
+     back to us (see reaper.c), and ends with us when we end by ourselves.
+     A worker that the pool kills cannot do this: its orphans go to init,
+     the limit documented in wpool.h. */
+  wpool__subreaper_enable();
   wpool__registry_freeze();
   int rc = wpool__worker_serve(task_fd, result_fd);
   fflush(NULL);
+  wpool__sweep_children(NULL, 0);
   _exit(rc);
 }
 

@@ -2,8 +2,9 @@
  * The POSIX backend's internal contract: starting, reaping and describing
  * worker processes, and the descriptors the fork server must not keep.
  *
- * Every descriptor this backend hands out is close-on-exec, and the parent's
- * ends are non-blocking.
+ * Every descriptor this backend hands out is close-on-exec from the moment it
+ * exists and is never 0, 1 or 2 (see fdtrack.h), and the parent's ends are
+ * non-blocking.
  */
 #ifndef WPOOL_POSIX_H
 #define WPOOL_POSIX_H
@@ -39,7 +40,8 @@ int wpool__forksrv_start(wpool__forksrv_t **fs, char **errmsg);
 /*
  * Ask the server to fork one worker. The worker closes the server's socket
  * and calls wpool__worker_serve(task_read_end, result_write_end), then
- * _exit()s with its return value (after fflush(NULL)). On return p holds the
+ * _exit()s with its return value (after fflush(NULL)). On Linux it dies with
+ * the server, and the server with the parent (see srvloop.c). On return p holds the
  * worker's pid and the parent's ends (tracked, close-on-exec, non-blocking).
  * Thread-safe with respect to other calls on the same server.
  */
@@ -54,7 +56,8 @@ int wpool__forksrv_spawn(wpool__forksrv_t *fs, wpool__proc_t *p,
 int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int kill_first,
                         int *status);
 
-/* Close the channel to the server, wait for it to exit and free fs. */
+/* Close the channel to the server, wait for it to exit (killing any worker
+   it still has) and free fs. */
 void wpool__forksrv_stop(wpool__forksrv_t *fs);
 
 /*

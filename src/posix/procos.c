@@ -6,6 +6,7 @@
  */
 #include "../os.h"
 #include "../procpool.h"
+#include "fdtrack.h"
 #include "posix.h"
 
 #include <errno.h>
@@ -34,13 +35,6 @@ typedef struct pos {
   int *pfd_slot;
 } pos_t;
 
-static int set_flags(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
-    return -1;
-  return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
 int wpool__pos_init(wpool_t *p, char **errmsg) {
   pos_t *os = calloc(1, sizeof *os);
   if (!os)
@@ -56,14 +50,12 @@ int wpool__pos_init(wpool_t *p, char **errmsg) {
   for (size_t i = 0; i < n; i++)
     os->procs[i].task_fd = os->procs[i].result_fd = -1;
   int fds[2];
-  if (pipe(fds))
-    return WPOOL_ESYS;
+  /* Tracked and close-on-exec from the start, off 0-2 (see fdtrack.h). */
+  int e = wpool__fd_pair(fds, WPOOL__FD_NONBLOCK0 | WPOOL__FD_NONBLOCK1);
+  if (e != 0)
+    return e == ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS;
   os->wake_r = fds[0];
   os->wake_w = fds[1];
-  wpool__fd_track(fds[0]);
-  wpool__fd_track(fds[1]);
-  if (set_flags(fds[0]) || set_flags(fds[1]))
-    return WPOOL_ESYS;
   if (p->method == WPOOL_FORK)
     return wpool__forksrv_start(&os->fs, errmsg);
   return 0;

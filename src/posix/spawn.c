@@ -93,38 +93,44 @@ static char **make_envp(const char *marker) {
 /*
  * A child end that already sits on 3 or 4 would break the dup2 actions:
  * dup2(x, x) may leave close-on-exec set (older glibc), and dup2(task, 3)
- * would overwrite a result end that is 3 before it is copied to 4.
+ * would overwrite a result end that is 3 before it is copied to 4. Lock
+ * held; the copy is tracked in place of the original.
  */
 static int move_off_targets(int *fd) {
   if (*fd != CHILD_TASK_FD && *fd != CHILD_RESULT_FD)
     return 0;
   int moved = fcntl(*fd, F_DUPFD_CLOEXEC, 10);
   if (moved < 0)
-    return -1;
-  close(*fd);
+    return errno;
+  if (wpool__fd_track_locked(moved) < 0) {
+    close(moved);
+    return ENOMEM;
+  }
+  wpool__fd_close_locked(*fd);
   *fd = moved;
   return 0;
 }
 
 /* Both pipes, tracked under the fd lock before any fork server can be forked
-   (a server holding the child's result end would hide the worker's death). */
+   (a server holding the child's result end would hide the worker's death).
+   The parent's ends are non-blocking; the child's stay blocking. */
 static int make_pipes(int task[2], int result[2]) {
-  int e = 0;
-  task[0] = task[1] = result[0] = result[1] = -1;
+  int e;
+  result[0] = result[1] = -1;
   wpool__fd_lock();
-  if (wpool__fd_pipe(task) < 0 || wpool__fd_pipe(result) < 0)
-    e = errno;
-  else if (move_off_targets(&task[0]) < 0 || move_off_targets(&result[1]) < 0 ||
-           wpool__fd_set_flags(task[1], 1) < 0 ||
-           wpool__fd_set_flags(result[0], 1) < 0)
-    e = errno;
-  int all[4] = {task[0], task[1], result[0], result[1]};
-  for (int i = 0; e == 0 && i < 4; i++)
-    if (wpool__fd_track_locked(all[i]) < 0)
-      e = ENOMEM;
-  if (e != 0)
+  e = wpool__fd_pair_locked(task, WPOOL__FD_BIG | WPOOL__FD_NONBLOCK1);
+  if (e == 0)
+    e = wpool__fd_pair_locked(result, WPOOL__FD_BIG | WPOOL__FD_NONBLOCK0);
+  if (e == 0)
+    e = move_off_targets(&task[0]);
+  if (e == 0)
+    e = move_off_targets(&result[1]);
+  if (e != 0) {
+    int all[4] = {task[0], task[1], result[0], result[1]};
     for (int i = 0; i < 4; i++)
       wpool__fd_close_locked(all[i]);
+    task[0] = task[1] = result[0] = result[1] = -1;
+  }
   wpool__fd_unlock();
   return e;
 }
@@ -166,6 +172,13 @@ static int launch(pid_t *pid, int task_rd, int result_wr, char **envp) {
     if (fcntl(fd, F_GETFD) >= 0)
       e = posix_spawn_file_actions_addinherit_np(&fa, fd);
 #endif
+  /* A parent running with a standard stream closed still gives the worker
+     one (the null device), as a shell would: otherwise the first file a task
+     opens would become its stdout. */
+  for (int fd = 0; e == 0 && fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+      e = posix_spawn_file_actions_addopen(&fa, fd, "/dev/null",
+                                           fd ? O_WRONLY : O_RDONLY, 0);
   if (e == 0)
     e = posix_spawnattr_setsigmask(&attr, &none);
   if (e == 0)

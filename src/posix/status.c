@@ -7,11 +7,13 @@
 #include "posix.h"
 #include "util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 static const struct {
@@ -76,9 +78,25 @@ int wpool__sys_fail(char **errmsg, int code, int err, const char *fmt, ...) {
   if (errmsg == NULL)
     return code;
   *errmsg = NULL;
-  char sys[128];
+  char sys[128], more[256];
   const char *sep = err ? ": " : "";
   const char *text = err ? errtext(err, sys, sizeof sys) : "";
+  if (err == EMFILE) {
+    /* The usual cause is a limit set for fewer workers: say what it takes
+       (procos.c, forksrv.c, spawn.c: the wake pipe and the fork server's
+       socket, two pipe ends per worker, four more while one starts). */
+    struct rlimit rl;
+    long lim =
+        getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+            ? (long)rl.rlim_cur
+            : -1;
+    snprintf(more, sizeof more,
+             "%s (EMFILE: out of file descriptors; "
+             "RLIMIT_NOFILE is %ld, and a process pool needs 2 per worker, "
+             "3 of its own and 4 more while a worker starts)",
+             text, lim);
+    text = more;
+  }
   va_list ap, again;
   va_start(ap, fmt);
   va_copy(again, ap);

@@ -1,4 +1,8 @@
-/* Small helpers shared by the POSIX backend's files. */
+/*
+ * Small helpers shared by the POSIX backend's files: the bottom layer.
+ * util.c and status.c call nothing else in src/posix; every other file may
+ * call them.
+ */
 #ifndef WPOOL_POSIX_UTIL_H
 #define WPOOL_POSIX_UTIL_H
 
@@ -18,16 +22,22 @@ int wpool__sys_fail(char **errmsg, int code, int err, const char *fmt, ...)
 #endif
     ;
 
-/*
- * 1 when the calling thread is the process's main thread. Linux ties
- * PR_SET_PDEATHSIG to the thread that started a child, so the death signal
- * is only armed for children started by the main thread. In os.c.
- */
-int wpool__on_main_thread(void);
-
 /* Read exactly len bytes (retrying EINTR): 0, or -1 at EOF or on error.
-   Async-signal-safe. In os.c. */
+   Async-signal-safe. In util.c. */
 int wpool__read_full(int fd, void *buf, size_t len);
+
+/* Make fd close-on-exec and, when nonblock, non-blocking; 0 or -1.
+   Async-signal-safe. In util.c. */
+int wpool__fd_set_flags(int fd, int nonblock);
+
+/*
+ * fd itself when it is not 0, 1 or 2; else a close-on-exec copy at 3 or
+ * above, and fd is closed (also on failure: -1 with errno). A program that
+ * runs with its standard streams closed and later restores them with dup2()
+ * would otherwise overwrite wpool's channels, or have wpool write into its
+ * stdout. Async-signal-safe. In util.c.
+ */
+int wpool__fd_above_stdio(int fd);
 
 /*
  * Optionally SIGKILL child pid, then wait for it (retrying EINTR) and store
