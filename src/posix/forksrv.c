@@ -37,7 +37,7 @@ enum { OP_SPAWN = 1, OP_REAP = 2 };
 
 /* Both ends are copies of one program: plain structs in host order. */
 typedef struct request {
-  int32_t op, kill_first;
+  int32_t op, flags; /* flags: WPOOL__REAP_* */
   int64_t pid;
 } request_t;
 
@@ -128,7 +128,7 @@ static _Noreturn void serve(int sock, const origin_t *o) {
       rc = serve_spawn(sock, o);
     } else if (q.op == OP_REAP) {
       int st = 0;
-      r.err = wpool__wait_child((long)q.pid, q.kill_first, &st);
+      r.err = wpool__reap_child((long)q.pid, q.flags, &st);
       r.status = st;
       r.pid = q.pid;
       rc = wpool__fd_send(sock, &r, sizeof r, NULL, 0);
@@ -255,15 +255,19 @@ int wpool__forksrv_spawn(wpool__forksrv_t *fs, wpool__proc_t *p,
   return 0;
 }
 
-int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int kill_first,
+int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int flags,
                         int *status) {
   if (fs == NULL || pid <= 0)
     return WPOOL_EINVAL;
-  request_t q = {OP_REAP, kill_first != 0, pid};
+  request_t q = {OP_REAP, flags, pid};
   reply_t r;
   int fds[2];
-  if (call(fs, &q, &r, fds) != 0 || r.err != 0)
+  if (call(fs, &q, &r, fds) != 0)
     return WPOOL_ESYS;
+  if (r.err == EAGAIN)
+    return 1;
+  if (r.err != 0)
+    return r.err == ECHILD ? WPOOL_ESTATE : WPOOL_ESYS;
   if (status != NULL)
     *status = r.status;
   return 0;
