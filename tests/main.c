@@ -22,7 +22,7 @@ extern const wt_suite_t wt_suite_errors, wt_suite_options, wt_suite_registry,
     wt_suite_apply, wt_suite_results, wt_suite_callbacks, wt_suite_map,
     wt_suite_imap, wt_suite_producer, wt_suite_lifecycle, wt_suite_workers,
     wt_suite_faults, wt_suite_threads, wt_suite_hardening, wt_suite_limits,
-    wt_suite_badinput;
+    wt_suite_badinput, wt_suite_transport;
 
 static const wt_suite_t *const suites[] = {
     &wt_suite_errors,    &wt_suite_options,   &wt_suite_registry,
@@ -30,7 +30,7 @@ static const wt_suite_t *const suites[] = {
     &wt_suite_map,       &wt_suite_imap,      &wt_suite_producer,
     &wt_suite_lifecycle, &wt_suite_workers,   &wt_suite_faults,
     &wt_suite_threads,   &wt_suite_hardening, &wt_suite_limits,
-    &wt_suite_badinput,
+    &wt_suite_badinput,  &wt_suite_transport,
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 
