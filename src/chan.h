@@ -55,13 +55,12 @@ typedef struct wpool__chan_ops {
   /* Set up and tear down the set. init runs before the pool has a thread
      of its own (a fork server is forked there); fini after its I/O thread
      has ended, and also closes any channel still open. */
-  int (*init)(wpool__xport_t **x, const wpool__xport_cfg_t *cfg,
-              char **errmsg);
+  int (*init)(wpool__xport_t **x, const wpool__xport_cfg_t *cfg, char **errmsg);
   void (*fini)(wpool__xport_t *x);
   /* Make a blocked or the next wait() return soon. Any thread. */
   void (*wake)(wpool__xport_t *x);
   /* Start a peer and open a channel to it. data comes back in its events;
-     *peer names it in messages (a pid). May take a while. */
+   *peer names it in messages (a pid). May take a while. */
   int (*open)(wpool__xport_t *x, void *data, wpool__chan_t **ch, long *peer,
               char **errmsg);
   /* Send from the pieces without blocking: bytes taken (0: none now, wait
@@ -83,8 +82,7 @@ typedef struct wpool__chan_ops {
   void (*close)(wpool__chan_t *ch, char *why, size_t cap);
   /* Wait up to timeout_ms (-1: no limit) for events or a wake-up; store up
      to max of them in ev and return how many. */
-  int (*wait)(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
-              int max);
+  int (*wait)(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev, int max);
 } wpool__chan_ops_t;
 
 /* The platform's process channel (src/posix/procos.c, src/win32/procos.c). */

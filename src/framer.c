@@ -98,8 +98,7 @@ int wpool__framer_feed(wpool__framer_t *fr, const uint8_t *src, size_t n) {
     }
     src += c;
     n -= c;
-    if (fr->hdr_got == WPOOL__FRAME_SIZE && payload_done(fr) &&
-        frame_done(fr))
+    if (fr->hdr_got == WPOOL__FRAME_SIZE && payload_done(fr) && frame_done(fr))
       return -1;
   }
   return fr->failed ? -1 : 0;

@@ -39,9 +39,9 @@ typedef struct wpool__framer_cb {
 
 typedef struct wpool__framer {
   wpool__framer_cb_t cb;
-  uint64_t max_frame;   /* payload limit checked on every header */
-  int failed;           /* stopped: see wpool__framer_cb_t */
-  const char *error;    /* the framer's own reason when it failed, or NULL */
+  uint64_t max_frame; /* payload limit checked on every header */
+  int failed;         /* stopped: see wpool__framer_cb_t */
+  const char *error;  /* the framer's own reason when it failed, or NULL */
   wpool__frame_t hdr;
   size_t hdr_got;
   uint8_t *fixed;

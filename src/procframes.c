@@ -11,14 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static const wpool__frame_t exit_frame = {WPOOL__MAGIC, WPOOL__F_EXIT, 0, 0,
-                                          0, 0, 0, 0, 0, 0, 0};
+static const wpool__frame_t exit_frame = {
+    WPOOL__MAGIC, WPOOL__F_EXIT, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 void wpool__pp_protocol_error(wpool__pslot_t *s, const char *what) {
   if (!s->err_code) {
     s->err_code = WPOOL_EPROTO;
-    snprintf(s->err_msg, sizeof s->err_msg, "sent a malformed frame: %s",
-             what);
+    snprintf(s->err_msg, sizeof s->err_msg, "sent a malformed frame: %s", what);
   }
   s->dead = 1;
 }

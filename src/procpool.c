@@ -119,8 +119,7 @@ static void on_death(wpool_t *p, wpool__pslot_t *s) {
                "main() call wpool_bootstrap(argc, argv) first?",
                p->opt.start_timeout_ms);
     else if (s->err_code)
-      snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg,
-               why);
+      snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
     else
       snprintf(msg, sizeof msg, "worker %s before the handshake%s", why,
                p->method == WPOOL_SPAWN
@@ -129,8 +128,7 @@ static void on_death(wpool_t *p, wpool__pslot_t *s) {
     wpool__pp_start_failed(p, s->err_code ? s->err_code : WPOOL_ESPAWN, msg);
   } else if (s->hs == 2 && w->count) {
     if (s->err_code)
-      snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg,
-               why);
+      snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
     else
       snprintf(msg, sizeof msg, "worker %ld %s", s->peer, why);
     wpool__fail_held(p, w, s->err_code ? s->err_code : WPOOL_EWORKER, msg, 1);
@@ -156,12 +154,18 @@ static void flush(wpool_t *p, wpool__pslot_t *s) {
   }
 }
 
+/* What a worker can have left in its channel when it ends is what the
+   channel buffers (a pipe holds at most 1 MiB on Linux): past this, the
+   bytes come from someone else (a process its task started), and reading
+   them must not keep the loop from its other workers. */
+#define DRAIN_MAX ((size_t)4 << 20)
+
 /* Read what slot s's channel has into its framer; with all, until the
    channel has nothing left (its peer is gone: nothing more will come). */
 static void drain(wpool_t *p, wpool__pslot_t *s, int all) {
   uint8_t *dst;
-  size_t room;
-  while (!s->dead) {
+  size_t room, total = 0;
+  while (!s->dead && total < DRAIN_MAX) {
     if (wpool__framer_target(&s->rx, &dst, &room)) {
       wpool__pp_protocol_error(s, s->rx.error ? s->rx.error : "refused");
       return;
@@ -173,6 +177,7 @@ static void drain(wpool_t *p, wpool__pslot_t *s, int all) {
       s->dead = 1; /* end of input: the worker is going, or has gone */
       return;
     }
+    total += (size_t)n;
     if (wpool__framer_done(&s->rx, (size_t)n)) {
       if (s->rx.error)
         wpool__pp_protocol_error(s, s->rx.error);

@@ -21,12 +21,12 @@
 
 typedef struct wpool__pslot {
   wpool_t *pool;
-  wpool__worker_t *w;  /* the scheduler's side of this slot */
-  wpool__chan_t *ch;   /* NULL: no worker in the slot */
-  long peer;           /* its pid, for messages */
-  int hs;              /* handshake: 0 awaiting HELLO, 1 READY, 2 done, 3
-                          failed and already reported */
-  apr_time_t deadline; /* for the handshake */
+  wpool__worker_t *w;    /* the scheduler's side of this slot */
+  wpool__chan_t *ch;     /* NULL: no worker in the slot */
+  long peer;             /* its pid, for messages */
+  int hs;                /* handshake: 0 awaiting HELLO, 1 READY, 2 done, 3
+                            failed and already reported */
+  apr_time_t deadline;   /* for the handshake */
   apr_time_t head_since; /* when the head job (probably) started running */
   int dead;      /* decided: a protocol error, end of input, a time limit,
                     a cancellation or a late handshake; its peer is stopped */

@@ -152,9 +152,8 @@ static void test_sigchld_ignored(void) {
     /* Spawn workers' status is the system's now; the fork server's own
        SIGCHLD is the default, so a fork worker's crash is still named. */
     const char *msg = wpool_result_message(r);
-    CU_ASSERT_TRUE(wt_contains(msg, wt_method == WPOOL_SPAWN
-                                        ? "exit status was lost"
-                                        : "SIGSEGV"));
+    CU_ASSERT_TRUE(wt_contains(
+        msg, wt_method == WPOOL_SPAWN ? "exit status was lost" : "SIGSEGV"));
     CU_ASSERT_FALSE(wt_contains(msg, "could not be reaped"));
     wpool_result_free(r);
     for (int i = 0; i < 10; i++) {

@@ -56,12 +56,12 @@ struct wpool__chan {
   wpool__xport_t *x;
   void *data;
   wpool__proc_t proc;
-  int pidfd;     /* -1: no pidfd, the fallback applies */
-  int want;      /* WPOOL__CH_* the owner waits for */
-  int pending;   /* events found and not yet reported */
-  int ended;     /* the process has ended (GONE found) */
-  int reaped;    /* status holds its wait status */
-  int lost;      /* it ended, but its status went to someone else */
+  int pidfd;   /* -1: no pidfd, the fallback applies */
+  int want;    /* WPOOL__CH_* the owner waits for */
+  int pending; /* events found and not yet reported */
+  int ended;   /* the process has ended (GONE found) */
+  int reaped;  /* status holds its wait status */
+  int lost;    /* it ended, but its status went to someone else */
   int status;
   struct wpool__chan *next;
 };
@@ -124,8 +124,7 @@ static int x_init(wpool__xport_t **out, const wpool__xport_cfg_t *cfg,
   wpool__fd_lock();
   if (wpool__fd_pipe(fds) < 0) {
     e = errno;
-  } else if (wpool__fd_track_locked(fds[0]) ||
-             wpool__fd_track_locked(fds[1])) {
+  } else if (wpool__fd_track_locked(fds[0]) || wpool__fd_track_locked(fds[1])) {
     wpool__fd_close_locked(fds[0]);
     wpool__fd_close_locked(fds[1]);
     e = ENOMEM;
@@ -283,8 +282,9 @@ static void c_close(wpool__chan_t *ch, char *why, size_t cap) {
   if (ch->reaped)
     wpool__status_describe(ch->status, why, cap);
   else
-    snprintf(why, cap, "ended, but its exit status was lost (the program "
-                       "ignores SIGCHLD or reaped it itself)");
+    snprintf(why, cap,
+             "ended, but its exit status was lost (the program "
+             "ignores SIGCHLD or reaped it itself)");
   release(ch);
 }
 
@@ -368,5 +368,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 }
 
 const wpool__chan_ops_t wpool__proc_chan = {
-    "posix-process", x_init, x_fini,  x_wake,  x_open, c_send,
+    "posix-process", x_init, x_fini, x_wake,  x_open, c_send,
     c_recv,          c_want, c_stop, c_close, x_wait};

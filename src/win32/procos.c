@@ -29,8 +29,8 @@
 /* No APR here: the channel kind needs none, so the order of <windows.h>
    and apr.h does not arise. */
 #include "../chan.h"
-#include "wpool.h"
 #include "win32.h"
+#include "wpool.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -60,9 +60,9 @@ struct wpool__chan {
   int open;                 /* 0 once closed: an orphan */
   int inflight;             /* completions not yet dequeued */
   int reading, writing;
-  int rdone;                /* rbuf[roff, rlen) came and is not taken */
+  int rdone; /* rbuf[roff, rlen) came and is not taken */
   DWORD rlen, roff;
-  int rerr, werr;           /* the pipe failed that way: no more */
+  int rerr, werr; /* the pipe failed that way: no more */
   int want, pending;
   HANDLE exit_wait;
   volatile LONG exit_posted; /* set by the wait callback */
@@ -404,8 +404,7 @@ static void dispatch(wpool__xport_t *x, const OVERLAPPED_ENTRY *e) {
 static DWORD prepare(wpool__xport_t *x, DWORD timeout) {
   ULONGLONG now = GetTickCount64();
   for (wpool__chan_t *ch = x->chans; ch; ch = ch->next) {
-    if ((ch->want & WPOOL__CH_READ) && !ch->reading && !ch->rdone &&
-        !ch->rerr)
+    if ((ch->want & WPOOL__CH_READ) && !ch->reading && !ch->rdone && !ch->rerr)
       start_read(ch);
     if ((ch->want & WPOOL__CH_READ) && (ch->rdone || ch->rerr))
       ch->pending |= WPOOL__CH_READ;
@@ -439,8 +438,7 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
                   int max) {
   DWORD timeout = prepare(x, timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms);
   ULONG got = 0;
-  if (GetQueuedCompletionStatusEx(x->port, x->ev, EVENTS, &got, timeout,
-                                  FALSE))
+  if (GetQueuedCompletionStatusEx(x->port, x->ev, EVENTS, &got, timeout, FALSE))
     for (ULONG k = 0; k < got; k++)
       dispatch(x, &x->ev[k]);
   int m = 0;
@@ -456,5 +454,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 }
 
 const wpool__chan_ops_t wpool__proc_chan = {
-    "win32-process", x_init, x_fini,  x_wake,  x_open, c_send,
+    "win32-process", x_init, x_fini, x_wake,  x_open, c_send,
     c_recv,          c_want, c_stop, c_close, x_wait};
