@@ -88,10 +88,16 @@ static long long now_ms(void) {
 
 /* A pidfd for pid (close-on-exec), tracked before any fork server can be
    forked, or -1. */
+static apr_uint32_t no_pidfd; /* the kernel said ENOSYS: do not ask again */
+
 static int open_pidfd(long pid) {
 #if defined(__linux__) && defined(SYS_pidfd_open)
+  if (apr_atomic_read32(&no_pidfd))
+    return -1;
   wpool__fd_lock();
   int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd < 0 && errno == ENOSYS)
+    apr_atomic_set32(&no_pidfd, 1);
   if (fd >= 0 && wpool__fd_track_locked(fd)) {
     close(fd);
     fd = -1;
