@@ -280,6 +280,13 @@ static void c_stop(wpool__chan_t *ch) {
     return;
   }
 #endif
+  /* Without a pidfd, the pid is the worker's only while it is not reaped:
+     reap it if it has ended, and signal it only if it still runs. */
+  if (try_reap(ch, 0)) {
+    ch->ended = 1;
+    ch->pending |= WPOOL__CH_GONE;
+    return;
+  }
   wpool__proc_kill(ch->proc.pid);
 }
 
