@@ -385,7 +385,9 @@ WPOOL_EXTERN void wpool_options_init(wpool_options_t *o);
  * release with wpool_free() (or NULL). Errors: WPOOL_EINVAL,
  * WPOOL_ENOFUNC (unregistered initializer), WPOOL_ENOTSUP (method not
  * available here), WPOOL_ESPAWN (a worker failed to start, did not complete
- * the handshake in time, or its function table differs), WPOOL_ETASK (the
+ * the handshake in time, or its function table differs), WPOOL_EPROTO (a
+ * worker broke the protocol during the handshake, e.g. a READY whose failure
+ * code is not a WPOOL_E* code), WPOOL_ETASK (the
  * initializer failed; the message is its own), WPOOL_ENOHOOK (called in a
  * spawned worker whose main() did not call wpool_bootstrap()), WPOOL_ENOMEM,
  * WPOOL_ESYS.

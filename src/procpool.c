@@ -1,87 +1,38 @@
 /*
- * The process backend's portable half: one I/O thread per pool ("the
- * loop") drives every worker through the OS half (procpool.h). It starts
- * workers and checks their handshake; hands out chunks; lays out TASK frames
- * as pieces to write straight from the caller's memory; assembles RESULT
- * frames, reading a fixed map's outputs straight into the caller's output
- * array; notices deaths, fails the chunk a dead worker held, and replaces it.
- * Per-worker I/O state belongs to the loop alone; the scheduler's state, and
- * everything here, is touched with the pool's lock held.
+ * The process backend's loop: one I/O thread per pool drives every worker's
+ * channel through a channel kind (chan.h). It starts workers, hands out
+ * chunks, sends what procframes.c lays out, feeds what it receives to each
+ * slot's framer, notices deaths, fails the chunk a dead worker held, and
+ * replaces it.
+ *
+ * The loop holds the pool's lock except while a channel waits, opens or
+ * closes: the channel operations it calls with the lock held (send, recv,
+ * want, stop) never block. The channel kind never sees the lock.
+ *
+ * A worker's death is a GONE event from its channel, learnt from the process
+ * itself. When the loop decides a worker must go (a protocol error, end of
+ * input, a time limit), it asks the channel to stop it and goes on serving
+ * the others; the slot is cleared and refilled only when GONE arrives, so
+ * that nothing ever waits for a process to end.
  */
 #include "procpool.h"
 #include "os.h"
-#include "registry.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define STAGE_SIZE 65536u
 /* Replacement workers that fail to start in a row before the pool gives up
    instead of respawning forever. */
 #define MAX_START_FAILURES 3
-
-typedef struct pw {
-  int live;            /* has a process */
-  int hs;              /* handshake: 0 awaiting HELLO, 1 READY, 2 done, 3
-                          failed and already reported */
-  int64_t deadline; /* for the handshake */
-  int64_t head_since; /* when the head job (probably) started running */
-  int dead;            /* end of input, or a protocol error */
-  int wbroken;         /* writing failed: the worker is going; its results
-                          still in the pipe are read before it is declared
-                          dead, so that a finished task is never blamed */
-  int err_code;        /* why its held chunk fails, when not a plain death */
-  char err_msg[160];
-  /* Sending: FIFO entries [0, sent) from its head are written, and off
-     bytes of entry `sent`. ctl holds INIT, written before any task. */
-  size_t sent, off;
-  wpool__buf_t ctl;
-  size_t ctl_off;
-  int exit_pending;
-  size_t exit_off;
-  /* Receiving. */
-  wpool__frame_t hdr;
-  size_t hdr_got;
-  uint8_t *fixed;
-  size_t fixed_len, fixed_got;
-  wpool__buf_t tail;
-  size_t tail_len;
-  size_t skip; /* leading tail bytes that are not records */
-  uint8_t *stage;
-  int direct; /* the last read target: 0 stage, 1 fixed, 2 tail */
-} pw_t;
-
-struct wpool__pp {
-  apr_thread_t *thread;
-  int loop_done, thread_joined;
-  int started;        /* every first worker reported ready */
-  int start_failures; /* in a row, after start-up */
-  int killed;         /* terminate: workers were sent SIGKILL */
-  pw_t *pw;
-};
-
-static pw_t *slot(wpool_t *p, int i) { return &p->pp->pw[i]; }
-
-/* Deadlines and time limits run on the monotonic clock, in nanoseconds: a
-   step of the wall clock must neither kill a healthy worker nor stretch a
-   limit. */
-static int64_t now_ns(void) { return (int64_t)wpool__mono_ns(); }
-
-/* start + ms x times milliseconds, saturating: a huge limit means never. */
-static int64_t after(int64_t start, int64_t ms, uint32_t times) {
-  uint64_t ns = (uint64_t)ms * 1000000u;
-  if (ms < 0 || (uint64_t)ms > UINT64_MAX / 1000000u ||
-      (times && ns > (uint64_t)(INT64_MAX - start) / times))
-    return INT64_MAX;
-  return start + (int64_t)(ns * (times ? times : 1));
-}
+#define SEG_BATCH 128
+#define EVENTS 64
 
 /* ---------------------------------------------------------------------- */
 /* Starting, failing to start, dying                                       */
 
-static void start_failed(wpool_t *p, int code, const char *msg) {
+void wpool__pp_start_failed(wpool_t *p, int code, const char *msg) {
   wpool__pp_t *pp = p->pp;
   if (!pp->started) {
     if (!p->start_code) {
@@ -101,22 +52,23 @@ static int needs_worker(wpool_t *p) {
   return p->state == WPOOL__RUNNING || !p->pp->started || wpool__has_work(p);
 }
 
-/* Start a process for slot w. Starting takes a while, so the lock is
-   released meanwhile; the slot's fields are published once it is back. */
-static int spawn_one(wpool_t *p, wpool__worker_t *w, char **errmsg) {
-  long pid = 0;
+/* Start a worker in slot s. Starting takes a while, so the lock is released
+   meanwhile; the slot is published once it is back. */
+static int spawn_one(wpool_t *p, wpool__pslot_t *s, char **errmsg) {
+  wpool__pp_t *pp = p->pp;
+  wpool__chan_t *ch = NULL;
+  long peer = 0;
   wpool__mutex_unlock(p->lock);
-  int rc = wpool__pos_start(p, w->index, &pid, errmsg);
+  int rc = pp->ops->open(pp->x, s, &ch, &peer, errmsg);
   wpool__mutex_lock(p->lock);
   if (rc)
     return rc;
-  pw_t *pw = slot(p, w->index);
-  uint8_t *stage = pw->stage;
-  memset(pw, 0, sizeof *pw);
-  pw->stage = stage;
-  pw->live = 1;
-  pw->deadline = after(now_ns(), p->opt.start_timeout_ms, 1);
-  w->pid = pid;
+  wpool__pp_slot_reset(p, s);
+  s->ch = ch;
+  s->peer = peer;
+  s->deadline = wpool__pp_after(wpool__pp_now(), p->opt.start_timeout_ms, 1);
+  wpool__worker_t *w = s->w;
+  w->pid = peer;
   w->kill_code = 0;
   w->state = WPOOL__W_STARTING;
   w->tasks_sent = 0;
@@ -126,374 +78,115 @@ static int spawn_one(wpool_t *p, wpool__worker_t *w, char **errmsg) {
 
 static void fill_slots(wpool_t *p) {
   for (int i = 0; i < p->nworkers; i++) {
-    wpool__worker_t *w = &p->workers[i];
-    if (slot(p, i)->live)
+    wpool__pslot_t *s = &p->pp->slots[i];
+    if (s->ch)
       continue;
     if (!needs_worker(p)) {
-      w->state = WPOOL__W_EMPTY; /* no replacement after all */
+      s->w->state = WPOOL__W_EMPTY; /* no replacement after all */
       continue;
     }
     char *em = NULL;
-    int rc = spawn_one(p, w, &em);
+    int rc = spawn_one(p, s, &em);
     if (rc) {
-      w->state = WPOOL__W_EMPTY;
-      start_failed(p, rc, em ? em : "could not start a worker");
-    }
-    else if (p->pp->started)
+      s->w->state = WPOOL__W_EMPTY;
+      wpool__pp_start_failed(p, rc, em ? em : "could not start a worker");
+    } else if (p->pp->started) {
       p->st_replaced++;
+    }
     free(em);
   }
 }
 
-/* Worker w is gone (end of input, broken channel, protocol error, or a
-   handshake that took too long). */
-static void on_death(wpool_t *p, wpool__worker_t *w, int timed_out) {
-  pw_t *pw = slot(p, w->index);
-  int hs = pw->hs;
-  long pid = w->pid;
+/* Slot s's worker has ended (GONE) and everything it sent has been read:
+   close its channel, fail what it held, and let the slot be refilled. */
+static void on_death(wpool_t *p, wpool__pslot_t *s) {
+  wpool__worker_t *w = s->w;
+  wpool__chan_t *ch = s->ch;
   char why[160], msg[WPOOL__MSG_MAX + 256];
   wpool__mutex_unlock(p->lock);
-  wpool__pos_reap(p, w->index, why, sizeof why);
+  p->pp->ops->close(ch, why, sizeof why);
   wpool__mutex_lock(p->lock);
-  pw->live = 0;
-  wpool__buf_free(&pw->ctl);
-  wpool__buf_free(&pw->tail);
+  s->ch = NULL;
+  wpool__buf_free(&s->ctl);
+  wpool__buf_free(&s->rx.tail);
   /* A slot about to be refilled counts as a worker starting from now on,
      so that whoever sees this death's failure also sees the pool whole. */
   w->state = needs_worker(p) ? WPOOL__W_STARTING : WPOOL__W_EMPTY;
   w->pid = 0;
-  if (hs < 2 && !p->pp->killed) {
-    if (timed_out)
+  if (s->hs < 2 && !p->pp->killed) {
+    if (s->timed_out)
       snprintf(msg, sizeof msg,
                "worker did not complete the handshake within %ld ms: does "
                "main() call wpool_bootstrap(argc, argv) first?",
                p->opt.start_timeout_ms);
+    else if (s->err_code)
+      snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
     else
       snprintf(msg, sizeof msg, "worker %s before the handshake%s", why,
                p->method == WPOOL_SPAWN
                    ? ": does main() call wpool_bootstrap(argc, argv) first?"
                    : "");
-    start_failed(p, WPOOL_ESPAWN, msg);
-  } else if (hs == 2 && w->fifo.len) {
-    if (pw->err_code)
-      snprintf(msg, sizeof msg, "worker %ld %s (%s)", pid, pw->err_msg, why);
+    wpool__pp_start_failed(p, s->err_code ? s->err_code : WPOOL_ESPAWN, msg);
+  } else if (s->hs == 2 && w->fifo.len) {
+    if (s->err_code)
+      snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
     else
-      snprintf(msg, sizeof msg, "worker %ld %s", pid, why);
-    wpool__fail_held(p, w, pw->err_code ? pw->err_code : WPOOL_EWORKER, msg, 1);
+      snprintf(msg, sizeof msg, "worker %ld %s", s->peer, why);
+    wpool__fail_held(p, w, s->err_code ? s->err_code : WPOOL_EWORKER, msg, 1);
   }
   w->fifo.head = w->fifo.len = 0;
   wpool__cond_broadcast(p->state_cond);
 }
 
 /* ---------------------------------------------------------------------- */
-/* Sending                                                                 */
+/* Moving bytes                                                            */
 
-static void queue_init(wpool_t *p, pw_t *pw) {
-  wpool__frame_t f;
-  wpool__frame_init(&f, WPOOL__F_INIT);
-  f.fn = p->init_fn;
-  f.nanos = p->max_frame;
-  f.job = p->opt.worker_memory_limit;
-  f.count = p->opt.worker_max_rss != 0; /* report resident size */
-  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len);
-  if (wpool__buf_append(&pw->ctl, &f, sizeof f) ||
-      wpool__buf_append(&pw->ctl, p->token, WPOOL__TOKEN_LEN) ||
-      wpool__buf_append(&pw->ctl, p->opt.initargs, p->opt.initargs_len))
-    pw->dead = 1; /* out of memory: a failed start */
+/* Send what waits for slot s, straight from the jobs' memory. */
+static void flush(wpool_t *p, wpool__pslot_t *s) {
+  wpool__seg_t seg[SEG_BATCH];
+  size_t n;
+  while ((n = wpool__pp_segments(s, seg, SEG_BATCH)) > 0) {
+    long wr = p->pp->ops->send(s->ch, seg, n);
+    if (wr < 0)
+      s->wbroken = 1;
+    if (wr <= 0)
+      return;
+    wpool__pp_wrote(s, (size_t)wr);
+  }
 }
 
-static const wpool__frame_t exit_frame = {WPOOL__MAGIC, WPOOL__F_EXIT, 0, 0,
-                                          0, 0, 0, 0, 0, 0, 0};
+/* What a worker can have left in its channel when it ends is what the
+   channel buffers (a pipe holds at most 1 MiB on Linux): past this, the
+   bytes come from someone else (a process its task started), and reading
+   them must not keep the loop from its other workers. */
+#define DRAIN_MAX ((size_t)4 << 20)
 
-int wpool__pp_live(wpool_t *p, int i) {
-  pw_t *pw = slot(p, i);
-  return pw->live && !pw->dead;
-}
-
-size_t wpool__pp_segments(wpool_t *p, int i, wpool__seg_t *seg, size_t max) {
-  wpool__worker_t *w = &p->workers[i];
-  pw_t *pw = slot(p, i);
-  size_t n = 0;
-  if (!wpool__pp_live(p, i) || pw->wbroken)
-    return 0;
-  if (pw->ctl_off < pw->ctl.len && n < max) {
-    seg[n].base = pw->ctl.data + pw->ctl_off;
-    seg[n++].len = pw->ctl.len - pw->ctl_off;
-  }
-  size_t off = pw->off;
-  for (size_t k = pw->sent; k < w->fifo.len && n + 2 <= max; k++) {
-    const wpool__job_t *j = wpool__ring_at(&w->fifo, k);
-    if (off < WPOOL__FRAME_SIZE) {
-      seg[n].base = (const uint8_t *)&j->hdr + off;
-      seg[n++].len = WPOOL__FRAME_SIZE - off;
-      off = 0;
-    } else {
-      off -= WPOOL__FRAME_SIZE;
-    }
-    if (j->plen > off) {
-      seg[n].base = j->payload + off;
-      seg[n++].len = j->plen - off;
-    }
-    off = 0;
-  }
-  /* EXIT goes only after the last task: the worker must run them all. */
-  if (pw->exit_pending && pw->sent == w->fifo.len && n < max &&
-      pw->exit_off < WPOOL__FRAME_SIZE) {
-    seg[n].base = (const uint8_t *)&exit_frame + pw->exit_off;
-    seg[n++].len = WPOOL__FRAME_SIZE - pw->exit_off;
-  }
-  return n;
-}
-
-int wpool__pp_wants_write(wpool_t *p, int i) {
-  const wpool__worker_t *w = &p->workers[i];
-  const pw_t *pw = slot(p, i);
-  return wpool__pp_live(p, i) && !pw->wbroken &&
-         (pw->ctl_off < pw->ctl.len || pw->sent < w->fifo.len ||
-          (pw->exit_pending && pw->exit_off < WPOOL__FRAME_SIZE));
-}
-
-void wpool__pp_wrote(wpool_t *p, int i, size_t n) {
-  wpool__worker_t *w = &p->workers[i];
-  pw_t *pw = slot(p, i);
-  if (pw->ctl_off < pw->ctl.len) {
-    size_t c = pw->ctl.len - pw->ctl_off;
-    c = c < n ? c : n;
-    pw->ctl_off += c;
-    n -= c;
-  }
-  int exit_next = pw->sent == w->fifo.len;
-  while (n && pw->sent < w->fifo.len) {
-    const wpool__job_t *j = wpool__ring_at(&w->fifo, pw->sent);
-    size_t rest = WPOOL__FRAME_SIZE + j->plen - pw->off;
-    if (n >= rest) {
-      n -= rest;
-      pw->sent++;
-      pw->off = 0;
-    } else {
-      pw->off += n;
-      n = 0;
-    }
-  }
-  if (exit_next)
-    pw->exit_off += n;
-}
-
-void wpool__pp_broken(wpool_t *p, int i) { slot(p, i)->wbroken = 1; }
-
-/* ---------------------------------------------------------------------- */
-/* Receiving                                                               */
-
-/* The worker broke the protocol: it is killed and its chunk fails. */
-static int protocol_error(pw_t *pw, const char *what) {
-  if (!pw->err_code) {
-    pw->err_code = WPOOL_EPROTO;
-    snprintf(pw->err_msg, sizeof pw->err_msg, "sent a malformed frame: %s",
-             what);
-  }
-  pw->dead = 1;
-  return -1;
-}
-
-/* A whole header arrived: check it and say where its payload goes. */
-static int on_header(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
-  const wpool__frame_t *f = &pw->hdr;
-  int rc = wpool__frame_check(f, p->max_frame);
-  if (rc)
-    return protocol_error(pw, rc == WPOOL_E2BIG ? "length over the limit"
-                                                : "bad magic or type");
-  pw->fixed = NULL;
-  pw->fixed_len = pw->fixed_got = 0;
-  pw->tail.len = 0;
-  pw->tail_len = f->len;
-  if (pw->hs == 0) {
-    if (f->type != WPOOL__F_HELLO || f->len || (long)f->job != w->pid)
-      return protocol_error(pw, "expected HELLO");
-    if (f->count != WPOOL__PROTO_VERSION || f->fn != wpool__registry_count() ||
-        f->nanos != wpool__registry_hash()) {
-      start_failed(p, WPOOL_ESPAWN,
-                   "worker's protocol or function table differs from the "
-                   "parent's (are both the same build of the program, with "
-                   "the same registrations?)");
-      pw->hs = 3;
-      pw->dead = 1;
-      return -1;
-    }
-    return 0;
-  }
-  if (pw->hs == 1) {
-    if (f->type != WPOOL__F_READY ||
-        f->len > WPOOL__FAIL_REC_HDR + WPOOL__MSG_MAX)
-      return protocol_error(pw, "expected READY");
-    return 0;
-  }
-  if (f->type != WPOOL__F_RESULT || pw->sent == 0)
-    return protocol_error(pw, "unexpected frame");
-  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
-  if (f->job != j->seq || f->count != j->hdr.count || f->osize != j->hdr.osize)
-    return protocol_error(pw, "result does not match the task it answers");
-  size_t fixed_len = (size_t)f->count * f->osize;
-  if (f->len < fixed_len)
-    return protocol_error(pw, "result shorter than its outputs");
-  uint8_t *out = wpool__job_out(j);
-  pw->skip = 0;
-  if (fixed_len && out) {
-    pw->fixed = out;
-    pw->fixed_len = fixed_len;
-    pw->tail_len = f->len - fixed_len;
-  } else {
-    /* Outputs nobody wants (a cancelled job's) arrive in the tail, ahead
-       of the failure records: skipped when the records are checked. */
-    pw->skip = fixed_len;
-  }
-  return 0;
-}
-
-static void on_ready(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
-  const wpool__frame_t *f = &pw->hdr;
-  if (f->nfail) {
-    wpool__fail_t fl;
-    size_t off = 0;
-    if (wpool__fail_next(pw->tail.data, pw->tail.len, &off, &fl) != 1) {
-      protocol_error(pw, "malformed READY");
+/* Read what slot s's channel has into its framer; with all, until the
+   channel has nothing left (its peer is gone: nothing more will come). */
+static void drain(wpool_t *p, wpool__pslot_t *s, int all) {
+  uint8_t *dst;
+  size_t room, total = 0;
+  while (!s->dead && total < DRAIN_MAX) {
+    if (wpool__framer_target(&s->rx, &dst, &room)) {
+      wpool__pp_protocol_error(s, s->rx.error ? s->rx.error : "refused");
       return;
     }
-    char msg[WPOOL__MSG_MAX + 32];
-    snprintf(msg, sizeof msg, "initializer failed: %.*s", (int)fl.len, fl.msg);
-    start_failed(p, fl.code, msg);
-    pw->hs = 3;
-    pw->dead = 1;
-    return;
-  }
-  pw->hs = 2;
-  w->state = WPOOL__W_READY;
-  if (++p->ready_count >= p->nworkers && !p->pp->started) {
-    p->pp->started = 1;
-    wpool__cond_broadcast(p->state_cond);
-  }
-}
-
-/* A whole frame (header and payload) arrived. */
-static void on_frame(wpool_t *p, wpool__worker_t *w, pw_t *pw) {
-  const wpool__frame_t *f = &pw->hdr;
-  pw->hdr_got = 0;
-  if (pw->hs == 0) {
-    pw->hs = 1;
-    queue_init(p, pw);
-    return;
-  }
-  if (pw->hs == 1) {
-    on_ready(p, w, pw);
-    return;
-  }
-  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
-  if (wpool__result_validate(f, j->hdr.count, j->hdr.osize,
-                             pw->skip ? pw->tail.data + pw->skip
-                                      : pw->tail.data,
-                             pw->tail.len - pw->skip)) {
-    protocol_error(pw, "result records are inconsistent");
-    return;
-  }
-  p->pp->start_failures = 0;
-  wpool__buf_t tail = pw->tail;
-  pw->tail = (wpool__buf_t){0};
-  pw->sent--;
-  uint64_t rss = (uint64_t)f->isize * 1024; /* KiB, when asked for */
-  wpool__complete(p, w, f, &tail);
-  pw->head_since = now_ns(); /* the next job starts now */
-  if (p->opt.worker_max_rss && rss > p->opt.worker_max_rss &&
-      w->state == WPOOL__W_READY) {
-    /* Grown too big: it finishes what it holds, then is replaced. */
-    w->state = WPOOL__W_RETIRING;
-    pw->exit_pending = 1;
-  }
-}
-
-static int payload_done(const pw_t *pw) {
-  return pw->fixed_got == pw->fixed_len && pw->tail.len == pw->tail_len;
-}
-
-/* Take n bytes from src into the frame being assembled. */
-static void feed_bytes(wpool_t *p, wpool__worker_t *w, pw_t *pw,
-                       const uint8_t *src, size_t n) {
-  while (n && !pw->dead) {
-    if (pw->hdr_got < WPOOL__FRAME_SIZE) {
-      size_t c = WPOOL__FRAME_SIZE - pw->hdr_got;
-      c = c < n ? c : n;
-      memcpy((uint8_t *)&pw->hdr + pw->hdr_got, src, c);
-      pw->hdr_got += c;
-      src += c;
-      n -= c;
-      if (pw->hdr_got < WPOOL__FRAME_SIZE || on_header(p, w, pw))
-        continue;
-      if (wpool__buf_reserve(&pw->tail, pw->tail_len)) {
-        protocol_error(pw, "out of memory for a result");
-        return;
-      }
-    } else if (pw->fixed_got < pw->fixed_len) {
-      size_t c = pw->fixed_len - pw->fixed_got;
-      c = c < n ? c : n;
-      memcpy(pw->fixed + pw->fixed_got, src, c);
-      pw->fixed_got += c;
-      src += c;
-      n -= c;
-    } else {
-      size_t c = pw->tail_len - pw->tail.len;
-      c = c < n ? c : n;
-      memcpy(pw->tail.data + pw->tail.len, src, c);
-      pw->tail.len += c;
-      src += c;
-      n -= c;
+    long n = p->pp->ops->recv(s->ch, dst, room);
+    if (n == 0)
+      return;
+    if (n < 0) {
+      s->dead = 1; /* end of input: the worker is going, or has gone */
+      return;
     }
-    if (pw->hdr_got == WPOOL__FRAME_SIZE && !pw->dead && payload_done(pw))
-      on_frame(p, w, pw);
-  }
-}
-
-int wpool__pp_read_target(wpool_t *p, int i, uint8_t **dst, size_t *room) {
-  pw_t *pw = slot(p, i);
-  if (!wpool__pp_live(p, i))
-    return -1;
-  if (!pw->stage && !(pw->stage = malloc(STAGE_SIZE))) {
-    protocol_error(pw, "out of memory for a read buffer");
-    return -1;
-  }
-  pw->direct = 0;
-  *dst = pw->stage;
-  *room = STAGE_SIZE;
-  /* A large payload is read in place, not through the staging buffer. */
-  if (pw->hdr_got == WPOOL__FRAME_SIZE) {
-    if (pw->fixed_len - pw->fixed_got >= STAGE_SIZE / 2) {
-      pw->direct = 1;
-      *dst = pw->fixed + pw->fixed_got;
-      *room = pw->fixed_len - pw->fixed_got;
-    } else if (pw->fixed_got == pw->fixed_len &&
-               pw->tail_len - pw->tail.len >= STAGE_SIZE / 2) {
-      pw->direct = 2;
-      *dst = pw->tail.data + pw->tail.len;
-      *room = pw->tail_len - pw->tail.len;
+    total += (size_t)n;
+    if (wpool__framer_done(&s->rx, (size_t)n)) {
+      if (s->rx.error)
+        wpool__pp_protocol_error(s, s->rx.error);
+      return;
     }
+    if (!all && (size_t)n < room)
+      return; /* drained for now: the wait says when there is more */
   }
-  return 0;
-}
-
-void wpool__pp_read_done(wpool_t *p, int i, size_t n) {
-  wpool__worker_t *w = &p->workers[i];
-  pw_t *pw = slot(p, i);
-  if (n == 0) {
-    pw->dead = 1;
-    return;
-  }
-  if (pw->direct == 0) {
-    feed_bytes(p, w, pw, pw->stage, n);
-    return;
-  }
-  if (pw->direct == 1)
-    pw->fixed_got += n;
-  else
-    pw->tail.len += n;
-  if (payload_done(pw))
-    on_frame(p, w, pw);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -510,16 +203,17 @@ static void feed_workers(wpool_t *p) {
   long max = p->opt.maxtasksperchild;
   for (size_t level = 0; level < depth; level++) {
     for (int i = 0; i < p->nworkers; i++) {
-      wpool__worker_t *w = &p->workers[i];
-      if (w->state != WPOOL__W_READY || w->fifo.len > level)
+      wpool__pslot_t *s = &p->pp->slots[i];
+      wpool__worker_t *w = s->w;
+      if (w->state != WPOOL__W_READY || w->fifo.len > level || s->dead)
         continue;
       if (!wpool__take(p, w))
         return;
       if (w->fifo.len == 1)
-        slot(p, i)->head_since = now_ns();
+        s->head_since = wpool__pp_now();
       if (max && w->tasks_sent >= max) {
         w->state = WPOOL__W_RETIRING;
-        slot(p, i)->exit_pending = 1;
+        s->exit_pending = 1;
       }
     }
   }
@@ -529,32 +223,43 @@ static void retire_idle(wpool_t *p) {
   if (p->state != WPOOL__CLOSED || wpool__has_work(p))
     return;
   for (int i = 0; i < p->nworkers; i++) {
-    wpool__worker_t *w = &p->workers[i];
-    if (w->state == WPOOL__W_READY && w->fifo.len == 0) {
-      w->state = WPOOL__W_RETIRING;
-      slot(p, i)->exit_pending = 1;
+    wpool__pslot_t *s = &p->pp->slots[i];
+    if (s->w->state == WPOOL__W_READY && s->w->fifo.len == 0) {
+      s->w->state = WPOOL__W_RETIRING;
+      s->exit_pending = 1;
     }
   }
 }
 
 static int all_gone(wpool_t *p) {
   for (int i = 0; i < p->nworkers; i++)
-    if (slot(p, i)->live)
+    if (p->pp->slots[i].ch)
       return 0;
   return p->state == WPOOL__TERMINATED ||
          (p->state == WPOOL__CLOSED && !wpool__has_work(p));
 }
 
-/* When slot i's head job passes its time limit, or -1. */
-static int64_t head_deadline(wpool_t *p, int i) {
-  const wpool__worker_t *w = &p->workers[i];
-  const pw_t *pw = slot(p, i);
-  if (pw->hs != 2 || !w->fifo.len)
+int64_t wpool__pp_now(void) { return (int64_t)wpool__mono_ns(); }
+
+int64_t wpool__pp_after(int64_t start, int64_t ms, uint32_t times) {
+  if (ms < 0)
+    return INT64_MAX;
+  uint64_t ns = (uint64_t)ms * 1000000u;
+  if ((uint64_t)ms > UINT64_MAX / 1000000u ||
+      (times && ns > (uint64_t)(INT64_MAX - start) / times))
+    return INT64_MAX;
+  return start + (int64_t)(ns * (times ? times : 1));
+}
+
+/* When slot s's head job passes its time limit, or -1. */
+static int64_t head_deadline(const wpool__pslot_t *s) {
+  const wpool__worker_t *w = s->w;
+  if (s->hs != 2 || !w->fifo.len)
     return -1;
   const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   if (!j->batch->timeout_ms)
     return -1;
-  return after(pw->head_since, j->batch->timeout_ms, j->hdr.count);
+  return wpool__pp_after(s->head_since, j->batch->timeout_ms, j->hdr.count);
 }
 
 /* The earlier of a and b, where -1 is "never". */
@@ -564,14 +269,14 @@ static int64_t earlier(int64_t a, int64_t b) {
 
 /* Milliseconds until the nearest handshake or task deadline, or -1. */
 static int next_timeout(wpool_t *p) {
-  int64_t now = now_ns(), first = -1;
+  int64_t now = wpool__pp_now(), first = -1;
   for (int i = 0; i < p->nworkers; i++) {
-    pw_t *pw = slot(p, i);
-    if (!pw->live)
+    const wpool__pslot_t *s = &p->pp->slots[i];
+    if (!s->ch || s->dead)
       continue;
-    if (pw->hs < 2)
-      first = earlier(first, pw->deadline);
-    first = earlier(first, head_deadline(p, i));
+    if (s->hs < 2)
+      first = earlier(first, s->deadline);
+    first = earlier(first, head_deadline(s));
   }
   if (first < 0)
     return -1;
@@ -581,65 +286,106 @@ static int next_timeout(wpool_t *p) {
   return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* Kill slot i's worker when its head job passed its time limit or was
-   cancelled: its held job then fails with that reason. */
-static void stop_if_asked(wpool_t *p, int i, int64_t now) {
-  wpool__worker_t *w = &p->workers[i];
-  pw_t *pw = slot(p, i);
-  if (pw->dead)
+/* Decide whether slot s's worker must go now: its head job passed its time
+   limit or was cancelled (the held job then fails with that reason), or
+   its handshake is late. */
+static void judge(wpool_t *p, wpool__pslot_t *s, int64_t now) {
+  wpool__worker_t *w = s->w;
+  if (s->dead)
     return;
-  int64_t due = head_deadline(p, i);
-  if (w->kill_code) {
-    pw->err_code = w->kill_code;
-    snprintf(pw->err_msg, sizeof pw->err_msg,
+  int64_t due = head_deadline(s);
+  if (s->hs < 2 && now >= s->deadline) {
+    s->timed_out = 1;
+  } else if (w->kill_code) {
+    s->err_code = w->kill_code;
+    snprintf(s->err_msg, sizeof s->err_msg,
              "was stopped because its task was cancelled");
   } else if (due >= 0 && now >= due) {
-    pw->err_code = WPOOL_ETIMELIMIT;
-    snprintf(pw->err_msg, sizeof pw->err_msg,
+    s->err_code = WPOOL_ETIMELIMIT;
+    snprintf(s->err_msg, sizeof s->err_msg,
              "ran a task past its time limit of %ld ms",
              wpool__ring_at(&w->fifo, 0)->batch->timeout_ms);
   } else {
     return;
   }
   w->kill_code = 0;
-  pw->dead = 1;
+  s->dead = 1;
+  (void)p;
 }
 
-static int any_dead(wpool_t *p) {
-  for (int i = 0; i < p->nworkers; i++)
-    if (slot(p, i)->live && (slot(p, i)->dead || p->workers[i].kill_code))
-      return 1;
-  return 0;
+/* Before waiting: send what can be sent, and say what to wait for. */
+static void arm(wpool_t *p) {
+  const wpool__chan_ops_t *ops = p->pp->ops;
+  for (int i = 0; i < p->nworkers; i++) {
+    wpool__pslot_t *s = &p->pp->slots[i];
+    if (!s->ch)
+      continue;
+    if (!s->dead)
+      flush(p, s);
+    ops->want(s->ch, (s->dead ? 0 : WPOOL__CH_READ) |
+                         (wpool__pp_wants_write(s) ? WPOOL__CH_WRITE : 0));
+  }
+}
+
+/* After waiting: act on what the channels reported. */
+static void settle(wpool_t *p, const wpool__chan_ev_t *ev, int n) {
+  for (int k = 0; k < n; k++) {
+    wpool__pslot_t *s = ev[k].data;
+    if (!s->ch)
+      continue;
+    if ((ev[k].what & WPOOL__CH_READ) && !s->dead)
+      drain(p, s, 0);
+    if ((ev[k].what & WPOOL__CH_WRITE) && !s->dead)
+      flush(p, s);
+    if (ev[k].what & WPOOL__CH_GONE)
+      s->gone = 1;
+  }
+  int64_t now = wpool__pp_now();
+  for (int i = 0; i < p->nworkers; i++) {
+    wpool__pslot_t *s = &p->pp->slots[i];
+    if (!s->ch)
+      continue;
+    judge(p, s, now);
+    if (s->gone) {
+      /* The worker has ended: what it wrote before is all there, and a
+         task it finished must be delivered, not blamed for its death. */
+      drain(p, s, 1);
+      on_death(p, s);
+    } else if (s->dead && !s->stopped) {
+      s->stopped = 1;
+      p->pp->ops->stop(s->ch);
+    }
+  }
 }
 
 static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
   wpool_t *p = arg;
   wpool__pp_t *pp = p->pp;
+  wpool__chan_ev_t ev[EVENTS];
   wpool__os_block_signals();
   wpool__mutex_lock(p->lock);
   for (;;) {
     fill_slots(p);
     if (p->state == WPOOL__TERMINATED && !pp->killed) {
       pp->killed = 1;
-      for (int i = 0; i < p->nworkers; i++)
-        if (slot(p, i)->live)
-          wpool__pos_kill(p, i);
+      for (int i = 0; i < p->nworkers; i++) {
+        wpool__pslot_t *s = &pp->slots[i];
+        if (s->ch && !s->stopped) {
+          s->stopped = 1;
+          pp->ops->stop(s->ch);
+        }
+      }
     }
     feed_workers(p);
     retire_idle(p);
     if (all_gone(p))
       break;
-    wpool__pos_wait(p, any_dead(p) ? 0 : next_timeout(p));
-    int64_t now = now_ns();
-    for (int i = 0; i < p->nworkers; i++) {
-      pw_t *pw = slot(p, i);
-      if (!pw->live)
-        continue;
-      stop_if_asked(p, i, now);
-      int late = pw->hs < 2 && now >= pw->deadline;
-      if (pw->dead || late)
-        on_death(p, &p->workers[i], late && !pw->dead);
-    }
+    arm(p);
+    int timeout = next_timeout(p);
+    wpool__mutex_unlock(p->lock);
+    int n = pp->ops->wait(pp->x, timeout, ev, EVENTS);
+    wpool__mutex_lock(p->lock);
+    settle(p, ev, n);
   }
   pp->loop_done = 1;
   wpool__cond_broadcast(p->state_cond);
@@ -653,7 +399,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
 
 static void pb_wake(wpool_t *p) {
   if (p->pp && !p->pp->loop_done)
-    wpool__pos_wake(p);
+    p->pp->ops->wake(p->pp->x);
 }
 
 static int pb_start(wpool_t *p, char **errmsg) {
@@ -661,13 +407,19 @@ static int pb_start(wpool_t *p, char **errmsg) {
   if (!pp)
     return WPOOL_ENOMEM;
   pp->loop_done = 1; /* until the thread runs */
+  pp->ops = &wpool__proc_chan;
   p->pp = pp;
-  pp->pw = calloc((size_t)p->nworkers, sizeof *pp->pw);
-  if (!pp->pw)
+  pp->slots = calloc((size_t)p->nworkers, sizeof *pp->slots);
+  if (!pp->slots)
     return WPOOL_ENOMEM;
-  /* The OS half first: a fork server must be forked before this pool has a
-     thread of its own. */
-  int rc = wpool__pos_init(p, errmsg);
+  for (int i = 0; i < p->nworkers; i++) {
+    pp->slots[i].pool = p;
+    pp->slots[i].w = &p->workers[i];
+  }
+  /* The channels first: a fork server must be forked before this pool has
+     a thread of its own. */
+  const wpool__xport_cfg_t cfg = {p->method, p->nworkers, p->token};
+  int rc = pp->ops->init(&pp->x, &cfg, errmsg);
   if (rc)
     return rc;
   apr_threadattr_t *attr;
@@ -710,13 +462,13 @@ static void pb_destroy(wpool_t *p) {
   wpool__pp_t *pp = p->pp;
   if (!pp)
     return;
-  wpool__pos_free(p);
-  for (int i = 0; pp->pw && i < p->nworkers; i++) {
-    free(pp->pw[i].stage);
-    wpool__buf_free(&pp->pw[i].ctl);
-    wpool__buf_free(&pp->pw[i].tail);
+  if (pp->x)
+    pp->ops->fini(pp->x);
+  for (int i = 0; pp->slots && i < p->nworkers; i++) {
+    wpool__framer_free(&pp->slots[i].rx);
+    wpool__buf_free(&pp->slots[i].ctl);
   }
-  free(pp->pw);
+  free(pp->slots);
   free(pp);
   p->pp = NULL;
 }

@@ -1,65 +1,90 @@
 /*
- * Process workers, split in two. procpool.c is portable: the I/O thread's
- * logic (handshake, frame assembly, attribution, deaths, respawn policy).
- * The operating-system half (src/posix/procos.c, src/win32/procos.c) only
- * starts, kills and reaps processes, and moves bytes between the channels
- * and the buffers procpool.c names.
+ * Process workers: the portable half (procpool.c) and what it owns.
+ *
+ * procpool.c is the pool's I/O thread ("the loop"): handshake, sending
+ * TASK frames, assembling RESULT frames (framer.h), attribution, deaths and
+ * the respawn policy. It drives the workers' channels through a channel
+ * kind (chan.h), which never calls back into it: the loop calls down and
+ * reads the events a wait returns.
+ *
+ * Everything about one worker that is not the scheduler's lives in one
+ * slot, owned by the loop; the slot points to the scheduler's side
+ * (wpool__worker_t) and to its channel, so that no parallel array is tied
+ * to it by index.
  */
 #ifndef WPOOL_PROCPOOL_H
 #define WPOOL_PROCPOOL_H
 
+#include "chan.h"
+#include "framer.h"
 #include "pool.h"
 
-/* A piece of memory to write; a frame goes out as one or more of them. */
-typedef struct wpool__seg {
-  const void *base;
-  size_t len;
-} wpool__seg_t;
+typedef struct wpool__pslot {
+  wpool_t *pool;
+  wpool__worker_t *w;    /* the scheduler's side of this slot */
+  wpool__chan_t *ch;     /* NULL: no worker in the slot */
+  long peer;             /* its pid, for messages */
+  int hs;                /* handshake: 0 awaiting HELLO, 1 READY, 2 done, 3
+                            failed and already reported */
+  int64_t deadline;   /* for the handshake */
+  int64_t head_since; /* when the head job (probably) started running */
+  int dead;      /* decided: a protocol error, end of input, a time limit,
+                    a cancellation or a late handshake; its peer is stopped */
+  int stopped;   /* the channel was told to stop its peer */
+  int gone;      /* the channel reported that its peer has ended */
+  int timed_out; /* the handshake did not complete in time */
+  int wbroken;   /* sending failed: the worker is going; its results still
+                    in the channel are read before it is declared dead, so
+                    that a finished task is never blamed */
+  int err_code;  /* why its held chunk fails, when not a plain death */
+  char err_msg[160];
+  /* Sending: FIFO entries [0, sent) from its head are written, and off
+     bytes of entry `sent`. ctl holds INIT, written before any task. */
+  size_t sent, off;
+  wpool__buf_t ctl;
+  size_t ctl_off;
+  int exit_pending;
+  size_t exit_off;
+  wpool__framer_t rx; /* receiving */
+  size_t skip; /* the RESULT being read: leading tail bytes that are a
+                  cancelled job's outputs, not records */
+} wpool__pslot_t;
 
-/* --- Called by the OS half, with the pool's lock held. ------------------ */
+/* The backend's state (p->pp). */
+struct wpool__pp {
+  const wpool__chan_ops_t *ops;
+  wpool__xport_t *x;
+  apr_thread_t *thread;
+  int loop_done, thread_joined;
+  int started;        /* every first worker reported ready */
+  int start_failures; /* in a row, after start-up */
+  int killed;         /* terminate: every worker was told to stop */
+  wpool__pslot_t *slots;
+};
 
-/* Slot i has a live process with open channels. */
-int wpool__pp_live(wpool_t *p, int i);
-/* Up to max pieces of what is waiting to be written to slot i; 0: nothing.
-   The pieces stay valid only while the lock is held: an OS half that writes
-   without it must copy them first. */
-size_t wpool__pp_segments(wpool_t *p, int i, wpool__seg_t *seg, size_t max);
-/* Something is waiting to be written to slot i. */
-int wpool__pp_wants_write(wpool_t *p, int i);
-/* n bytes of those pieces were written. */
-void wpool__pp_wrote(wpool_t *p, int i, size_t n);
-/* Where the next bytes read from slot i go (a staging buffer, or straight
-   into a large payload's destination). 0, or -1 when slot i is dead. */
-int wpool__pp_read_target(wpool_t *p, int i, uint8_t **dst, size_t *room);
-/* n bytes arrived at the read target; n == 0 is end of input. */
-void wpool__pp_read_done(wpool_t *p, int i, size_t n);
-/* Writing to slot i failed (broken pipe): nothing more is written; the
-   worker is declared dead at the end of its output, once every result it
-   sent has been read. */
-void wpool__pp_broken(wpool_t *p, int i);
+/* procframes.c: the protocol on one slot, lock held. */
+/* Reset slot s for a new worker (keeps its buffers). */
+void wpool__pp_slot_reset(wpool_t *p, wpool__pslot_t *s);
+/* Queue INIT (after HELLO). */
+void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s);
+/* Up to max pieces of what waits to be sent to s, straight from the
+   scheduler's jobs and the caller's arrays; 0: nothing. */
+size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max);
+int wpool__pp_wants_write(const wpool__pslot_t *s);
+/* n bytes of those pieces were sent. */
+void wpool__pp_wrote(wpool__pslot_t *s, size_t n);
+/* The worker broke the protocol: it is stopped and its chunk fails. */
+void wpool__pp_protocol_error(wpool__pslot_t *s, const char *what);
 
-/* --- Implemented by the OS half. ----------------------------------------- */
-
-/* Backend-wide set-up and tear-down (wake-up channel, fork server). Called
-   before the I/O thread exists, and after it has ended. */
-int wpool__pos_init(wpool_t *p, char **errmsg);
-void wpool__pos_free(wpool_t *p);
-/* Make wpool__pos_wait return soon. Lock held. */
-void wpool__pos_wake(wpool_t *p);
-/* Start a worker process for slot i; lock not held. */
-int wpool__pos_start(wpool_t *p, int i, long *pid, char **errmsg);
-/* Kill slot i's process if it is still there, reap it, describe how it
-   ended in why, close its channels. Lock not held. */
-void wpool__pos_reap(wpool_t *p, int i, char *why, size_t cap);
-/* Kill slot i's process now (terminate); it is reaped later. Lock held. */
-void wpool__pos_kill(wpool_t *p, int i);
-/*
- * Wait up to timeout_ms (-1: no limit) for channel events or a wake-up, and
- * move the bytes: read into wpool__pp_read_target and report with
- * wpool__pp_read_done, write wpool__pp_segments and report with
- * wpool__pp_wrote. Entered and left with the lock held; it is released while
- * blocked. It also writes pending output before blocking.
- */
-void wpool__pos_wait(wpool_t *p, int timeout_ms);
+/* procpool.c */
+/* Deadlines and time limits run on the monotonic clock, in nanoseconds: a
+   step of the wall clock must neither kill a healthy worker nor stretch a
+   limit. */
+int64_t wpool__pp_now(void);
+/* start + ms x times milliseconds (times 0 counts as 1), saturating: a
+   huge limit means never. */
+int64_t wpool__pp_after(int64_t start, int64_t ms, uint32_t times);
+/* A worker could not start, or its handshake failed. */
+void wpool__pp_start_failed(wpool_t *p, int code, const char *msg);
 
 #endif

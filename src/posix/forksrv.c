@@ -143,7 +143,7 @@ int wpool__forksrv_spawn(wpool__forksrv_t *fs, wpool__proc_t *p,
     /* The worker was started, but without its channels here it can only
        see end of input and exit: reap it now rather than leave a zombie. */
     if (r.err == 0 && r.pid > 0) {
-      request_t reap = {OP_REAP, 1, r.pid};
+      request_t reap = {OP_REAP, WPOOL__REAP_KILL, r.pid};
       call(fs, &reap, &r, fds);
     }
     return wpool__sys_fail(errmsg, WPOOL_ESYS, e,
@@ -162,15 +162,19 @@ int wpool__forksrv_spawn(wpool__forksrv_t *fs, wpool__proc_t *p,
   return 0;
 }
 
-int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int kill_first,
+int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int flags,
                         int *status) {
   if (fs == NULL || pid <= 0)
     return WPOOL_EINVAL;
-  request_t q = {OP_REAP, kill_first != 0, pid};
+  request_t q = {OP_REAP, flags, pid};
   reply_t r;
   int fds[2];
-  if (call(fs, &q, &r, fds) != 0 || r.err != 0)
+  if (call(fs, &q, &r, fds) != 0)
     return WPOOL_ESYS;
+  if (r.err == EAGAIN)
+    return 1;
+  if (r.err != 0)
+    return r.err == ECHILD ? WPOOL_ESTATE : WPOOL_ESYS;
   if (status != NULL)
     *status = r.status;
   return 0;

@@ -14,7 +14,7 @@ enum { WPOOL__SRV_SPAWN = 1, WPOOL__SRV_REAP = 2 };
 
 /* Both ends are copies of one program: plain structs in host order. */
 typedef struct wpool__srv_request {
-  int32_t op, kill_first;
+  int32_t op, flags; /* flags: WPOOL__REAP_* (util.h) */
   int64_t pid;
 } wpool__srv_request_t;
 

@@ -49,11 +49,12 @@ int wpool__forksrv_spawn(wpool__forksrv_t *fs, wpool__proc_t *p,
                          char **errmsg);
 
 /*
- * Reap worker pid (a child of the server): when kill_first, send it SIGKILL
- * first; then wait for it and store its wait status in *status. Returns 0 or
- * WPOOL_ESYS.
+ * Reap worker pid (a child of the server) as wpool__reap_child() does, with
+ * its WPOOL__REAP_* flags, and store its wait status in *status. Returns 0,
+ * 1 when it is still running (WPOOL__REAP_NOHANG), WPOOL_ESTATE when its
+ * status is lost, or WPOOL_ESYS.
  */
-int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int kill_first,
+int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int flags,
                         int *status);
 
 /* Close the channel to the server, wait for it to exit (killing any worker
@@ -71,10 +72,11 @@ void wpool__forksrv_stop(wpool__forksrv_t *fs);
 int wpool__spawn_start(wpool__proc_t *p, const char *token, char **errmsg);
 
 /* Reap a worker started by wpool__spawn_start (same contract as above). */
-int wpool__spawn_reap(long pid, int kill_first, int *status);
+int wpool__spawn_reap(long pid, int flags, int *status);
 
 /* Kill a worker (either kind) and its process group with SIGKILL; it is
-   reaped later. */
+   reaped later. Only while the worker is not reaped (its pid is still
+   its own): the transport uses a pidfd instead where the kernel has one. */
 void wpool__proc_kill(long pid);
 
 /*

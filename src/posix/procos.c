@@ -1,21 +1,46 @@
 /*
- * The OS half of process workers on POSIX (see procpool.h): poll(2) over the
- * workers' pipes and a wake-up pipe, non-blocking read(2) and writev(2), and
- * starting, killing and reaping processes through the fork server
- * (WPOOL_FORK) or posix_spawn (WPOOL_SPAWN).
+ * The process channel on POSIX (chan.h): a worker started by the fork
+ * server (WPOOL_FORK) or posix_spawn (WPOOL_SPAWN), two non-blocking pipes
+ * moved with read(2) and writev(2), and poll(2) over every pipe, a wake-up
+ * pipe and one pidfd per worker.
+ *
+ * A worker's end is learnt from its pidfd, not from the end of its result
+ * pipe: a process the task started (a daemon) may hold that pipe open for
+ * ever. The pidfd is also the only handle through which a worker is
+ * signalled, so a pid recycled after someone else reaped the worker (a
+ * program that ignores SIGCHLD) is never hit. Reaping is non-blocking: it
+ * happens once the pidfd says the process has ended, and a fork worker's
+ * reap is a request to the fork server that is answered at once then.
+ *
+ * Without pidfd_open (kernels before 5.3, other systems, valgrind, which
+ * answers ENOSYS) each worker is checked with a non-blocking reap at least
+ * every FALLBACK_MS, and signals go to its pid as before: a bounded delay
+ * instead of an event, and the pid hazard above when SIGCHLD is ignored.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
+
+#include "../chan.h"
 #include "../os.h"
-#include "../procpool.h"
 #include "fdtrack.h"
 #include "posix.h"
+#include "util.h"
+#include "wpool.h"
 
+#include <apr_atomic.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #ifdef __linux__
 const int wpool__default_method = WPOOL_FORK;
@@ -25,185 +50,329 @@ const int wpool__default_method = WPOOL_SPAWN;
 #endif
 
 #define IOV_MAX_BATCH 128
+#define FALLBACK_MS 100
 
-typedef struct pos {
+struct wpool__chan {
+  wpool__xport_t *x;
+  void *data;
+  wpool__proc_t proc;
+  int pidfd;   /* -1: no pidfd, the fallback applies */
+  int want;    /* WPOOL__CH_* the owner waits for */
+  int pending; /* events found and not yet reported */
+  int ended;   /* the process has ended (GONE found) */
+  int reaped;  /* status holds its wait status */
+  int lost;    /* it ended, but its status went to someone else */
+  int status;
+  struct wpool__chan *next;
+};
+
+struct wpool__xport {
+  int method;
+  const char *token;
   int wake_r, wake_w;
-  int wake_pending;
+  apr_uint32_t wake_pending;
   wpool__forksrv_t *fs;
-  wpool__proc_t *procs; /* by slot */
+  wpool__chan_t *chans; /* open channels */
+  int nslots;
   struct pollfd *pfd;
-  int *pfd_slot;
-} pos_t;
+  wpool__chan_t **pfd_chan;
+  int *pfd_what;
+  long long next_check; /* the fallback's next round, monotonic ms */
+};
 
-int wpool__pos_init(wpool_t *p, char **errmsg) {
-  pos_t *os = calloc(1, sizeof *os);
-  if (!os)
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A pidfd for pid (close-on-exec), tracked before any fork server can be
+   forked, or -1. */
+static apr_uint32_t no_pidfd; /* the kernel said ENOSYS: do not ask again */
+
+static int open_pidfd(long pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  if (apr_atomic_read32(&no_pidfd))
+    return -1;
+  wpool__fd_lock();
+  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd < 0 && errno == ENOSYS)
+    apr_atomic_set32(&no_pidfd, 1);
+  /* Never on 0-2 (see fdtrack.h), and close-on-exec as pidfds are. */
+  if (fd >= 0 && fd <= 2)
+    fd = wpool__fd_above_stdio(fd);
+  if (fd >= 0 && wpool__fd_track_locked(fd)) {
+    close(fd);
+    fd = -1;
+  }
+  wpool__fd_unlock();
+  return fd;
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+static int x_init(wpool__xport_t **out, const wpool__xport_cfg_t *cfg,
+                  char **errmsg) {
+  wpool__xport_t *x = calloc(1, sizeof *x);
+  if (!x)
     return WPOOL_ENOMEM;
-  os->wake_r = os->wake_w = -1;
-  p->be_state = os;
-  size_t n = (size_t)p->nworkers;
-  os->procs = calloc(n, sizeof *os->procs);
-  os->pfd = calloc(2 * n + 1, sizeof *os->pfd);
-  os->pfd_slot = calloc(2 * n + 1, sizeof *os->pfd_slot);
-  if (!os->procs || !os->pfd || !os->pfd_slot)
+  *out = x;
+  x->method = cfg->method;
+  x->token = cfg->token;
+  x->nslots = cfg->nslots;
+  x->wake_r = x->wake_w = -1;
+  size_t n = 3 * (size_t)cfg->nslots + 1;
+  x->pfd = calloc(n, sizeof *x->pfd);
+  x->pfd_chan = calloc(n, sizeof *x->pfd_chan);
+  x->pfd_what = calloc(n, sizeof *x->pfd_what);
+  if (!x->pfd || !x->pfd_chan || !x->pfd_what)
     return WPOOL_ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    os->procs[i].task_fd = os->procs[i].result_fd = -1;
-  int fds[2];
   /* Tracked and close-on-exec from the start, off 0-2 (see fdtrack.h). */
+  int fds[2];
   int e = wpool__fd_pair(fds, WPOOL__FD_NONBLOCK0 | WPOOL__FD_NONBLOCK1);
-  if (e != 0)
-    return e == ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS;
-  os->wake_r = fds[0];
-  os->wake_w = fds[1];
-  if (p->method == WPOOL_FORK)
-    return wpool__forksrv_start(&os->fs, errmsg);
+  if (e)
+    return wpool__sys_fail(errmsg, e == ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS, e,
+                           "cannot create the wake-up pipe");
+  x->wake_r = fds[0];
+  x->wake_w = fds[1];
+  if (cfg->method == WPOOL_FORK)
+    return wpool__forksrv_start(&x->fs, errmsg);
   return 0;
 }
 
-void wpool__pos_free(wpool_t *p) {
-  pos_t *os = p->be_state;
-  if (!os)
-    return;
-  if (os->fs)
-    wpool__forksrv_stop(os->fs);
-  wpool__fd_close(os->wake_r);
-  wpool__fd_close(os->wake_w);
-  for (int i = 0; os->procs && i < p->nworkers; i++) {
-    wpool__fd_close(os->procs[i].task_fd);
-    wpool__fd_close(os->procs[i].result_fd);
-  }
-  free(os->procs);
-  free(os->pfd);
-  free(os->pfd_slot);
-  free(os);
-  p->be_state = NULL;
+/* Reap ch's process, without waiting unless block; 1 when it has ended. */
+static int try_reap(wpool__chan_t *ch, int block) {
+  if (ch->reaped || ch->lost)
+    return 1;
+  int flags = block ? WPOOL__REAP_KILL : WPOOL__REAP_NOHANG;
+  int rc = ch->x->fs ? wpool__forksrv_reap(ch->x->fs, ch->proc.pid, flags,
+                                           &ch->status)
+                     : wpool__spawn_reap(ch->proc.pid, flags, &ch->status);
+  if (rc == 1)
+    return 0;
+  if (rc == 0)
+    ch->reaped = 1;
+  else
+    ch->lost = 1; /* gone, with its status: nothing more to learn */
+  return 1;
 }
 
-void wpool__pos_wake(wpool_t *p) {
-  pos_t *os = p->be_state;
-  if (!os || os->wake_pending || os->wake_w < 0)
+static void release(wpool__chan_t *ch) {
+  wpool__xport_t *x = ch->x;
+  for (wpool__chan_t **q = &x->chans; *q; q = &(*q)->next)
+    if (*q == ch) {
+      *q = ch->next;
+      break;
+    }
+  wpool__fd_close(ch->proc.task_fd);
+  wpool__fd_close(ch->proc.result_fd);
+  wpool__fd_close(ch->pidfd);
+  free(ch);
+}
+
+static void x_fini(wpool__xport_t *x) {
+  if (!x)
     return;
-  os->wake_pending = 1;
+  /* Only a start-up that failed half way leaves channels open here. */
+  while (x->chans) {
+    try_reap(x->chans, 1);
+    release(x->chans);
+  }
+  if (x->fs)
+    wpool__forksrv_stop(x->fs);
+  wpool__fd_close(x->wake_r);
+  wpool__fd_close(x->wake_w);
+  free(x->pfd);
+  free(x->pfd_chan);
+  free(x->pfd_what);
+  free(x);
+}
+
+static void x_wake(wpool__xport_t *x) {
+  if (!x || apr_atomic_xchg32(&x->wake_pending, 1) != 0)
+    return;
   ssize_t rc;
   do
-    rc = write(os->wake_w, "w", 1);
+    rc = write(x->wake_w, "w", 1);
   while (rc < 0 && errno == EINTR);
 }
 
-int wpool__pos_start(wpool_t *p, int i, long *pid, char **errmsg) {
-  pos_t *os = p->be_state;
-  wpool__proc_t proc = {0, -1, -1};
-  int rc = p->method == WPOOL_FORK ? wpool__forksrv_spawn(os->fs, &proc, errmsg)
-                                   : wpool__spawn_start(&proc, p->token,
-                                                        errmsg);
-  if (rc)
+static int x_open(wpool__xport_t *x, void *data, wpool__chan_t **out,
+                  long *peer, char **errmsg) {
+  wpool__chan_t *ch = calloc(1, sizeof *ch);
+  if (!ch)
+    return WPOOL_ENOMEM;
+  ch->proc = (wpool__proc_t){0, -1, -1};
+  int rc = x->fs ? wpool__forksrv_spawn(x->fs, &ch->proc, errmsg)
+                 : wpool__spawn_start(&ch->proc, x->token, errmsg);
+  if (rc) {
+    free(ch);
     return rc;
-  /* Only the I/O thread touches procs[i], and the slot is empty now. */
-  os->procs[i] = proc;
-  *pid = proc.pid;
+  }
+  ch->x = x;
+  ch->data = data;
+  /* A fork worker cannot be reaped before the server is asked to, and a
+     spawn worker not before we wait for it, unless SIGCHLD is ignored:
+     then it may already be gone (ESRCH), which the fallback finds. */
+  ch->pidfd = open_pidfd(ch->proc.pid);
+  ch->next = x->chans;
+  x->chans = ch;
+  *out = ch;
+  *peer = ch->proc.pid;
   return 0;
 }
 
-void wpool__pos_reap(wpool_t *p, int i, char *why, size_t cap) {
-  pos_t *os = p->be_state;
-  wpool__proc_t *proc = &os->procs[i];
-  int status = 0;
-  int rc = p->method == WPOOL_FORK
-               ? wpool__forksrv_reap(os->fs, proc->pid, 1, &status)
-               : wpool__spawn_reap(proc->pid, 1, &status);
-  if (rc)
-    snprintf(why, cap, "could not be reaped");
-  else
-    wpool__status_describe(status, why, cap);
-  wpool__fd_close(proc->task_fd);
-  wpool__fd_close(proc->result_fd);
-  proc->task_fd = proc->result_fd = -1;
-}
-
-void wpool__pos_kill(wpool_t *p, int i) {
-  pos_t *os = p->be_state;
-  wpool__proc_kill(os->procs[i].pid);
-}
-
-static void do_send(wpool_t *p, int i) {
-  pos_t *os = p->be_state;
-  wpool__seg_t seg[IOV_MAX_BATCH];
+static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n) {
   struct iovec iov[IOV_MAX_BATCH];
-  size_t n;
-  while ((n = wpool__pp_segments(p, i, seg, IOV_MAX_BATCH)) > 0) {
-    for (size_t k = 0; k < n; k++) {
-      iov[k].iov_base = (void *)seg[k].base;
-      iov[k].iov_len = seg[k].len;
-    }
-    ssize_t wr = writev(os->procs[i].task_fd, iov, (int)n);
-    if (wr < 0 && errno == EINTR)
+  if (n > IOV_MAX_BATCH)
+    n = IOV_MAX_BATCH;
+  for (size_t k = 0; k < n; k++) {
+    iov[k].iov_base = (void *)seg[k].base;
+    iov[k].iov_len = seg[k].len;
+  }
+  for (;;) {
+    ssize_t wr = writev(ch->proc.task_fd, iov, (int)n);
+    if (wr >= 0)
+      return (long)wr;
+    if (errno == EINTR)
       continue;
-    if (wr < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return; /* the pipe is full: poll says when it drains */
-      if (errno == EPIPE)
-        wpool__os_clear_sigpipe();
-      wpool__pp_broken(p, i);
-      return;
-    }
-    wpool__pp_wrote(p, i, (size_t)wr);
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    if (errno == EPIPE)
+      wpool__os_clear_sigpipe();
+    return -1;
   }
 }
 
-static void do_recv(wpool_t *p, int i) {
-  pos_t *os = p->be_state;
-  uint8_t *dst;
-  size_t room;
-  while (wpool__pp_read_target(p, i, &dst, &room) == 0) {
-    ssize_t n = read(os->procs[i].result_fd, dst, room);
+static long c_recv(wpool__chan_t *ch, void *dst, size_t room) {
+  for (;;) {
+    ssize_t n = read(ch->proc.result_fd, dst, room);
+    if (n > 0)
+      return (long)n;
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-      return;
-    wpool__pp_read_done(p, i, n < 0 ? 0 : (size_t)n);
-    if (n <= 0 || (size_t)n < room)
-      return; /* drained for now: poll says when there is more */
+      return 0;
+    return -1;
   }
 }
 
-void wpool__pos_wait(wpool_t *p, int timeout_ms) {
-  pos_t *os = p->be_state;
-  int n = 0;
-  os->pfd[n].fd = os->wake_r;
-  os->pfd[n].events = POLLIN;
-  os->pfd_slot[n++] = -1;
-  for (int i = 0; i < p->nworkers; i++) {
-    if (!wpool__pp_live(p, i))
-      continue;
-    do_send(p, i);
-    os->pfd[n].fd = os->procs[i].result_fd;
-    os->pfd[n].events = POLLIN;
-    os->pfd_slot[n++] = i;
-    if (wpool__pp_wants_write(p, i)) {
-      os->pfd[n].fd = os->procs[i].task_fd;
-      os->pfd[n].events = POLLOUT;
-      os->pfd_slot[n++] = i;
-    }
-  }
-  wpool__mutex_unlock(p->lock);
-  int ready = poll(os->pfd, (nfds_t)n, timeout_ms);
-  wpool__mutex_lock(p->lock);
-  if (ready <= 0)
+static void c_want(wpool__chan_t *ch, int what) { ch->want = what; }
+
+static void c_stop(wpool__chan_t *ch) {
+  if (ch->ended)
     return;
-  if (os->pfd[0].revents) {
-    char drain[64];
-    while (read(os->wake_r, drain, sizeof drain) > 0) {
-    }
-    os->wake_pending = 0;
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+  if (ch->pidfd >= 0) {
+    /* The group too, for what its tasks started: the worker is not reaped
+       yet (we reap it), so its group's id is still its own. */
+    if (syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL, 0) == 0)
+      kill(-(pid_t)ch->proc.pid, SIGKILL);
+    return;
   }
-  for (int k = 1; k < n; k++) {
-    int i = os->pfd_slot[k];
-    if (!os->pfd[k].revents || !wpool__pp_live(p, i))
-      continue;
-    if (os->pfd[k].events & POLLIN)
-      do_recv(p, i);
-    else
-      do_send(p, i);
+#endif
+  /* Without a pidfd, the pid is the worker's only while it is not reaped:
+     reap it if it has ended, and signal it only if it still runs. */
+  if (try_reap(ch, 0)) {
+    ch->ended = 1;
+    ch->pending |= WPOOL__CH_GONE;
+    return;
+  }
+  wpool__proc_kill(ch->proc.pid);
+}
+
+static void c_close(wpool__chan_t *ch, char *why, size_t cap) {
+  try_reap(ch, 1);
+  if (ch->reaped)
+    wpool__status_describe(ch->status, why, cap);
+  else
+    snprintf(why, cap,
+             "ended, but its exit status was lost (the program "
+             "ignores SIGCHLD or reaped it itself)");
+  release(ch);
+}
+
+/* The process behind ch has ended: learn how, and report GONE. */
+static void ended(wpool__chan_t *ch) {
+  if (try_reap(ch, 0)) {
+    ch->ended = 1;
+    ch->pending |= WPOOL__CH_GONE;
   }
 }
+
+static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
+                  int max) {
+  int n = 0, fallback = 0, pending = 0;
+  x->pfd[n] = (struct pollfd){x->wake_r, POLLIN, 0};
+  x->pfd_chan[n++] = NULL;
+  for (wpool__chan_t *ch = x->chans; ch; ch = ch->next) {
+    pending |= ch->pending;
+    if ((ch->want & WPOOL__CH_READ) && !ch->ended) {
+      x->pfd[n] = (struct pollfd){ch->proc.result_fd, POLLIN, 0};
+      x->pfd_what[n] = WPOOL__CH_READ;
+      x->pfd_chan[n++] = ch;
+    }
+    if ((ch->want & WPOOL__CH_WRITE) && !ch->ended) {
+      x->pfd[n] = (struct pollfd){ch->proc.task_fd, POLLOUT, 0};
+      x->pfd_what[n] = WPOOL__CH_WRITE;
+      x->pfd_chan[n++] = ch;
+    }
+    if (ch->ended)
+      continue;
+    if (ch->pidfd >= 0) {
+      x->pfd[n] = (struct pollfd){ch->pidfd, POLLIN, 0};
+      x->pfd_what[n] = WPOOL__CH_GONE;
+      x->pfd_chan[n++] = ch;
+    } else {
+      fallback = 1;
+    }
+  }
+  long long now = now_ms();
+  if (fallback) {
+    long long left = x->next_check > now ? x->next_check - now : 0;
+    if (timeout_ms < 0 || timeout_ms > left)
+      timeout_ms = (int)left;
+  }
+  if (pending)
+    timeout_ms = 0;
+  int ready = poll(x->pfd, (nfds_t)n, timeout_ms);
+  if (ready > 0 && x->pfd[0].revents) {
+    /* Drained before the flag is cleared: a wake-up that finds the flag
+       still set is one whose change the caller will see anyway (it looks
+       once wait returns), and one after it writes a byte that stays. */
+    char drain[64];
+    while (read(x->wake_r, drain, sizeof drain) > 0) {
+    }
+    apr_atomic_set32(&x->wake_pending, 0);
+  }
+  for (int k = 1; ready > 0 && k < n; k++) {
+    wpool__chan_t *ch = x->pfd_chan[k];
+    if (!x->pfd[k].revents)
+      continue;
+    if (x->pfd_what[k] == WPOOL__CH_GONE)
+      ended(ch);
+    else
+      ch->pending |= x->pfd_what[k];
+  }
+  if (fallback && (now = now_ms()) >= x->next_check) {
+    x->next_check = now + FALLBACK_MS;
+    for (wpool__chan_t *ch = x->chans; ch; ch = ch->next)
+      if (ch->pidfd < 0 && !ch->ended)
+        ended(ch);
+  }
+  int m = 0;
+  for (wpool__chan_t *ch = x->chans; ch && m < max; ch = ch->next) {
+    if (!ch->pending)
+      continue;
+    ev[m].data = ch->data;
+    ev[m++].what = ch->pending;
+    ch->pending = 0;
+  }
+  return m;
+}
+
+const wpool__chan_ops_t wpool__proc_chan = {
+    "posix-process", x_init, x_fini, x_wake,  x_open, c_send,
+    c_recv,          c_want, c_stop, c_close, x_wait};

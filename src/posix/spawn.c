@@ -241,30 +241,46 @@ static void kill_tree(pid_t pid) {
   kill(pid, SIGKILL); /* in case it could not make its group */
 }
 
-int wpool__wait_child(long pid, int kill_first, int *status) {
+int wpool__reap_child(long pid, int flags, int *status) {
   /* waitpid(0) or waitpid(-1) would reap somebody else's child. */
   if (pid <= 0)
     return EINVAL;
-  if (kill_first)
+  if (flags & WPOOL__REAP_KILL)
     kill_tree((pid_t)pid);
-  int st = 0;
-  pid_t r;
-  while ((r = waitpid((pid_t)pid, &st, 0)) < 0 && errno == EINTR)
+  /* Look first without reaping: while the worker is a zombie its pid, and
+     so its process group's id, cannot be given to another process. */
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int opts = WEXITED | WNOWAIT | (flags & WPOOL__REAP_NOHANG ? WNOHANG : 0);
+  int r;
+  while ((r = waitid(P_PID, (id_t)pid, &si, opts)) < 0 && errno == EINTR)
     ;
   if (r < 0)
-    return errno;
-  /* Nothing a task started outlives its worker (no orphans). A group id is
-     not reused while a member lives, so this cannot hit a stranger. */
+    return errno; /* ECHILD: SIGCHLD is ignored, or another waiter took it */
+  if (si.si_pid == 0)
+    return EAGAIN; /* still running (WNOHANG) */
+  /* Nothing a task started outlives its worker (no orphans). */
   kill(-(pid_t)pid, SIGKILL);
+  int st = 0;
+  pid_t w;
+  while ((w = waitpid((pid_t)pid, &st, 0)) < 0 && errno == EINTR)
+    ;
+  if (w < 0)
+    return errno;
   if (status != NULL)
     *status = st;
   return 0;
 }
 
-int wpool__spawn_reap(long pid, int kill_first, int *status) {
+int wpool__wait_child(long pid, int kill_first, int *status) {
+  return wpool__reap_child(pid, kill_first ? WPOOL__REAP_KILL : 0, status);
+}
+
+int wpool__spawn_reap(long pid, int flags, int *status) {
   if (pid <= 0)
     return WPOOL_EINVAL;
-  return wpool__wait_child(pid, kill_first, status) == 0 ? 0 : WPOOL_ESYS;
+  int e = wpool__reap_child(pid, flags, status);
+  return e == 0 ? 0 : e == EAGAIN ? 1 : e == ECHILD ? WPOOL_ESTATE : WPOOL_ESYS;
 }
 
 void wpool__proc_kill(long pid) {

@@ -201,8 +201,10 @@ static int serve_spawn(int sock, const wpool__srv_origin_t *o) {
 static int serve_reap(int sock, const wpool__srv_request_t *q) {
   wpool__srv_reply_t r = {0, 0, q->pid};
   int st = 0;
-  r.err = wpool__wait_child((long)q->pid, q->kill_first, &st);
+  r.err = wpool__reap_child((long)q->pid, q->flags, &st);
   r.status = st;
+  if (r.err == EAGAIN) /* WPOOL__REAP_NOHANG: still running */
+    return wpool__fd_send(sock, &r, sizeof r, NULL, 0);
   kids_remove((long)q->pid);
   /* What the worker's tasks started and left behind outside its group was
      re-parented to it, and at its death to us: every child of ours that

@@ -46,4 +46,16 @@ int wpool__fd_above_stdio(int fd);
  */
 int wpool__wait_child(long pid, int kill_first, int *status);
 
+/*
+ * The same with flags: WPOOL__REAP_KILL sends SIGKILL first,
+ * WPOOL__REAP_NOHANG returns EAGAIN at once for a child still running. The
+ * worker's process group is killed just before the worker is reaped, while
+ * its zombie still holds the group's id. 0, EAGAIN, ECHILD (the child was
+ * reaped by someone else, or SIGCHLD is ignored: its status is lost) or
+ * another errno value. Async-signal-safe. In spawn.c.
+ */
+#define WPOOL__REAP_KILL 1
+#define WPOOL__REAP_NOHANG 2
+int wpool__reap_child(long pid, int flags, int *status);
+
 #endif

@@ -1,35 +1,38 @@
 /*
- * The OS half of process workers on Windows (see procpool.h).
+ * The process channel on Windows (chan.h).
  *
  * Anonymous pipes cannot be waited on in numbers (WaitForMultipleObjects
  * stops at 64 handles) and have no non-blocking mode, so the parent's pipe
  * ends are overlapped named-pipe ends, all tied to one I/O completion port
- * per pool. The loop thread is the only thread that starts I/O or takes
- * completions: one read is always in flight per worker, into a private
- * buffer whose bytes are handed to wpool__pp_read_target() once the lock is
- * held again; writes copy wpool__pp_segments() into a private buffer first
- * (the pieces are valid only under the lock) and report them as written as
- * soon as the write starts (see start_write). The loop blocks in
- * GetQueuedCompletionStatusEx without the lock, on one handle, whatever the
- * number of workers; wpool__pos_wake() posts a packet of its own to it.
+ * per pool. Only the loop thread starts I/O or takes completions, and it
+ * blocks on that one port whatever the number of workers.
  *
- * A worker's death shows as a broken pipe. Its process handle is watched
- * too (RegisterWaitForSingleObject posts a packet when it ends), for the case
- * where another process holds a copy of the worker's pipe end and the break
- * never comes: a program that starts processes with bInheritHandles in
- * another thread may catch the ends while a worker is being started.
+ * One read is always in flight per worker, into a buffer of the channel's;
+ * recv() hands out what a completed read brought and starts the next. A
+ * send copies its pieces into a buffer of the channel's (the caller's
+ * pieces are valid only during the call) and counts them as sent when the
+ * write starts, since the worker may answer the first task in them before
+ * the write completes; a failure shows at the next send.
+ *
+ * A worker's end is learnt from its process handle (RegisterWaitForSingle
+ * Object posts a packet to the port), never only from its pipe: a process
+ * the task started may hold the pipe open. GONE is reported once the
+ * process has ended and nothing it wrote is left: no read completion owed
+ * and the pipe empty. Nothing here waits for a process: a worker whose pipe
+ * broke gets EXIT_WAIT_MS to end by itself (so that its own exit code is
+ * reported) before it is killed, counted by the loop's timeout.
  *
  * Overlapped I/O writes into memory until its completion is dequeued, so a
- * reaped worker's buffers live on ("orphans") until the completions of its
+ * closed channel's buffers live on ("orphans") until the completions of its
  * cancelled operations have arrived.
  */
-/* APR's headers first: when <windows.h> is in already, apr.h leaves out
-   the winsock headers its own declarations need. */
-#include "../procpool.h"
-
-#include "../os.h"
+/* No APR here: the channel kind needs none, so the order of <windows.h>
+   and apr.h does not arise. */
+#include "../chan.h"
 #include "win32.h"
+#include "wpool.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,395 +40,419 @@
 #define READ_SIZE 65536u
 /* Largest single write: big frames go out in several. */
 #define WRITE_MAX ((size_t)1 << 20)
-#define SEG_BATCH 64
 #define EVENTS 64
-/* A worker whose process ended but whose pipe did not break: how long its
-   last bytes get to arrive before it counts as gone. Only for the case
-   above; a normal death is seen by the pipe at once. */
-#define EXIT_GRACE_MS 1000u
 /* A worker whose pipe broke is ending on its own: how long it gets to do so
    before it is killed, so that its own exit code is the one reported. */
 #define EXIT_WAIT_MS 5000u
-/* How long reaping waits for a killed worker to be gone: a kill that did
-   not work must not hang the pool. */
-#define REAP_WAIT_MS 30000u
-/* How long pos_free waits for cancelled operations to complete. */
+/* Without an exit watch (RegisterWaitForSingleObject failed), how often a
+   worker's process handle is looked at. */
+#define FALLBACK_MS 100u
+/* How long closing the set waits for a worker still there, and for the
+   cancelled operations' completions. */
+#define CLOSE_WAIT_MS 5000u
 #define DRAIN_MS 10000u
 
-typedef struct wio {
+struct wpool__chan {
+  wpool__xport_t *x;
+  void *data;
   wpool__wproc_t w;
   OVERLAPPED rov, wov, xov; /* the read, the write, the exit packet */
-  int slot;                 /* -1 once reaped */
+  int open;                 /* 0 once closed: an orphan */
   int inflight;             /* completions not yet dequeued */
   int reading, writing;
-  int eof; /* end of input reported to procpool.c */
+  int rdone; /* rbuf[roff, rlen) came and is not taken */
+  DWORD rlen, roff;
+  int rerr, werr; /* the pipe failed that way: no more */
+  int want, pending;
   HANDLE exit_wait;
   volatile LONG exit_posted; /* set by the wait callback */
   int exit_seen;             /* its packet was dequeued */
-  ULONGLONG exited_at;       /* when, for a live worker (0: not yet) */
-  HANDLE port;
+  int ended;                 /* the process has ended */
+  int gone;                  /* GONE was reported */
+  ULONGLONG kill_at;         /* stop() after a broken pipe: kill then */
   uint8_t *wbuf;
-  size_t wcap, wlen; /* the buffer, and the bytes in flight */
-  struct wio *next;  /* in the orphan list */
+  size_t wcap;
+  struct wpool__chan *next; /* in the open or the orphan list */
   uint8_t rbuf[READ_SIZE];
-} wio_t;
+};
 
-typedef struct pos {
+struct wpool__xport {
   HANDLE port;
-  int wake_pending;
-  wio_t **io; /* by slot */
-  wio_t *orphans;
+  const char *token;
+  volatile LONG wake_pending;
+  wpool__chan_t *chans, *orphans;
   OVERLAPPED_ENTRY ev[EVENTS];
-} pos_t;
+};
 
-int wpool__pos_init(wpool_t *p, char **errmsg) {
-  if (p->method == WPOOL_FORK) {
-    wpool__set_msg(errmsg, "fork is not available on Windows; use "
+static void unlink_from(wpool__chan_t **list, wpool__chan_t *ch) {
+  for (wpool__chan_t **q = list; *q; q = &(*q)->next)
+    if (*q == ch) {
+      *q = ch->next;
+      return;
+    }
+}
+
+static int x_init(wpool__xport_t **out, const wpool__xport_cfg_t *cfg,
+                  char **errmsg) {
+  if (cfg->method == WPOOL_FORK) {
+    return wpool__win_fail(errmsg, WPOOL_ENOTSUP, 0,
+                           "fork is not available on Windows; use "
                            "WPOOL_SPAWN or WPOOL_THREAD");
-    return WPOOL_ENOTSUP;
   }
-  pos_t *os = calloc(1, sizeof *os);
-  if (!os)
+  wpool__xport_t *x = calloc(1, sizeof *x);
+  if (!x)
     return WPOOL_ENOMEM;
-  p->be_state = os;
-  os->io = calloc((size_t)p->nworkers, sizeof *os->io);
-  if (!os->io)
-    return WPOOL_ENOMEM;
-  os->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
-  if (!os->port)
+  *out = x;
+  x->token = cfg->token;
+  x->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+  if (!x->port)
     return wpool__win_fail(errmsg, WPOOL_ESYS, GetLastError(),
                            "cannot create an I/O completion port");
   return 0;
 }
 
-static void free_io(pos_t *os, wio_t *io) {
-  for (wio_t **q = &os->orphans; *q; q = &(*q)->next)
-    if (*q == io) {
-      *q = io->next;
-      break;
-    }
-  free(io->wbuf);
-  free(io);
+static void free_chan(wpool__chan_t *ch) {
+  free(ch->wbuf);
+  free(ch);
 }
 
-/* A completion for a reaped worker: free it after its last one. */
-static void orphan_done(pos_t *os, wio_t *io) {
-  if (--io->inflight == 0)
-    free_io(os, io);
+/* A completion for a closed channel: free it after its last one. */
+static void orphan_done(wpool__xport_t *x, wpool__chan_t *ch) {
+  if (--ch->inflight == 0) {
+    unlink_from(&x->orphans, ch);
+    free_chan(ch);
+  }
 }
 
 /* Runs on a thread of the system's pool when the worker's process ends. */
 static VOID CALLBACK on_process_end(PVOID ctx, BOOLEAN timed_out) {
-  wio_t *io = ctx;
+  wpool__chan_t *ch = ctx;
   (void)timed_out;
-  if (PostQueuedCompletionStatus(io->port, 0, (ULONG_PTR)io, &io->xov))
-    InterlockedExchange(&io->exit_posted, 1);
+  if (PostQueuedCompletionStatus(ch->x->port, 0, (ULONG_PTR)ch, &ch->xov))
+    InterlockedExchange(&ch->exit_posted, 1);
 }
 
 /*
- * Take io out of its slot: stop the exit watch, cancel its I/O and close
- * its handles. It is freed now, or when the completions still owed arrive.
+ * Take ch out of the set: stop the exit watch, cancel its I/O and close its
+ * handles. It is freed now, or when the completions still owed arrive.
  */
-static void retire(pos_t *os, wio_t *io) {
-  if (io->exit_wait) {
+static void retire(wpool__xport_t *x, wpool__chan_t *ch) {
+  if (ch->exit_wait) {
     /* INVALID_HANDLE_VALUE: return only once a running callback is done,
        so that exit_posted is final. */
-    UnregisterWaitEx(io->exit_wait, INVALID_HANDLE_VALUE);
-    io->exit_wait = NULL;
+    UnregisterWaitEx(ch->exit_wait, INVALID_HANDLE_VALUE);
+    ch->exit_wait = NULL;
   }
-  if (io->exit_posted && !io->exit_seen)
-    io->inflight++;
-  if (io->reading)
-    CancelIoEx(io->w.result_r, &io->rov);
-  if (io->writing)
-    CancelIoEx(io->w.task_w, &io->wov);
-  CloseHandle(io->w.task_w);
-  CloseHandle(io->w.result_r);
-  CloseHandle(io->w.proc);
-  if (io->w.job) {
+  if (ch->exit_posted && !ch->exit_seen)
+    ch->inflight++;
+  if (ch->reading)
+    CancelIoEx(ch->w.result_r, &ch->rov);
+  if (ch->writing)
+    CancelIoEx(ch->w.task_w, &ch->wov);
+  CloseHandle(ch->w.task_w);
+  CloseHandle(ch->w.result_r);
+  CloseHandle(ch->w.proc);
+  if (ch->w.job) {
     /* Nothing a task started outlives its worker. */
-    TerminateJobObject(io->w.job, WPOOL__KILL_STATUS);
-    CloseHandle(io->w.job);
+    TerminateJobObject(ch->w.job, WPOOL__KILL_STATUS);
+    CloseHandle(ch->w.job);
   }
-  io->slot = -1;
-  if (io->inflight == 0) {
-    free_io(os, io);
+  unlink_from(&x->chans, ch);
+  ch->open = 0;
+  if (ch->inflight == 0) {
+    free_chan(ch);
   } else {
-    io->next = os->orphans;
-    os->orphans = io;
+    ch->next = x->orphans;
+    x->orphans = ch;
   }
 }
 
 /* The orphans' completions: wait for them (bounded) before freeing. */
-static void drain(pos_t *os) {
+static void drain_orphans(wpool__xport_t *x) {
   ULONGLONG until = GetTickCount64() + DRAIN_MS;
-  while (os->orphans) {
+  while (x->orphans) {
     ULONGLONG now = GetTickCount64();
     ULONG got = 0;
     if (now >= until ||
-        !GetQueuedCompletionStatusEx(os->port, os->ev, EVENTS, &got,
+        !GetQueuedCompletionStatusEx(x->port, x->ev, EVENTS, &got,
                                      (DWORD)(until - now), FALSE)) {
       /* The system still owes completions: their memory must stay. */
-      os->orphans = NULL;
+      x->orphans = NULL;
       return;
     }
     for (ULONG k = 0; k < got; k++) {
-      wio_t *io = (wio_t *)os->ev[k].lpCompletionKey;
-      if (io == NULL || io->slot >= 0)
+      wpool__chan_t *ch = (wpool__chan_t *)x->ev[k].lpCompletionKey;
+      if (ch == NULL || ch->open)
         continue;
-      if (os->ev[k].lpOverlapped == &io->xov)
-        io->exit_seen = 1;
-      orphan_done(os, io);
+      if (x->ev[k].lpOverlapped == &ch->xov)
+        ch->exit_seen = 1;
+      orphan_done(x, ch);
     }
   }
 }
 
-void wpool__pos_free(wpool_t *p) {
-  pos_t *os = p->be_state;
-  if (!os)
+static void x_fini(wpool__xport_t *x) {
+  if (!x)
     return;
-  /* Workers are all reaped by now, unless the start-up failed half way. */
-  for (int i = 0; os->io && i < p->nworkers; i++)
-    if (os->io[i]) {
-      wpool__win_kill(&os->io[i]->w);
-      WaitForSingleObject(os->io[i]->w.proc, EXIT_WAIT_MS);
-      retire(os, os->io[i]);
-      os->io[i] = NULL;
-    }
-  if (os->port) {
-    drain(os);
-    CloseHandle(os->port);
+  /* Channels are all closed by now, unless the start-up failed half way. */
+  while (x->chans) {
+    wpool__win_kill(&x->chans->w);
+    WaitForSingleObject(x->chans->w.proc, CLOSE_WAIT_MS);
+    retire(x, x->chans);
   }
-  free(os->io);
-  free(os);
-  p->be_state = NULL;
+  if (x->port) {
+    drain_orphans(x);
+    CloseHandle(x->port);
+  }
+  free(x);
 }
 
-void wpool__pos_wake(wpool_t *p) {
-  pos_t *os = p->be_state;
-  if (!os || !os->port || os->wake_pending)
+static void x_wake(wpool__xport_t *x) {
+  if (!x || !x->port || InterlockedExchange(&x->wake_pending, 1) != 0)
     return;
-  os->wake_pending = PostQueuedCompletionStatus(os->port, 0, 0, NULL) != 0;
+  if (!PostQueuedCompletionStatus(x->port, 0, 0, NULL))
+    InterlockedExchange(&x->wake_pending, 0);
 }
 
-int wpool__pos_start(wpool_t *p, int i, long *pid, char **errmsg) {
-  pos_t *os = p->be_state;
-  wio_t *io = calloc(1, sizeof *io);
-  if (!io)
+static int x_open(wpool__xport_t *x, void *data, wpool__chan_t **out,
+                  long *peer, char **errmsg) {
+  wpool__chan_t *ch = calloc(1, sizeof *ch);
+  if (!ch)
     return WPOOL_ENOMEM;
-  int rc = wpool__win_spawn(&io->w, p->token, errmsg);
+  int rc = wpool__win_spawn(&ch->w, x->token, errmsg);
   if (rc) {
-    free(io);
+    free(ch);
     return rc;
   }
-  io->slot = i;
-  io->port = os->port;
-  if (!CreateIoCompletionPort(io->w.task_w, os->port, (ULONG_PTR)io, 0) ||
-      !CreateIoCompletionPort(io->w.result_r, os->port, (ULONG_PTR)io, 0)) {
+  ch->x = x;
+  ch->data = data;
+  ch->open = 1;
+  ch->next = x->chans;
+  x->chans = ch;
+  if (!CreateIoCompletionPort(ch->w.task_w, x->port, (ULONG_PTR)ch, 0) ||
+      !CreateIoCompletionPort(ch->w.result_r, x->port, (ULONG_PTR)ch, 0)) {
     rc = wpool__win_fail(errmsg, WPOOL_ESYS, GetLastError(),
                          "cannot watch a worker's pipes");
-    wpool__win_kill(&io->w);
-    WaitForSingleObject(io->w.proc, EXIT_WAIT_MS);
-    retire(os, io);
+    wpool__win_kill(&ch->w);
+    WaitForSingleObject(ch->w.proc, CLOSE_WAIT_MS);
+    retire(x, ch);
     return rc;
   }
-  /* Only a fallback (see above): without it a death is still seen. */
-  if (!RegisterWaitForSingleObject(&io->exit_wait, io->w.proc, on_process_end,
-                                   io, INFINITE, WT_EXECUTEONLYONCE))
-    io->exit_wait = NULL;
-  /* Only the loop thread touches the slots. Its first read is started by
-     wpool__pos_wait, under the lock. */
-  os->io[i] = io;
-  *pid = (long)io->w.pid;
+  /* Without the watch, wait() looks at the process handle now and then. */
+  if (!RegisterWaitForSingleObject(&ch->exit_wait, ch->w.proc, on_process_end,
+                                   ch, INFINITE, WT_EXECUTEONLYONCE))
+    ch->exit_wait = NULL;
+  *out = ch;
+  *peer = (long)ch->w.pid;
   return 0;
 }
 
-void wpool__pos_reap(wpool_t *p, int i, char *why, size_t cap) {
-  pos_t *os = p->be_state;
-  wio_t *io = os->io[i];
-  DWORD code = 0;
-  if (!io) {
-    snprintf(why, cap, "could not be reaped");
-    return;
-  }
-  os->io[i] = NULL;
-  /* A worker whose pipe broke is already on its way out: let it finish,
-     so that its own exit code is reported, not the kill's. */
-  if (!io->eof ||
-      WaitForSingleObject(io->w.proc, EXIT_WAIT_MS) != WAIT_OBJECT_0)
-    wpool__win_kill(&io->w);
-  if (WaitForSingleObject(io->w.proc, REAP_WAIT_MS) != WAIT_OBJECT_0 ||
-      !GetExitCodeProcess(io->w.proc, &code))
-    snprintf(why, cap, "could not be reaped");
-  else
-    wpool__win_status_describe(code, why, cap);
-  retire(os, io);
-}
-
-void wpool__pos_kill(wpool_t *p, int i) {
-  pos_t *os = p->be_state;
-  if (os->io[i])
-    wpool__win_kill(&os->io[i]->w);
-}
-
-/* No more bytes from slot i: the worker is gone. */
-static void end_of_input(wpool_t *p, int i, wio_t *io) {
-  io->eof = 1;
-  wpool__pp_read_done(p, i, 0);
-}
-
-/* Start slot i's next read; 0, or -1 when the pipe failed at once. */
-static int start_read(wpool_t *p, int i, wio_t *io) {
-  memset(&io->rov, 0, sizeof io->rov);
-  if (ReadFile(io->w.result_r, io->rbuf, READ_SIZE, NULL, &io->rov) ||
+/* Start ch's next read; a failure is the end of its input. */
+static void start_read(wpool__chan_t *ch) {
+  memset(&ch->rov, 0, sizeof ch->rov);
+  if (ReadFile(ch->w.result_r, ch->rbuf, READ_SIZE, NULL, &ch->rov) ||
       GetLastError() == ERROR_IO_PENDING) {
     /* Even a read that completes at once posts its completion. */
-    io->reading = 1;
-    io->inflight++;
-    return 0;
+    ch->reading = 1;
+    ch->inflight++;
+  } else {
+    ch->rerr = 1;
   }
-  end_of_input(p, i, io);
-  return -1;
 }
 
-/* Copy what waits to be written to slot i and start writing it; 0, or -1
-   when the pipe failed at once. */
-static int start_write(wpool_t *p, int i, wio_t *io) {
-  wpool__seg_t seg[SEG_BATCH];
-  size_t n = wpool__pp_segments(p, i, seg, SEG_BATCH), len = 0;
+static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n) {
+  if (ch->werr)
+    return -1;
+  if (ch->writing)
+    return 0;
+  size_t len = 0;
   for (size_t k = 0; k < n && len < WRITE_MAX; k++)
     len += seg[k].len < WRITE_MAX - len ? seg[k].len : WRITE_MAX - len;
   if (len == 0)
     return 0;
-  if (io->wcap < len) {
+  if (ch->wcap < len) {
     size_t cap = len < READ_SIZE ? READ_SIZE : WRITE_MAX;
     uint8_t *b = malloc(cap);
     if (!b)
-      return 0; /* tried again at the next wait */
-    free(io->wbuf);
-    io->wbuf = b;
-    io->wcap = cap;
+      return 0; /* tried again at the next round */
+    free(ch->wbuf);
+    ch->wbuf = b;
+    ch->wcap = cap;
   }
   size_t off = 0;
   for (size_t k = 0; k < n && off < len; k++) {
     size_t c = seg[k].len < len - off ? seg[k].len : len - off;
-    memcpy(io->wbuf + off, seg[k].base, c);
+    memcpy(ch->wbuf + off, seg[k].base, c);
     off += c;
   }
-  memset(&io->wov, 0, sizeof io->wov);
-  if (WriteFile(io->w.task_w, io->wbuf, (DWORD)len, NULL, &io->wov) ||
+  memset(&ch->wov, 0, sizeof ch->wov);
+  if (WriteFile(ch->w.task_w, ch->wbuf, (DWORD)len, NULL, &ch->wov) ||
       GetLastError() == ERROR_IO_PENDING) {
-    io->writing = 1;
-    io->wlen = len;
-    io->inflight++;
-    /* Written, as far as procpool.c is concerned: the bytes are ours now,
-       and the worker may answer the first task in them before the write
-       completes as a whole. A failure is reported when it completes. */
-    wpool__pp_wrote(p, i, len);
-    return 0;
+    ch->writing = 1;
+    ch->inflight++;
+    return (long)len;
   }
-  wpool__pp_broken(p, i);
+  ch->werr = 1;
   return -1;
 }
 
-/* Hand n bytes read from slot i to procpool.c, piece by piece. */
-static void feed(wpool_t *p, int i, const uint8_t *src, size_t n) {
-  uint8_t *dst;
-  size_t room;
-  while (n > 0 && wpool__pp_read_target(p, i, &dst, &room) == 0) {
-    size_t c = n < room ? n : room;
-    memcpy(dst, src, c);
-    wpool__pp_read_done(p, i, c);
-    src += c;
-    n -= c;
+static long c_recv(wpool__chan_t *ch, void *dst, size_t room) {
+  if (ch->rdone) {
+    DWORD left = ch->rlen - ch->roff;
+    size_t c = left < room ? left : room;
+    memcpy(dst, ch->rbuf + ch->roff, c);
+    ch->roff += (DWORD)c;
+    if (ch->roff == ch->rlen) {
+      ch->rdone = 0;
+      start_read(ch);
+    }
+    return (long)c;
   }
+  if (ch->rerr)
+    return -1;
+  if (!ch->reading)
+    start_read(ch);
+  return ch->rerr ? -1 : 0;
 }
 
-/*
- * The process ended EXIT_GRACE_MS ago and the pipe has not broken: when no
- * read has completed and nothing is left in the pipe, every byte the worker
- * wrote has been taken, and the worker counts as gone.
- */
-static int drained(wio_t *io) {
+static void c_want(wpool__chan_t *ch, int what) { ch->want = what; }
+
+static void c_stop(wpool__chan_t *ch) {
+  if (ch->ended)
+    return;
+  /* A broken pipe: the worker is probably ending by itself; let it, so
+     that its own exit code is reported, but not for ever. */
+  if (ch->rerr && !ch->kill_at)
+    ch->kill_at = GetTickCount64() + EXIT_WAIT_MS;
+  else
+    wpool__win_kill(&ch->w);
+}
+
+static void c_close(wpool__chan_t *ch, char *why, size_t cap) {
+  DWORD code = 0;
+  if (!ch->ended) {
+    /* Only when GONE never came (a failed start-up): bounded. */
+    wpool__win_kill(&ch->w);
+    WaitForSingleObject(ch->w.proc, CLOSE_WAIT_MS);
+  }
+  if (!GetExitCodeProcess(ch->w.proc, &code) || code == STILL_ACTIVE)
+    snprintf(why, cap, "could not be reaped");
+  else
+    wpool__win_status_describe(code, why, cap);
+  retire(ch->x, ch);
+}
+
+/* The process ended: is everything it wrote taken? */
+static int drained(wpool__chan_t *ch) {
   DWORD avail = 0;
-  if (io->reading && HasOverlappedIoCompleted(&io->rov))
+  if (!(ch->want & WPOOL__CH_READ))
+    return 1; /* the owner reads no more */
+  if (ch->rdone || (ch->reading && HasOverlappedIoCompleted(&ch->rov)))
     return 0;
-  if (!PeekNamedPipe(io->w.result_r, NULL, 0, NULL, &avail, NULL))
+  if (!PeekNamedPipe(ch->w.result_r, NULL, 0, NULL, &avail, NULL))
     return 1;
   return avail == 0;
 }
 
-static void dispatch(wpool_t *p, pos_t *os, const OVERLAPPED_ENTRY *e) {
-  wio_t *io = (wio_t *)e->lpCompletionKey;
-  if (io == NULL) {
-    os->wake_pending = 0;
+static void dispatch(wpool__xport_t *x, const OVERLAPPED_ENTRY *e) {
+  wpool__chan_t *ch = (wpool__chan_t *)e->lpCompletionKey;
+  if (ch == NULL) {
+    InterlockedExchange(&x->wake_pending, 0);
     return;
   }
-  if (e->lpOverlapped == &io->xov) {
-    io->exit_seen = 1;
-    if (io->slot < 0)
-      orphan_done(os, io);
+  if (e->lpOverlapped == &ch->xov) {
+    ch->exit_seen = 1;
+    if (!ch->open)
+      orphan_done(x, ch);
     else
-      io->exited_at = GetTickCount64();
+      ch->ended = 1;
     return;
   }
-  int is_read = e->lpOverlapped == &io->rov;
+  int is_read = e->lpOverlapped == &ch->rov;
   if (is_read)
-    io->reading = 0;
+    ch->reading = 0;
   else
-    io->writing = 0;
-  if (io->slot < 0) {
-    orphan_done(os, io);
+    ch->writing = 0;
+  if (!ch->open) {
+    orphan_done(x, ch);
     return;
   }
-  io->inflight--;
+  ch->inflight--;
   DWORD n = 0;
-  BOOL ok = GetOverlappedResult(is_read ? io->w.result_r : io->w.task_w,
+  BOOL ok = GetOverlappedResult(is_read ? ch->w.result_r : ch->w.task_w,
                                 e->lpOverlapped, &n, FALSE);
   if (is_read) {
     /* A pipe reports its end as ERROR_BROKEN_PIPE; a successful read of
        no bytes is only a zero-length write and is read again. */
+    if (!ok) {
+      ch->rerr = 1;
+    } else if (n) {
+      ch->rdone = 1;
+      ch->rlen = n;
+      ch->roff = 0;
+    }
+    ch->pending |= WPOOL__CH_READ;
+  } else {
     if (!ok)
-      end_of_input(p, io->slot, io);
-    else
-      feed(p, io->slot, io->rbuf, n);
-  } else if (!ok || n != io->wlen) {
-    wpool__pp_broken(p, io->slot);
+      ch->werr = 1;
+    ch->pending |= WPOOL__CH_WRITE;
   }
 }
 
-void wpool__pos_wait(wpool_t *p, int timeout_ms) {
-  pos_t *os = p->be_state;
-  DWORD timeout = timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms;
+/* Before blocking: start reads, note what is ready already, and shorten
+   the wait to the nearest thing to look at. */
+static DWORD prepare(wpool__xport_t *x, DWORD timeout) {
   ULONGLONG now = GetTickCount64();
-  for (int i = 0; i < p->nworkers; i++) {
-    wio_t *io = os->io[i];
-    if (!io || !wpool__pp_live(p, i))
-      continue;
-    /* A failure here is news for the loop: it must not block. */
-    if ((!io->reading && start_read(p, i, io)) ||
-        (!io->writing && start_write(p, i, io))) {
-      timeout = 0;
-      continue;
-    }
-    if (io->exited_at && !io->eof) {
-      ULONGLONG since = now - io->exited_at;
-      if (since < EXIT_GRACE_MS) {
-        DWORD left = (DWORD)(EXIT_GRACE_MS - since);
-        timeout = left < timeout ? left : timeout;
-      } else if (drained(io)) {
-        end_of_input(p, i, io);
-        timeout = 0;
+  for (wpool__chan_t *ch = x->chans; ch; ch = ch->next) {
+    if ((ch->want & WPOOL__CH_READ) && !ch->reading && !ch->rdone && !ch->rerr)
+      start_read(ch);
+    if ((ch->want & WPOOL__CH_READ) && (ch->rdone || ch->rerr))
+      ch->pending |= WPOOL__CH_READ;
+    if ((ch->want & WPOOL__CH_WRITE) && !ch->writing)
+      ch->pending |= WPOOL__CH_WRITE;
+    if (ch->kill_at && !ch->ended) {
+      if (now >= ch->kill_at) {
+        ch->kill_at = 0;
+        wpool__win_kill(&ch->w);
+      } else if (ch->kill_at - now < timeout) {
+        timeout = (DWORD)(ch->kill_at - now);
       }
     }
+    if (!ch->exit_wait && !ch->ended) {
+      if (WaitForSingleObject(ch->w.proc, 0) == WAIT_OBJECT_0)
+        ch->ended = 1;
+      else if (timeout > FALLBACK_MS)
+        timeout = FALLBACK_MS;
+    }
+    if (ch->ended && !ch->gone && drained(ch)) {
+      ch->gone = 1;
+      ch->pending |= WPOOL__CH_GONE;
+    }
+    if (ch->pending)
+      timeout = 0;
   }
-  ULONG got = 0;
-  wpool__mutex_unlock(p->lock);
-  BOOL ok = GetQueuedCompletionStatusEx(os->port, os->ev, EVENTS, &got, timeout,
-                                        FALSE);
-  wpool__mutex_lock(p->lock);
-  if (!ok)
-    return; /* timed out */
-  for (ULONG k = 0; k < got; k++)
-    dispatch(p, os, &os->ev[k]);
+  return timeout;
 }
+
+static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
+                  int max) {
+  DWORD timeout = prepare(x, timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms);
+  ULONG got = 0;
+  if (GetQueuedCompletionStatusEx(x->port, x->ev, EVENTS, &got, timeout, FALSE))
+    for (ULONG k = 0; k < got; k++)
+      dispatch(x, &x->ev[k]);
+  int m = 0;
+  for (wpool__chan_t *ch = x->chans; ch && m < max; ch = ch->next) {
+    int what = ch->pending & (ch->want | WPOOL__CH_GONE);
+    if (!what)
+      continue;
+    ev[m].data = ch->data;
+    ev[m++].what = what;
+    ch->pending = 0;
+  }
+  return m;
+}
+
+const wpool__chan_ops_t wpool__proc_chan = {
+    "win32-process", x_init, x_fini, x_wake,  x_open, c_send,
+    c_recv,          c_want, c_stop, c_close, x_wait};

@@ -1,0 +1,244 @@
+/*
+ * The protocol on one process worker's slot: the handshake, the layout of
+ * what is sent (INIT, TASK frames cut straight from the caller's memory,
+ * EXIT), and what to do with each frame the framer assembles. The parent
+ * never trusts a worker: every header is checked against what was sent
+ * before any of its payload is placed.
+ */
+#include "procpool.h"
+#include "registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const wpool__frame_t exit_frame = {
+    WPOOL__MAGIC, WPOOL__F_EXIT, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+void wpool__pp_protocol_error(wpool__pslot_t *s, const char *what) {
+  if (!s->err_code) {
+    s->err_code = WPOOL_EPROTO;
+    snprintf(s->err_msg, sizeof s->err_msg, "sent a malformed frame: %s", what);
+  }
+  s->dead = 1;
+}
+
+static int refuse(wpool__pslot_t *s, const char *what) {
+  wpool__pp_protocol_error(s, what);
+  return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Receiving                                                               */
+
+static int on_header(void *ctx, const wpool__frame_t *f, uint8_t **fixed,
+                     size_t *fixed_len) {
+  wpool__pslot_t *s = ctx;
+  wpool_t *p = s->pool;
+  wpool__worker_t *w = s->w;
+  if (s->hs == 0) {
+    if (f->type != WPOOL__F_HELLO || f->len || (long)f->job != s->peer)
+      return refuse(s, "expected HELLO");
+    if (f->count != WPOOL__PROTO_VERSION || f->fn != wpool__registry_count() ||
+        f->nanos != wpool__registry_hash()) {
+      wpool__pp_start_failed(
+          p, WPOOL_ESPAWN,
+          "worker's protocol or function table differs from the parent's "
+          "(are both the same build of the program, with the same "
+          "registrations?)");
+      s->hs = 3;
+      s->dead = 1;
+      return -1;
+    }
+    return 0;
+  }
+  if (s->hs == 1) {
+    if (f->type != WPOOL__F_READY ||
+        f->len > WPOOL__FAIL_REC_HDR + WPOOL__MSG_MAX)
+      return refuse(s, "expected READY");
+    return 0;
+  }
+  if (f->type != WPOOL__F_RESULT || s->sent == 0)
+    return refuse(s, "unexpected frame");
+  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
+  if (f->job != j->seq || f->count != j->hdr.count || f->osize != j->hdr.osize)
+    return refuse(s, "result does not match the task it answers");
+  size_t flen = (size_t)f->count * f->osize;
+  if (f->len < flen)
+    return refuse(s, "result shorter than its outputs");
+  /* A fixed map's outputs go straight into the caller's array. Those of a
+     cancelled job arrive in the tail instead, ahead of the failure records,
+     and are skipped when the records are checked. */
+  uint8_t *out = wpool__job_out(j);
+  s->skip = 0;
+  if (flen && out) {
+    *fixed = out;
+    *fixed_len = flen;
+  } else {
+    s->skip = flen;
+  }
+  return 0;
+}
+
+/* Only a code of the error table may come back from a worker: anything
+   else would reach wpool_create's caller as a code no one can name. */
+static int known_code(int32_t code) {
+  return code < 0 && strcmp(wpool_err_name(code), "UNKNOWN") != 0;
+}
+
+static int on_ready(wpool__pslot_t *s, const wpool__frame_t *f,
+                    const wpool__buf_t *tail) {
+  wpool_t *p = s->pool;
+  if (f->nfail) {
+    wpool__fail_t fl;
+    size_t off = 0;
+    if (f->nfail != 1 ||
+        wpool__fail_next(tail->data, tail->len, &off, &fl) != 1)
+      return refuse(s, "malformed READY");
+    if (!known_code(fl.code))
+      return refuse(s, "READY with an unknown error code");
+    char msg[WPOOL__MSG_MAX + 32];
+    snprintf(msg, sizeof msg, "initializer failed: %.*s", (int)fl.len, fl.msg);
+    wpool__pp_start_failed(p, fl.code, msg);
+    s->hs = 3;
+    s->dead = 1;
+    return -1;
+  }
+  s->hs = 2;
+  s->w->state = WPOOL__W_READY;
+  if (++p->ready_count >= p->nworkers && !p->pp->started) {
+    p->pp->started = 1;
+    wpool__cond_broadcast(p->state_cond);
+  }
+  return 0;
+}
+
+static int on_frame(void *ctx, const wpool__frame_t *f, wpool__buf_t *tail) {
+  wpool__pslot_t *s = ctx;
+  wpool_t *p = s->pool;
+  wpool__worker_t *w = s->w;
+  if (s->hs == 0) {
+    s->hs = 1;
+    wpool__pp_queue_init(p, s);
+    return s->dead ? -1 : 0;
+  }
+  if (s->hs == 1)
+    return on_ready(s, f, tail);
+  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
+  if (tail->len < s->skip ||
+      wpool__result_validate(f, j->hdr.count, j->hdr.osize,
+                             s->skip ? tail->data + s->skip : tail->data,
+                             tail->len - s->skip))
+    return refuse(s, "result records are inconsistent");
+  p->pp->start_failures = 0;
+  wpool__buf_t mine = *tail; /* the scheduler takes the buffer over */
+  *tail = (wpool__buf_t){0};
+  s->sent--;
+  uint64_t rss = (uint64_t)f->isize * 1024; /* KiB, when asked for */
+  wpool__complete(p, w, f, &mine);
+  s->head_since = wpool__pp_now(); /* the next job starts now */
+  if (p->opt.worker_max_rss && rss > p->opt.worker_max_rss &&
+      w->state == WPOOL__W_READY) {
+    /* Grown too big: it finishes what it holds, then is replaced. */
+    w->state = WPOOL__W_RETIRING;
+    s->exit_pending = 1;
+  }
+  return 0;
+}
+
+void wpool__pp_slot_reset(wpool_t *p, wpool__pslot_t *s) {
+  wpool__framer_t rx = s->rx;
+  wpool__buf_t ctl = s->ctl;
+  wpool__worker_t *w = s->w;
+  memset(s, 0, sizeof *s);
+  s->pool = p;
+  s->w = w;
+  ctl.len = 0;
+  s->ctl = ctl;
+  s->rx = rx;
+  const wpool__framer_cb_t cb = {on_header, on_frame, s};
+  s->rx.cb = cb;
+  s->rx.max_frame = p->max_frame;
+  wpool__framer_reset(&s->rx);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sending                                                                 */
+
+void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
+  wpool__frame_t f;
+  wpool__frame_init(&f, WPOOL__F_INIT);
+  f.fn = p->init_fn;
+  f.nanos = p->max_frame;
+  f.job = p->opt.worker_memory_limit;
+  f.count = p->opt.worker_max_rss != 0; /* report resident size */
+  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len);
+  if (wpool__buf_append(&s->ctl, &f, sizeof f) ||
+      wpool__buf_append(&s->ctl, p->token, WPOOL__TOKEN_LEN) ||
+      wpool__buf_append(&s->ctl, p->opt.initargs, p->opt.initargs_len))
+    s->dead = 1; /* out of memory: a failed start */
+}
+
+size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max) {
+  const wpool__worker_t *w = s->w;
+  size_t n = 0;
+  if (!s->ch || s->dead || s->wbroken)
+    return 0;
+  if (s->ctl_off < s->ctl.len && n < max) {
+    seg[n].base = s->ctl.data + s->ctl_off;
+    seg[n++].len = s->ctl.len - s->ctl_off;
+  }
+  size_t off = s->off;
+  for (size_t k = s->sent; k < w->fifo.len && n + 2 <= max; k++) {
+    const wpool__job_t *j = wpool__ring_at(&w->fifo, k);
+    if (off < WPOOL__FRAME_SIZE) {
+      seg[n].base = (const uint8_t *)&j->hdr + off;
+      seg[n++].len = WPOOL__FRAME_SIZE - off;
+      off = 0;
+    } else {
+      off -= WPOOL__FRAME_SIZE;
+    }
+    if (j->plen > off) {
+      seg[n].base = j->payload + off;
+      seg[n++].len = j->plen - off;
+    }
+    off = 0;
+  }
+  /* EXIT goes only after the last task: the worker must run them all. */
+  if (s->exit_pending && s->sent == w->fifo.len && n < max &&
+      s->exit_off < WPOOL__FRAME_SIZE) {
+    seg[n].base = (const uint8_t *)&exit_frame + s->exit_off;
+    seg[n++].len = WPOOL__FRAME_SIZE - s->exit_off;
+  }
+  return n;
+}
+
+int wpool__pp_wants_write(const wpool__pslot_t *s) {
+  return s->ch && !s->dead && !s->wbroken &&
+         (s->ctl_off < s->ctl.len || s->sent < s->w->fifo.len ||
+          (s->exit_pending && s->exit_off < WPOOL__FRAME_SIZE));
+}
+
+void wpool__pp_wrote(wpool__pslot_t *s, size_t n) {
+  const wpool__worker_t *w = s->w;
+  if (s->ctl_off < s->ctl.len) {
+    size_t c = s->ctl.len - s->ctl_off;
+    c = c < n ? c : n;
+    s->ctl_off += c;
+    n -= c;
+  }
+  int exit_next = s->sent == w->fifo.len;
+  while (n && s->sent < w->fifo.len) {
+    const wpool__job_t *j = wpool__ring_at(&w->fifo, s->sent);
+    size_t rest = WPOOL__FRAME_SIZE + j->plen - s->off;
+    if (n >= rest) {
+      n -= rest;
+      s->sent++;
+      s->off = 0;
+    } else {
+      s->off += n;
+      n = 0;
+    }
+  }
+  if (exit_next)
+    s->exit_off += n;
+}
