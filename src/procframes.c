@@ -11,6 +11,36 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Replacement workers that fail to start in a row before the pool gives up
+   instead of respawning forever. */
+#define MAX_START_FAILURES 3
+
+int64_t wpool__pp_now(void) { return (int64_t)wpool__mono_ns(); }
+
+int64_t wpool__pp_after(int64_t start, int64_t ms, uint32_t times) {
+  if (ms < 0)
+    return INT64_MAX;
+  uint64_t ns = (uint64_t)ms * 1000000u;
+  if ((uint64_t)ms > UINT64_MAX / 1000000u ||
+      (times && ns > (uint64_t)(INT64_MAX - start) / times))
+    return INT64_MAX;
+  return start + (int64_t)(ns * (times ? times : 1));
+}
+
+void wpool__pp_start_failed(wpool_t *p, int code, const char *msg) {
+  wpool__pp_t *pp = p->pp;
+  if (!pp->started) {
+    if (!p->start_code) {
+      p->start_code = code;
+      wpool__set_msg(&p->start_msg, "%s", msg);
+    }
+    wpool__cond_broadcast(p->state_cond);
+  } else if (++pp->start_failures >= MAX_START_FAILURES) {
+    wpool__break(p, code, msg);
+  }
+}
+
+
 static const wpool__frame_t exit_frame = {
     WPOOL__MAGIC, WPOOL__F_EXIT, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 

@@ -23,27 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Replacement workers that fail to start in a row before the pool gives up
-   instead of respawning forever. */
-#define MAX_START_FAILURES 3
 #define SEG_BATCH 128
 #define EVENTS 64
 
 /* ---------------------------------------------------------------------- */
 /* Starting, failing to start, dying                                       */
-
-void wpool__pp_start_failed(wpool_t *p, int code, const char *msg) {
-  wpool__pp_t *pp = p->pp;
-  if (!pp->started) {
-    if (!p->start_code) {
-      p->start_code = code;
-      wpool__set_msg(&p->start_msg, "%s", msg);
-    }
-    wpool__cond_broadcast(p->state_cond);
-  } else if (++pp->start_failures >= MAX_START_FAILURES) {
-    wpool__break(p, code, msg);
-  }
-}
 
 /* Does the pool still need a worker in an empty slot? */
 static int needs_worker(wpool_t *p) {
@@ -237,18 +221,6 @@ static int all_gone(wpool_t *p) {
       return 0;
   return p->state == WPOOL__TERMINATED ||
          (p->state == WPOOL__CLOSED && !wpool__has_work(p));
-}
-
-int64_t wpool__pp_now(void) { return (int64_t)wpool__mono_ns(); }
-
-int64_t wpool__pp_after(int64_t start, int64_t ms, uint32_t times) {
-  if (ms < 0)
-    return INT64_MAX;
-  uint64_t ns = (uint64_t)ms * 1000000u;
-  if ((uint64_t)ms > UINT64_MAX / 1000000u ||
-      (times && ns > (uint64_t)(INT64_MAX - start) / times))
-    return INT64_MAX;
-  return start + (int64_t)(ns * (times ? times : 1));
 }
 
 /* When slot s's head job passes its time limit, or -1. */

@@ -63,6 +63,17 @@ struct wpool__pp {
 };
 
 /* procframes.c: the protocol on one slot, lock held. */
+/* Deadlines and time limits run on the monotonic clock, in nanoseconds: a
+   step of the wall clock must neither kill a healthy worker nor stretch a
+   limit. */
+int64_t wpool__pp_now(void);
+/* start + ms x times milliseconds (times 0 counts as 1), saturating: a
+   huge limit means never. */
+int64_t wpool__pp_after(int64_t start, int64_t ms, uint32_t times);
+/* A worker could not start, or its handshake failed. */
+void wpool__pp_start_failed(wpool_t *p, int code, const char *msg);
+
+
 /* Reset slot s for a new worker (keeps its buffers). */
 void wpool__pp_slot_reset(wpool_t *p, wpool__pslot_t *s);
 /* Queue INIT (after HELLO). */
@@ -75,16 +86,5 @@ int wpool__pp_wants_write(const wpool__pslot_t *s);
 void wpool__pp_wrote(wpool__pslot_t *s, size_t n);
 /* The worker broke the protocol: it is stopped and its chunk fails. */
 void wpool__pp_protocol_error(wpool__pslot_t *s, const char *what);
-
-/* procpool.c */
-/* Deadlines and time limits run on the monotonic clock, in nanoseconds: a
-   step of the wall clock must neither kill a healthy worker nor stretch a
-   limit. */
-int64_t wpool__pp_now(void);
-/* start + ms x times milliseconds (times 0 counts as 1), saturating: a
-   huge limit means never. */
-int64_t wpool__pp_after(int64_t start, int64_t ms, uint32_t times);
-/* A worker could not start, or its handshake failed. */
-void wpool__pp_start_failed(wpool_t *p, int code, const char *msg);
 
 #endif

@@ -1,7 +1,5 @@
 #include "run.h"
 
-#include "sync.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,7 +215,6 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
 }
 
 int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
-  uint64_t start = wpool__mono_ns();
   out->nfail = 0;
   out->bytes = 0;
   int rc = 0;
@@ -238,7 +235,6 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
     if (rc == 0 && off != in->items_len)
       return WPOOL_EPROTO;
   }
-  out->nanos = wpool__mono_ns() - start;
   return rc;
 }
 

@@ -24,7 +24,7 @@ typedef struct wpool__chunk_out {
   uint8_t *fixed;    /* count * osize bytes when osize > 0 */
   wpool__buf_t *tail; /* failure records, or the var output records */
   uint32_t nfail;
-  uint64_t nanos;
+  uint64_t nanos; /* set by the caller, who owns the clock */
   uint64_t bytes; /* var outputs: their lengths added up */
 } wpool__chunk_out_t;
 

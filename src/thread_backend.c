@@ -86,7 +86,9 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   wpool__frame_t task = j->hdr;
   wpool__mutex_unlock(p->lock);
   wpool__chunk_out_t out = {fixed, tail, 0, 0, 0};
+  uint64_t start = wpool__mono_ns();
   int rc = wpool__run_chunk(&in, &out);
+  out.nanos = wpool__mono_ns() - start;
   /* The same rule as a process worker's (worker.c). */
   if (rc == 0 && out.bytes > p->max_frame)
     rc = wpool__chunk_too_big(&out, task.count, p->max_frame);

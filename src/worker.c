@@ -16,6 +16,7 @@
 #include <string.h>
 
 typedef struct reader {
+  const wpool__worker_os_t *os;
   intptr_t h;
   wpool__buf_t buf;
   size_t pos; /* start of unconsumed bytes in buf */
@@ -38,7 +39,7 @@ static int fill(reader_t *r, size_t need) {
   if (wpool__buf_reserve(&r->buf, want - r->buf.len + 1))
     return -1;
   while (r->buf.len < need) {
-    long n = wpool__os_read(r->h, r->buf.data + r->buf.len,
+    long n = r->os->read(r->h, r->buf.data + r->buf.len,
                             r->buf.cap - r->buf.len);
     if (n <= 0)
       return -1;
@@ -79,7 +80,8 @@ void wpool__worker_expect_token(const char *token) {
     memcpy(expected_token, token, WPOOL__TOKEN_LEN + 1);
 }
 
-static int send_ready(intptr_t out, int code, int task_code, const char *msg) {
+static int send_ready(const wpool__worker_os_t *os, intptr_t out, int code,
+                      int task_code, const char *msg) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_READY);
   wpool__buf_t rec = {0};
@@ -92,9 +94,9 @@ static int send_ready(intptr_t out, int code, int task_code, const char *msg) {
     f.nfail = 1;
   }
   f.len = (uint32_t)rec.len;
-  int rc = wpool__os_write_all(out, &f, sizeof f);
+  int rc = os->write_all(out, &f, sizeof f);
   if (rc == 0 && rec.len)
-    rc = wpool__os_write_all(out, rec.data, rec.len);
+    rc = os->write_all(out, rec.data, rec.len);
   wpool__buf_free(&rec);
   return rc;
 }
@@ -103,11 +105,11 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
                      int *report_rss) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
-  f.job = (uint64_t)wpool__os_getpid();
+  f.job = (uint64_t)r->os->getpid();
   f.fn = wpool__registry_count();
   f.count = WPOOL__PROTO_VERSION;
   f.nanos = wpool__registry_hash();
-  if (wpool__os_write_all(out, &f, sizeof f))
+  if (r->os->write_all(out, &f, sizeof f))
     return -1;
   const uint8_t *arg;
   /* INIT may carry initializer arguments up to the pool's own limit, which
@@ -122,12 +124,13 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
   f.len -= WPOOL__TOKEN_LEN;
   *max_frame = f.nanos;
   *report_rss = f.count & 1;
-  if (f.job && wpool__os_limit_memory(f.job)) {
-    send_ready(out, WPOOL_ESYS, 0, "could not limit the worker's memory");
+  if (f.job && r->os->limit_memory(f.job)) {
+    send_ready(r->os, out, WPOOL_ESYS, 0,
+               "could not limit the worker's memory");
     return -1;
   }
   if (f.fn == WPOOL__NO_FN)
-    return send_ready(out, 0, 0, "");
+    return send_ready(r->os, out, 0, 0, "");
   wpool_fn init = wpool__registry_at(f.fn);
   char msg[WPOOL__MSG_MAX];
   int task_code = 0;
@@ -136,13 +139,14 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
                   : WPOOL_ENOFUNC;
   if (!init)
     strcpy(msg, "initializer index out of range");
-  if (send_ready(out, code, task_code, msg))
+  if (send_ready(r->os, out, code, task_code, msg))
     return -1;
   return code ? -1 : 0;
 }
 
-int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
-  reader_t r = {task_in, {0}, 0, {0}};
+int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
+                        const wpool__worker_os_t *os) {
+  reader_t r = {os, task_in, {0}, 0, {0}};
   wpool__buf_t res = {0};
   uint64_t max_frame;
   int report_rss = 0;
@@ -177,7 +181,9 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
     wpool__chunk_out_t out = {NULL, &tail, 0, 0, 0};
     /* Fixed outputs land in res; failure or var records go to tail. */
     out.fixed = res.data + WPOOL__FRAME_SIZE;
+    uint64_t start = os->now_ns();
     int err = wpool__run_chunk(&in, &out);
+    out.nanos = os->now_ns() - start;
     /* The limit is on the user's bytes; the parent cut the chunk so that
        fixed outputs always fit, and var outputs are checked here. */
     if (err == 0 && out.bytes > max_frame)
@@ -189,13 +195,13 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out) {
       break;
     wpool__frame_t f;
     wpool__result_frame(&f, &t, out.nfail, out.nanos);
-    f.isize = report_rss ? wpool__os_rss_kib() : 0;
+    f.isize = report_rss ? os->rss_kib() : 0;
     size_t plen = res.len - WPOOL__FRAME_SIZE;
     if ((uint64_t)plen > UINT32_MAX)
       break; /* cannot be framed: the parent sees a death, not garbage */
     f.len = (uint32_t)plen;
     memcpy(res.data, &f, sizeof f);
-    if (wpool__os_write_all(result_out, res.data, res.len))
+    if (os->write_all(result_out, res.data, res.len))
       break;
   }
 out:

@@ -10,13 +10,37 @@
 #include <stdint.h>
 
 /*
+ * What the worker loop needs of the system, handed to it by the OS half that
+ * starts it (src/posix, src/win32): the loop calls down through this table,
+ * never into the OS half by name, so the OS half may start the loop without
+ * a circle between the two. Each call blocks.
+ */
+typedef struct wpool__worker_os {
+  /* Read up to len bytes: > 0 bytes read, 0 at end of input, < 0 on error. */
+  long (*read)(intptr_t h, void *buf, size_t len);
+  /* Write all len bytes: 0, or < 0 on error (the parent is gone). */
+  int (*write_all)(intptr_t h, const void *buf, size_t len);
+  long (*getpid)(void);
+  /* Limit this process's memory to bytes: 0, or -1 when it cannot. */
+  int (*limit_memory)(uint64_t bytes);
+  /* This process's resident memory in KiB, 0 when unknown. */
+  uint32_t (*rss_kib)(void);
+  /* Nanoseconds of a clock that never steps, to time each chunk. */
+  uint64_t (*now_ns)(void);
+} wpool__worker_os_t;
+
+/*
  * Serve a pool over a pair of byte channels: send HELLO, run the initializer
  * on INIT, then run TASK frames in order and answer each with one RESULT
  * frame, written before the next task starts (so that the parent always
  * knows which task a dead worker held). Returns the exit code for the process
  * when the parent says EXIT or closes the task channel.
  */
-int wpool__worker_serve(intptr_t task_in, intptr_t result_out);
+int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
+                        const wpool__worker_os_t *os);
+
+/* The platform's table (src/posix/os.c, src/win32/os.c). */
+extern const wpool__worker_os_t wpool__worker_os;
 
 /*
  * A spawned worker learns its pool's token from its environment and must
@@ -25,16 +49,12 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out);
  */
 void wpool__worker_expect_token(const char *token);
 
-/* Backend calls used by the worker loop; all blocking. */
-/* Read up to len bytes: > 0 bytes read, 0 at end of input, < 0 on error. */
+/* The same calls by name, for the rest of the library (a thread worker's
+   pid is its process's). */
 long wpool__os_read(intptr_t h, void *buf, size_t len);
-/* Write all len bytes: 0, or < 0 on error (the parent is gone). */
 int wpool__os_write_all(intptr_t h, const void *buf, size_t len);
 long wpool__os_getpid(void);
-/* Limit this process's memory to bytes (address space where the system has
-   such a limit): 0, or -1 when it cannot. */
 int wpool__os_limit_memory(uint64_t bytes);
-/* This process's resident memory in KiB, 0 when unknown. */
 uint32_t wpool__os_rss_kib(void);
 
 #endif

@@ -1,15 +1,21 @@
-# The POSIX backend's files call each other only downwards: no two of them
-# depend on each other, directly or through others. Run as
-#   cmake -DNM=<nm> -DOBJS=<object files joined with |> -P layers.cmake
-# over the objects of src/posix; fails naming a cycle.
+# wpool's files call each other only downwards: no two of them depend on
+# each other, directly or through others (a lower layer reaches a higher one
+# only through a function pointer it was given). Run as
+#   cmake -DNM=<nm> -DOBJS=<object files joined with |> [-DUNDER=posix/]
+#         -P layers.cmake
+# over the library's objects (those under src/UNDER only, when given); fails
+# naming every file on a cycle and what it takes from the next.
 cmake_minimum_required(VERSION 3.16)
 string(REPLACE "|" ";" objs "${OBJS}")
 set(nodes)
 foreach(obj ${objs})
-  if(NOT obj MATCHES "/src/posix/")
+  if(NOT obj MATCHES "/src/${UNDER}")
     continue()
   endif()
-  get_filename_component(name ${obj} NAME_WE)
+  # src/posix/os.c.o -> posix_os: unique across folders.
+  string(REGEX REPLACE ".*/src/" "" name "${obj}")
+  string(REGEX REPLACE "\\.c\\.o(bj)?$" "" name "${name}")
+  string(REPLACE "/" "_" name "${name}")
   list(APPEND nodes ${name})
   execute_process(COMMAND ${NM} ${obj} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
@@ -28,7 +34,7 @@ foreach(obj ${objs})
 endforeach()
 list(LENGTH nodes count)
 if(count LESS 5)
-  message(FATAL_ERROR "found only ${count} src/posix objects in ${OBJS}")
+  message(FATAL_ERROR "found only ${count} objects under src/${UNDER}")
 endif()
 
 # Direct edges: a uses something b defines.
@@ -76,6 +82,6 @@ foreach(a ${nodes})
 endforeach()
 if(bad)
   string(REPLACE ";" "\n  " text "${bad}")
-  message(FATAL_ERROR "src/posix files on a call cycle:\n  ${text}")
+  message(FATAL_ERROR "src/${UNDER} files on a call cycle:\n  ${text}")
 endif()
-message(STATUS "src/posix: ${count} files, no call cycle")
+message(STATUS "src/${UNDER}: ${count} files, no call cycle")

@@ -12,6 +12,7 @@
 #include "util.h"
 #include "proto.h"
 #include "worker.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -177,7 +178,7 @@ int wpool__os_bootstrap(int argc, char **argv) {
      the limit documented in wpool.h. */
   wpool__subreaper_enable();
   wpool__registry_freeze();
-  int rc = wpool__worker_serve(task_fd, result_fd);
+  int rc = wpool__worker_serve(task_fd, result_fd, &wpool__worker_os);
   fflush(NULL);
   wpool__sweep_children(NULL, 0);
   _exit(rc);
@@ -229,3 +230,7 @@ void wpool__os_clear_sigpipe(void) {
   sigtimedwait(&pipe_only, NULL, &zero);
 #endif
 }
+
+const wpool__worker_os_t wpool__worker_os = {
+    wpool__os_read,         wpool__os_write_all, wpool__os_getpid,
+    wpool__os_limit_memory, wpool__os_rss_kib,   wpool__mono_ns};

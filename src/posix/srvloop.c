@@ -157,7 +157,7 @@ static _Noreturn void run_worker(int sock, const int pp[4],
      A spawned worker that forked this server had one: a nested pool's
      INIT carries its own. */
   wpool__worker_expect_token(NULL);
-  int rc = wpool__worker_serve(pp[0], pp[3]);
+  int rc = wpool__worker_serve(pp[0], pp[3], &wpool__worker_os);
   fflush(NULL);
   /* Ending by ourselves: what our tasks left outside our group goes now,
      so that the server need not look (see serve_reap). */

@@ -9,6 +9,7 @@
 #include "../proto.h"
 #include "../registry.h"
 #include "../worker.h"
+#include "../sync.h"
 #include "wpool.h"
 
 #include <limits.h>
@@ -165,7 +166,8 @@ int wpool__os_bootstrap(int argc, char **argv) {
   SetErrorMode(GetErrorMode() | SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX |
                SEM_NOOPENFILEERRORBOX);
   wpool__registry_freeze();
-  int rc = wpool__worker_serve((intptr_t)task_in, (intptr_t)result_out);
+  int rc = wpool__worker_serve((intptr_t)task_in, (intptr_t)result_out,
+                               &wpool__worker_os);
   fflush(NULL);
   ExitProcess((UINT)rc);
 }
@@ -210,3 +212,7 @@ void wpool__os_once(void (*fn)(void)) {
 void wpool__os_block_signals(void) {}
 
 void wpool__os_clear_sigpipe(void) {}
+
+const wpool__worker_os_t wpool__worker_os = {
+    wpool__os_read,         wpool__os_write_all, wpool__os_getpid,
+    wpool__os_limit_memory, wpool__os_rss_kib,   wpool__mono_ns};
