@@ -4,12 +4,18 @@
  *   wpool_tests --suite NAME|all [--method fork|spawn|thread] [--test NAME]
  *
  * Exit status: 0 when every assertion passed, 1 on a failure, 2 on a usage
- * or framework error, 77 (CTest's skip code) when the suite does not apply to
- * the method.
+ * or framework error, 77 (CTest's skip code, WT_SKIP_EXIT) when the suite
+ * does not apply to the method or every test it ran skipped.
+ *
+ * Output: "[ RUN  ] suite/test" before each test, flushed (a hang that runs
+ * into CTest's timeout is named by the log's last line), then OK, FAIL with
+ * the failed assertions, or SKIP with the reason; a count of skipped tests;
+ * and CUnit's own run summary last, in which skipped tests are in the
+ * Inactive column, not among the passed.
  */
 #include "harness.h"
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +49,38 @@ static int usage(const char *argv0) {
     fprintf(stderr, " %s", suites[i]->name);
   fprintf(stderr, "\n");
   return 2;
+}
+
+/* Tests skipped so far. */
+static unsigned skipped;
+
+static void on_test_start(const CU_pTest t, const CU_pSuite s) {
+  wt_skip_reset();
+  printf("[ RUN  ] %s/%s\n", s->pName, t->pName);
+  fflush(stdout);
+}
+
+static void on_test_complete(const CU_pTest t, const CU_pSuite s,
+                             const CU_pFailureRecord failures) {
+  if (failures != NULL) {
+    printf("[ FAIL ] %s/%s\n", s->pName, t->pName);
+    for (CU_pFailureRecord f = failures; f != NULL && f->pTest == t;
+         f = f->pNext)
+      printf("         %s:%u: %s\n", f->strFileName ? f->strFileName : "?",
+             f->uiLineNumber, f->strCondition ? f->strCondition : "?");
+  } else if (wt_skip_reason() != NULL) {
+    /* CUnit 2.1 has no skip of its own and has counted the test as run
+       (and so as passed): move it to the tests that were not run, so that
+       CUnit's summary never reports a skipped test as passed. */
+    CU_pRunSummary sum = CU_get_run_summary();
+    sum->nTestsRun--;
+    sum->nTestsInactive++;
+    skipped++;
+    printf("[ SKIP ] %s/%s: %s\n", s->pName, t->pName, wt_skip_reason());
+  } else {
+    printf("[   OK ] %s/%s\n", s->pName, t->pName);
+  }
+  fflush(stdout);
 }
 
 /* Add one suite's tests (all, or only the one named) to the registry. */
@@ -109,7 +147,7 @@ int main(int argc, char **argv) {
         continue;
       fprintf(stderr, "suite %s needs process workers; skipped\n", s->name);
       CU_cleanup_registry();
-      return 77;
+      return WT_SKIP_EXIT;
     }
     if (add_suite(s, test, &added) != 0) {
       fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
@@ -122,14 +160,28 @@ int main(int argc, char **argv) {
     return usage(argv[0]);
   }
 
-  CU_basic_set_mode(CU_BRM_VERBOSE);
+  /* Unbuffered, as CUnit's basic runner has it: each line is out before the
+     next test starts, the test's own messages on stderr interleave in
+     order, and a forked worker inherits no unwritten output. */
+  setvbuf(stdout, NULL, _IONBF, 0);
+  setvbuf(stderr, NULL, _IONBF, 0);
+  CU_set_test_start_handler(on_test_start);
+  CU_set_test_complete_handler(on_test_complete);
   /* The return value is a framework error, not the failure count. */
-  if (CU_basic_run_tests() != CUE_SUCCESS)
+  if (CU_run_all_tests() != CUE_SUCCESS)
     fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
   unsigned failures = CU_get_number_of_failures();
+  unsigned ran = CU_get_number_of_tests_run();
   int framework_error = CU_get_error() != CUE_SUCCESS;
+  if (skipped != 0)
+    printf("\nSkipped %u of %d tests (Inactive below)\n", skipped, added);
+  printf("\n");
+  CU_print_run_results(stdout);
+  printf("\n");
   CU_cleanup_registry();
   if (failures != 0)
     return 1;
-  return framework_error ? 2 : 0;
+  if (framework_error)
+    return 2;
+  return ran == 0 && skipped != 0 ? WT_SKIP_EXIT : 0;
 }
