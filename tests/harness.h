@@ -40,7 +40,8 @@ typedef struct wt_suite {
  * calls WT_SKIP("why") at its top level, before it creates anything, and
  * returns at once. The runner (main.c) prints it as skipped, counts it as
  * not run in CUnit's summary, and when every test of a run skipped, exits
- * with CTest's skip code (WT_SKIP_EXIT).
+ * with CTest's skip code (WT_SKIP_EXIT). A test that makes no assertion and
+ * does not skip fails: a check that silently does nothing must not pass.
  */
 #define WT_SKIP(why)                                                           \
   do {                                                                         \

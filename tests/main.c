@@ -51,13 +51,25 @@ static int usage(const char *argv0) {
   return 2;
 }
 
-/* Tests skipped so far. */
-static unsigned skipped;
+/* Assertions counted before the current test; tests skipped so far. */
+static unsigned asserts_before, skipped;
 
 static void on_test_start(const CU_pTest t, const CU_pSuite s) {
   wt_skip_reset();
   printf("[ RUN  ] %s/%s\n", s->pName, t->pName);
   fflush(stdout);
+}
+
+/* CUnit runs a suite's set-up and tear-down around each test, inside the
+   test's run: a failure recorded in the tear-down fails that test. */
+static void before_test(void) { asserts_before = CU_get_number_of_asserts(); }
+
+static void after_test(void) {
+  if (wt_skip_reason() == NULL && CU_get_number_of_asserts() == asserts_before)
+    CU_assertImplementation(CU_FALSE, __LINE__,
+                            "the test made no assertion (WT_SKIP when it "
+                            "does not apply)",
+                            __FILE__, "", CU_FALSE);
 }
 
 static void on_test_complete(const CU_pTest t, const CU_pSuite s,
@@ -90,7 +102,8 @@ static int add_suite(const wt_suite_t *s, const char *only, int *added) {
     snprintf(name, sizeof name, "%s.%s", s->name, wt_method_name(wt_method));
   else
     snprintf(name, sizeof name, "%s", s->name);
-  CU_pSuite cs = CU_add_suite(name, NULL, NULL);
+  CU_pSuite cs = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
+                                                      before_test, after_test);
   if (cs == NULL)
     return -1;
   for (const wt_test_t *t = s->tests; t->name != NULL; t++) {
