@@ -23,6 +23,15 @@ void wpool__put_in_hdr(uint8_t *p, uint32_t len) {
   wpool__put_u32(p, len);
 }
 
+/*
+ * A record's length padded to WPOOL__ALIGN, in 64 bits. The length is a u32
+ * from the other process: in a 32-bit size_t, one within 15 bytes of 4 GiB
+ * would pad to 0 and pass every bounds check below.
+ */
+static uint64_t padded(uint32_t n) {
+  return ((uint64_t)n + WPOOL__ALIGN - 1) & ~(uint64_t)(WPOOL__ALIGN - 1);
+}
+
 int wpool__in_next(const uint8_t *buf, size_t len, size_t *off,
                    const uint8_t **item, uint32_t *item_len) {
   if (*off == len)
@@ -30,11 +39,11 @@ int wpool__in_next(const uint8_t *buf, size_t len, size_t *off,
   if (len - *off < WPOOL__IN_REC_HDR)
     return WPOOL_EPROTO;
   uint32_t n = wpool__get_u32(buf + *off);
-  if (wpool__pad(n) > len - *off - WPOOL__IN_REC_HDR)
+  if (padded(n) > len - *off - WPOOL__IN_REC_HDR)
     return WPOOL_EPROTO;
   *item = buf + *off + WPOOL__IN_REC_HDR;
   *item_len = n;
-  *off += WPOOL__IN_REC_HDR + wpool__pad(n);
+  *off += WPOOL__IN_REC_HDR + (size_t)padded(n);
   return 1;
 }
 
@@ -48,10 +57,10 @@ int wpool__rec_next(const uint8_t *buf, size_t len, size_t *off,
   rec->code = (int32_t)wpool__get_u32(p);
   rec->task_code = (int32_t)wpool__get_u32(p + 4);
   rec->len = wpool__get_u32(p + 8);
-  if (wpool__pad(rec->len) > len - *off - WPOOL__VAR_REC_HDR)
+  if (padded(rec->len) > len - *off - WPOOL__VAR_REC_HDR)
     return WPOOL_EPROTO;
   rec->data = p + WPOOL__VAR_REC_HDR;
-  *off += WPOOL__VAR_REC_HDR + wpool__pad(rec->len);
+  *off += WPOOL__VAR_REC_HDR + (size_t)padded(rec->len);
   return 1;
 }
 
