@@ -51,13 +51,17 @@ static int usage(const char *argv0) {
   return 2;
 }
 
-/* Assertions counted before the current test; tests skipped so far. */
+/* Assertions counted before the current test; tests skipped so far; when
+   the current test started (its time is printed, to find slow tests; no
+   test asserts a time). */
 static unsigned asserts_before, skipped;
+static long started_ms;
 
 static void on_test_start(const CU_pTest t, const CU_pSuite s) {
   wt_skip_reset();
   printf("[ RUN  ] %s/%s\n", s->pName, t->pName);
   fflush(stdout);
+  started_ms = wt_now_ms();
 }
 
 /* CUnit runs a suite's set-up and tear-down around each test, inside the
@@ -74,8 +78,9 @@ static void after_test(void) {
 
 static void on_test_complete(const CU_pTest t, const CU_pSuite s,
                              const CU_pFailureRecord failures) {
+  long ms = wt_now_ms() - started_ms;
   if (failures != NULL) {
-    printf("[ FAIL ] %s/%s\n", s->pName, t->pName);
+    printf("[ FAIL ] %s/%s (%ld ms)\n", s->pName, t->pName, ms);
     for (CU_pFailureRecord f = failures; f != NULL && f->pTest == t;
          f = f->pNext)
       printf("         %s:%u: %s\n", f->strFileName ? f->strFileName : "?",
@@ -90,7 +95,7 @@ static void on_test_complete(const CU_pTest t, const CU_pSuite s,
     skipped++;
     printf("[ SKIP ] %s/%s: %s\n", s->pName, t->pName, wt_skip_reason());
   } else {
-    printf("[   OK ] %s/%s\n", s->pName, t->pName);
+    printf("[   OK ] %s/%s (%ld ms)\n", s->pName, t->pName, ms);
   }
   fflush(stdout);
 }
