@@ -20,6 +20,8 @@
 /* Replacement workers that fail to start in a row before the pool gives up
    instead of respawning forever. */
 #define MAX_START_FAILURES 3
+/* How soon a slot left empty by a failed start is tried again. */
+#define START_RETRY_MS 200
 
 typedef struct pw {
   int live;            /* has a process */
@@ -587,6 +589,20 @@ static int any_dead(wpool_t *p) {
   return 0;
 }
 
+/* How long the loop may wait: until the next deadline, or until a slot
+   whose worker could not be started (fill_slots left it empty) is tried
+   again; nothing else would wake the loop for that slot, and work queued
+   for it would wait forever. */
+static int wait_ms(wpool_t *p) {
+  if (any_dead(p))
+    return 0;
+  int ms = next_timeout(p);
+  for (int i = 0; i < p->nworkers; i++)
+    if (!slot(p, i)->live && needs_worker(p))
+      return ms >= 0 && ms < START_RETRY_MS ? ms : START_RETRY_MS;
+  return ms;
+}
+
 static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
   wpool_t *p = arg;
   wpool__pp_t *pp = p->pp;
@@ -604,7 +620,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
     retire_idle(p);
     if (all_gone(p))
       break;
-    wpool__pos_wait(p, any_dead(p) ? 0 : next_timeout(p));
+    wpool__pos_wait(p, wait_ms(p));
     apr_time_t now = apr_time_now();
     for (int i = 0; i < p->nworkers; i++) {
       pw_t *pw = slot(p, i);
