@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -550,6 +551,49 @@ static void test_killed_worker_takes_its_children(void) {
 }
 #endif
 
+/*
+ * A replacement worker that cannot be started is tried again, not given up
+ * on in silence: with no descriptor left for its pipes every attempt fails,
+ * and after the pool's few attempts the pool breaks and the task queued for
+ * the replacement fails. It must not wait for a worker nobody starts (the
+ * loop used to sleep with an empty slot and no timeout: issue 10.14).
+ */
+static void test_replacement_start_fails(void) {
+  wpool_options_t o;
+  wt_options(&o, 1);
+  o.maxtasksperchild = 1; /* the one worker goes after its first task */
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  int x[2] = {3, 4};
+  wpool_result_t *r[2] = {NULL, NULL};
+  struct rlimit saved, none;
+  CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  none = saved;
+  none.rlim_cur = 3; /* stdio only: no pipe for a new worker */
+  CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &none), 0);
+  /* Both queued before the worker goes: the second needs its replacement. */
+  int rc[2], ready[2];
+  for (int i = 0; i < 2; i++)
+    rc[i] = wpool_apply_async(pool, task_square, &x[i], sizeof x[i], NULL,
+                              NULL, NULL, &r[i]);
+  for (int i = 0; i < 2; i++)
+    ready[i] = rc[i] == 0 ? wpool_result_wait(r[i], WT_LONG_MS) : rc[i];
+  setrlimit(RLIMIT_NOFILE, &saved);
+  CU_ASSERT_EQUAL(rc[0], 0);
+  CU_ASSERT_EQUAL(rc[1], 0);
+  CU_ASSERT_EQUAL(ready[0], 0);
+  CU_ASSERT_EQUAL(ready[1], 0); /* not WPOOL_ETIMEDOUT */
+  int y = 0;
+  CU_ASSERT_EQUAL(wt_result_int(r[0], 0, &y), 0);
+  CU_ASSERT_EQUAL(y, 9);
+  /* The start's own error: no pipe (spawn), or no descriptor for the pipe
+     ends the fork server sends (fork). */
+  CU_ASSERT_EQUAL(wpool_result_get(r[1], 0, NULL, NULL), WPOOL_ESYS);
+  for (int i = 0; i < 2; i++)
+    wpool_result_free(r[i]);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
     {"crash_storm", test_crash_storm},
     {"corrupt_frames", test_corrupt_frames},
@@ -557,6 +601,7 @@ static const wt_test_t tests[] = {
     {"create_destroy_cycles", test_create_destroy_cycles},
     {"spawn_inherits_nothing", test_spawn_inherits_nothing},
     {"worker_mode_needs_token", test_worker_mode_needs_token},
+    {"replacement_start_fails", test_replacement_start_fails},
 #ifdef __linux__
     {"parent_death", test_parent_death},
     {"killed_worker_takes_its_children", test_killed_worker_takes_its_children},
