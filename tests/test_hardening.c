@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -558,6 +559,39 @@ static void test_killed_worker_takes_its_children(void) {
  * the replacement fails. It must not wait for a worker nobody starts (the
  * loop used to sleep with an empty slot and no timeout: issue 10.14).
  */
+/* 1 when a descriptor sent in a message arrives although no descriptor can
+   be made (under valgrind, which applies RLIMIT_NOFILE itself, to the calls
+   that make descriptors only); the fork server's pipe ends would too. */
+static int passed_fds_ignore_limit(int sv[2]) {
+  char byte = 0, space[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {&byte, 1};
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  memset(space, 0, sizeof space);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = space;
+  m.msg_controllen = sizeof space;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
+  if (sendmsg(sv[0], &m, 0) != 1)
+    return 0;
+  memset(space, 0, sizeof space);
+  m.msg_controllen = sizeof space;
+  if (recvmsg(sv[1], &m, 0) != 1 || (m.msg_flags & MSG_CTRUNC))
+    return 0;
+  c = CMSG_FIRSTHDR(&m);
+  if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+    return 0;
+  int got;
+  memcpy(&got, CMSG_DATA(c), sizeof got);
+  close(got);
+  return 1;
+}
+
 static void test_replacement_start_fails(void) {
   wpool_options_t o;
   wt_options(&o, 1);
@@ -567,10 +601,22 @@ static void test_replacement_start_fails(void) {
   int x[2] = {3, 4};
   wpool_result_t *r[2] = {NULL, NULL};
   struct rlimit saved, none;
+  int sv[2];
   CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   none = saved;
   none.rlim_cur = 3; /* stdio only: no pipe for a new worker */
   CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &none), 0);
+  if (wt_method == WPOOL_FORK && passed_fds_ignore_limit(sv)) {
+    setrlimit(RLIMIT_NOFILE, &saved);
+    close(sv[0]);
+    close(sv[1]);
+    wpool_destroy(pool);
+    WT_SKIP("descriptors passed in a message arrive past RLIMIT_NOFILE here "
+            "(valgrind): the fork server's start cannot be made to fail");
+  }
+  close(sv[0]);
+  close(sv[1]);
   /* Both queued before the worker goes: the second needs its replacement. */
   int rc[2], ready[2];
   for (int i = 0; i < 2; i++)
@@ -588,7 +634,11 @@ static void test_replacement_start_fails(void) {
   CU_ASSERT_EQUAL(y, 9);
   /* The start's own error: no pipe (spawn), or no descriptor for the pipe
      ends the fork server sends (fork). */
-  CU_ASSERT_EQUAL(wpool_result_get(r[1], 0, NULL, NULL), WPOOL_ESYS);
+  int code = wpool_result_get(r[1], 0, NULL, NULL);
+  CU_ASSERT_EQUAL(code, WPOOL_ESYS);
+  if (code != WPOOL_ESYS)
+    fprintf(stderr, "\n  second task: %s: %s\n", wpool_err_name(code),
+            wpool_result_message(r[1]) ? wpool_result_message(r[1]) : "");
   for (int i = 0; i < 2; i++)
     wpool_result_free(r[i]);
   wpool_destroy(pool);
