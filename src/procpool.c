@@ -330,6 +330,21 @@ static void settle(wpool_t *p, const wpool__chan_ev_t *ev, int n) {
   }
 }
 
+/* How soon a slot left empty by a failed start is tried again. */
+#define START_RETRY_MS 200
+
+/* How long the loop may wait: until the next deadline, or until a slot
+   whose worker could not be started (fill_slots left it empty) is tried
+   again; nothing else would wake the loop for that slot, and work queued
+   for it would wait forever. */
+static int wait_ms(wpool_t *p) {
+  int ms = next_timeout(p);
+  for (int i = 0; i < p->nworkers; i++)
+    if (!p->pp->slots[i].ch && needs_worker(p))
+      return ms >= 0 && ms < START_RETRY_MS ? ms : START_RETRY_MS;
+  return ms;
+}
+
 static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
   wpool_t *p = arg;
   wpool__pp_t *pp = p->pp;
@@ -353,7 +368,7 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
     if (all_gone(p))
       break;
     arm(p);
-    int timeout = next_timeout(p);
+    int timeout = wait_ms(p);
     wpool__mutex_unlock(p->lock);
     int n = pp->ops->wait(pp->x, timeout, ev, EVENTS);
     wpool__mutex_lock(p->lock);

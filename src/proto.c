@@ -101,6 +101,9 @@ void wpool__put_in_hdr(uint8_t *p, uint32_t len) {
   wpool__put_u32(p, len);
 }
 
+/* Record lengths come from the other process as u32: wpool__pad works in
+   64 bits (proto.h), so one within 15 bytes of 4 GiB cannot pad to 0 in a
+   32-bit size_t and pass the bounds checks below. */
 int wpool__in_next(const uint8_t *buf, size_t len, size_t *off,
                    const uint8_t **item, uint32_t *item_len) {
   if (*off == len)

@@ -5,6 +5,13 @@
 
 wpool_method_t wt_method = WPOOL_THREAD;
 
+/* Tests run one at a time, on the main thread: no lock needed. */
+static const char *skip_reason;
+
+void wt_skip(const char *why) { skip_reason = why ? why : "(no reason)"; }
+const char *wt_skip_reason(void) { return skip_reason; }
+void wt_skip_reset(void) { skip_reason = NULL; }
+
 int wt_parse_method(const char *s, wpool_method_t *m) {
   if (strcmp(s, "fork") == 0)
     *m = WPOOL_FORK;

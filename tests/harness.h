@@ -35,6 +35,26 @@ typedef struct wt_suite {
   const wt_test_t *tests; /* ends with { NULL, NULL } */
 } wt_suite_t;
 
+/*
+ * Skipping: a test that does not apply to the method or platform under test
+ * calls WT_SKIP("why") at its top level, before it creates anything, and
+ * returns at once. The runner (main.c) prints it as skipped, counts it as
+ * not run in CUnit's summary, and when every test of a run skipped, exits
+ * with CTest's skip code (WT_SKIP_EXIT). A test that makes no assertion and
+ * does not skip fails: a check that silently does nothing must not pass.
+ */
+#define WT_SKIP(why)                                                           \
+  do {                                                                         \
+    wt_skip(why);                                                              \
+    return;                                                                    \
+  } while (0)
+#define WT_SKIP_EXIT 77
+void wt_skip(const char *why);
+/* The reason given to WT_SKIP in the current test, or NULL. */
+const char *wt_skip_reason(void);
+/* Forget the current test's skip (the runner, before each test). */
+void wt_skip_reset(void);
+
 /* The method chosen with --method (WPOOL_THREAD when none was given). */
 extern wpool_method_t wt_method;
 

@@ -4,12 +4,18 @@
  *   wpool_tests --suite NAME|all [--method fork|spawn|thread] [--test NAME]
  *
  * Exit status: 0 when every assertion passed, 1 on a failure, 2 on a usage
- * or framework error, 77 (CTest's skip code) when the suite does not apply to
- * the method.
+ * or framework error, 77 (CTest's skip code, WT_SKIP_EXIT) when the suite
+ * does not apply to the method or every test it ran skipped.
+ *
+ * Output: "[ RUN  ] suite/test" before each test, flushed (a hang that runs
+ * into CTest's timeout is named by the log's last line), then OK, FAIL with
+ * the failed assertions, or SKIP with the reason; a count of skipped tests;
+ * and CUnit's own run summary last, in which skipped tests are in the
+ * Inactive column, not among the passed.
  */
 #include "harness.h"
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +59,55 @@ static int usage(const char *argv0) {
   return 2;
 }
 
+/* Assertions counted before the current test; tests skipped so far; when
+   the current test started (its time is printed, to find slow tests; no
+   test asserts a time). */
+static unsigned asserts_before, skipped;
+static long started_ms;
+
+static void on_test_start(const CU_pTest t, const CU_pSuite s) {
+  wt_skip_reset();
+  printf("[ RUN  ] %s/%s\n", s->pName, t->pName);
+  fflush(stdout);
+  started_ms = wt_now_ms();
+}
+
+/* CUnit runs a suite's set-up and tear-down around each test, inside the
+   test's run: a failure recorded in the tear-down fails that test. */
+static void before_test(void) { asserts_before = CU_get_number_of_asserts(); }
+
+static void after_test(void) {
+  if (wt_skip_reason() == NULL && CU_get_number_of_asserts() == asserts_before)
+    CU_assertImplementation(CU_FALSE, __LINE__,
+                            "the test made no assertion (WT_SKIP when it "
+                            "does not apply)",
+                            __FILE__, "", CU_FALSE);
+}
+
+static void on_test_complete(const CU_pTest t, const CU_pSuite s,
+                             const CU_pFailureRecord failures) {
+  long ms = wt_now_ms() - started_ms;
+  if (failures != NULL) {
+    printf("[ FAIL ] %s/%s (%ld ms)\n", s->pName, t->pName, ms);
+    for (CU_pFailureRecord f = failures; f != NULL && f->pTest == t;
+         f = f->pNext)
+      printf("         %s:%u: %s\n", f->strFileName ? f->strFileName : "?",
+             f->uiLineNumber, f->strCondition ? f->strCondition : "?");
+  } else if (wt_skip_reason() != NULL) {
+    /* CUnit 2.1 has no skip of its own and has counted the test as run
+       (and so as passed): move it to the tests that were not run, so that
+       CUnit's summary never reports a skipped test as passed. */
+    CU_pRunSummary sum = CU_get_run_summary();
+    sum->nTestsRun--;
+    sum->nTestsInactive++;
+    skipped++;
+    printf("[ SKIP ] %s/%s: %s\n", s->pName, t->pName, wt_skip_reason());
+  } else {
+    printf("[   OK ] %s/%s (%ld ms)\n", s->pName, t->pName, ms);
+  }
+  fflush(stdout);
+}
+
 /* Add one suite's tests (all, or only the one named) to the registry. */
 static int add_suite(const wt_suite_t *s, const char *only, int *added) {
   char name[64];
@@ -60,7 +115,8 @@ static int add_suite(const wt_suite_t *s, const char *only, int *added) {
     snprintf(name, sizeof name, "%s.%s", s->name, wt_method_name(wt_method));
   else
     snprintf(name, sizeof name, "%s", s->name);
-  CU_pSuite cs = CU_add_suite(name, NULL, NULL);
+  CU_pSuite cs = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
+                                                      before_test, after_test);
   if (cs == NULL)
     return -1;
   for (const wt_test_t *t = s->tests; t->name != NULL; t++) {
@@ -117,7 +173,7 @@ int main(int argc, char **argv) {
         continue;
       fprintf(stderr, "suite %s needs process workers; skipped\n", s->name);
       CU_cleanup_registry();
-      return 77;
+      return WT_SKIP_EXIT;
     }
     if (add_suite(s, test, &added) != 0) {
       fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
@@ -130,14 +186,28 @@ int main(int argc, char **argv) {
     return usage(argv[0]);
   }
 
-  CU_basic_set_mode(CU_BRM_VERBOSE);
+  /* Unbuffered, as CUnit's basic runner has it: each line is out before the
+     next test starts, the test's own messages on stderr interleave in
+     order, and a forked worker inherits no unwritten output. */
+  setvbuf(stdout, NULL, _IONBF, 0);
+  setvbuf(stderr, NULL, _IONBF, 0);
+  CU_set_test_start_handler(on_test_start);
+  CU_set_test_complete_handler(on_test_complete);
   /* The return value is a framework error, not the failure count. */
-  if (CU_basic_run_tests() != CUE_SUCCESS)
+  if (CU_run_all_tests() != CUE_SUCCESS)
     fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
   unsigned failures = CU_get_number_of_failures();
+  unsigned ran = CU_get_number_of_tests_run();
   int framework_error = CU_get_error() != CUE_SUCCESS;
+  if (skipped != 0)
+    printf("\nSkipped %u of %d tests (Inactive below)\n", skipped, added);
+  printf("\n");
+  CU_print_run_results(stdout);
+  printf("\n");
   CU_cleanup_registry();
   if (failures != 0)
     return 1;
-  return framework_error ? 2 : 0;
+  if (framework_error)
+    return 2;
+  return ran == 0 && skipped != 0 ? WT_SKIP_EXIT : 0;
 }

@@ -58,10 +58,23 @@ int wt_children_left(void) {
 
 long wt_now_ms(void) { return (long)GetTickCount64(); }
 
+/*
+ * Not the NUL device but a temporary file, deleted when its last handle
+ * (a worker's included) is closed. The C runtime takes NUL, a character
+ * device, for a console: it leaves a worker's stdout unbuffered and writes
+ * each line on its own, and under wine every such write is a round trip to
+ * the wine server, some 2 ms: apply.spawn's stdout_flood (1 MiB in 64-byte
+ * lines) took a minute there. A disk file gets a buffered stdout, and even
+ * unbuffered writes to it (the parent's, for thread workers) are cheap.
+ */
 int wt_stdout_silence(void) {
   fflush(stdout);
+  wchar_t dir[MAX_PATH + 1], path[MAX_PATH + 1];
+  int devnull = -1;
+  if (GetTempPathW(MAX_PATH + 1, dir) != 0 &&
+      GetTempFileNameW(dir, L"wpt", 0, path) != 0)
+    devnull = _wopen(path, _O_WRONLY | _O_TRUNC | _O_BINARY | _O_TEMPORARY);
   int saved = _dup(1);
-  int devnull = _open("NUL", _O_WRONLY);
   if (saved < 0 || devnull < 0) {
     if (saved >= 0)
       _close(saved);

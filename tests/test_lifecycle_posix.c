@@ -389,7 +389,7 @@ static int fd_limit_scenario(void *arg) {
  */
 static void test_fd_limit(void) {
   if (!wt_is_process())
-    return; /* thread workers use no descriptors */
+    WT_SKIP("thread workers use no descriptors");
   int rep_pipe[2];
   CU_ASSERT_EQUAL_FATAL(pipe(rep_pipe), 0);
   pid_t pid = run_child(fd_limit_scenario, &rep_pipe[1]);
@@ -457,7 +457,7 @@ static int death_scenario(void *arg) {
  */
 static void parent_dies_mid_task(int how) {
   if (!wt_is_process())
-    return;
+    WT_SKIP("thread workers are the parent's own threads");
   CU_ASSERT_EQUAL_FATAL(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   /* Opened before the intermediate exists: the test keeps its own writer on
      "go", so the intermediate's death does not release the tasks. */
@@ -529,7 +529,7 @@ static long start_escapee(wpool_t *pool, const char *fifo) {
  */
 static void test_setsid_escapee(void) {
   if (!wt_is_process())
-    return;
+    WT_SKIP("thread workers have no process group to leave");
   char fifo[64];
   snprintf(fifo, sizeof fifo, "/tmp/wpool-escape-%ld", (long)getpid());
   unlink(fifo);

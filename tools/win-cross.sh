@@ -272,7 +272,9 @@ build_wpool() {
 }
 
 # Per kind of ctest test (suites per worker method, suites run once, the
-# examples): ctest's verdicts and the CUnit counts, from ctest's log.
+# examples): ctest's verdicts and the CUnit counts, from ctest's log. A test
+# skipped by WT_SKIP is in CUnit's Inactive column; a suite that skipped as
+# a whole is a ctest test that neither passed nor failed.
 report() {
   local log=$OUT/wpool/Testing/Temporary/LastTest.log
   [ -f "$log" ] || return 0
@@ -285,17 +287,21 @@ report() {
     }
     / Testing: / { k = kind($3); ctests[k]++; next }
     /^Test Passed\./ { cpass[k]++ }
-    /^ *tests +[0-9]+ +[0-9]+/ { ran[k] += $3; passed[k] += $4; failed[k] += $5 }
+    /^ *tests +[0-9]+ +[0-9]+/ {
+      ran[k] += $3; passed[k] += $4; failed[k] += $5; skipped[k] += $6
+    }
     /^ *asserts +[0-9]+ +[0-9]+/ { asserts[k] += $3; afailed[k] += $5 }
     END {
-      printf "%-9s %7s %7s | %7s %7s %7s %9s %9s\n", "kind", "ctest", "passed",
-             "tests", "passed", "failed", "asserts", "a.failed"
+      printf "%-9s %7s %7s | %7s %7s %7s %7s %9s %9s\n", "kind", "ctest",
+             "passed", "tests", "passed", "failed", "skipped", "asserts",
+             "a.failed"
       n = split("spawn thread once examples", order, " ")
       for (i = 1; i <= n; i++) {
         k = order[i]
         if (!ctests[k]) continue
-        printf "%-9s %7d %7d | %7d %7d %7d %9d %9d\n", k, ctests[k], cpass[k],
-               ran[k], passed[k], failed[k], asserts[k], afailed[k]
+        printf "%-9s %7d %7d | %7d %7d %7d %7d %9d %9d\n", k, ctests[k],
+               cpass[k], ran[k], passed[k], failed[k], skipped[k], asserts[k],
+               afailed[k]
       }
     }' "$log"
 }
