@@ -324,6 +324,20 @@ typedef struct wpool wpool_t;
  * Windows: at once (a kill-on-close job). macOS: fork workers at once (their
  * server sees end of file on its socket); spawn workers when their running
  * task ends and they read end of input.
+ * @par A program that owns SIGCHLD
+ * A program may ignore SIGCHLD or reap every child itself. A worker's death
+ * is still seen (from the process itself: a pidfd on Linux, a process handle
+ * on Windows, a periodic check elsewhere) and fails what it held, but where
+ * the program took the worker's exit status (spawn workers, which are the
+ * program's children) the message says "its exit status was lost" instead
+ * of the signal or status. Fork workers are the fork server's children,
+ * which keeps its own SIGCHLD, so their status is never lost. wpool never
+ * signals a worker by a pid that may have been reused: through its pidfd
+ * where the kernel has one, else only while the worker is not yet reaped.
+ * @par Tasks that leave children behind
+ * A child a task starts and does not wait for dies with its worker (see
+ * above); while the worker lives it keeps running, and may hold the
+ * worker's channels open: that no longer hides the worker's death.
  */
 typedef enum wpool_method {
   WPOOL_DEFAULT = 0, /**< WPOOL_FORK on Linux, WPOOL_SPAWN elsewhere */
