@@ -44,8 +44,12 @@ static int init_forge_ready(const void *arg, size_t len, wpool_out_t *out) {
   (void)out;
   static const char msg[] = "forged";
   uint8_t frame[WPOOL__FRAME_SIZE + WPOOL__FAIL_REC_HDR + sizeof msg];
+  /* By hand, not with wpool__frame_init: the test links against the
+     shared library too, which exports no internal function. */
   wpool__frame_t f;
-  wpool__frame_init(&f, WPOOL__F_READY);
+  memset(&f, 0, sizeof f);
+  f.magic = WPOOL__MAGIC;
+  f.type = WPOOL__F_READY;
   f.nfail = 1;
   f.len = WPOOL__FAIL_REC_HDR + (uint32_t)(sizeof msg - 1);
   memcpy(frame, &f, WPOOL__FRAME_SIZE);
