@@ -110,6 +110,11 @@ static int fz_header(void *ctx, const wpool__frame_t *f, uint8_t **fixed,
   owner_t *o = ctx;
   if (f->flags & 1)
     return -1; /* the owner refuses the frame, as on a protocol error */
+  /* The pool checks a RESULT's count against the job it answers before
+     room is made for its payload; so does this owner, against what it
+     "sent" (at most 64 items, as worker_side runs). */
+  if (f->count > 64)
+    return -1;
   size_t flen = (size_t)f->count * f->osize;
   if (f->type == WPOOL__F_RESULT && flen <= FIXED_MAX && flen <= f->len) {
     *fixed = o->fixed;

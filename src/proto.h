@@ -127,16 +127,21 @@ int wpool__append_fail_rec(struct wpool__buf *b, uint32_t index, int32_t code,
 
 /*
  * The frame limit (max_frame) bounds what the user sends and gets back: an
- * argument, an output, a chunk's items or outputs together. Record headers,
- * padding and failure messages come on top, at most this much per item.
+ * argument, an output, a chunk's items or outputs together. A record's
+ * header and padding come on top (at most this much per item), and so does
+ * one failure message; a worker whose failure messages would pass that
+ * sends them empty (the codes stay). The parent checks a RESULT's count
+ * against what it sent before it makes room for the payload, so what a
+ * worker can make it allocate is bounded by the work it was given.
  */
-#define WPOOL__REC_OVERHEAD (WPOOL__FAIL_REC_HDR + WPOOL__MSG_MAX + WPOOL__ALIGN)
+#define WPOOL__REC_OVERHEAD 32u
 
 /* The longest frame payload that carries count items within max_payload
    bytes of user data. */
 static inline uint64_t wpool__wire_limit(uint64_t max_payload,
                                          uint32_t count) {
-  return max_payload + ((uint64_t)count + 1) * WPOOL__REC_OVERHEAD;
+  return max_payload + ((uint64_t)count + 1) * WPOOL__REC_OVERHEAD +
+         WPOOL__FAIL_REC_HDR + WPOOL__MSG_MAX;
 }
 
 /*

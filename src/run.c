@@ -255,6 +255,38 @@ int wpool__chunk_too_big(wpool__chunk_out_t *out, uint32_t count,
   return 0;
 }
 
+int wpool__chunk_strip_messages(wpool__chunk_out_t *out, uint32_t osize) {
+  wpool__buf_t fresh = {0};
+  size_t off = 0;
+  int rc;
+  if (osize) {
+    wpool__fail_t fl;
+    while ((rc = wpool__fail_next(out->tail->data, out->tail->len, &off,
+                                  &fl)) == 1)
+      if (wpool__append_fail_rec(&fresh, fl.index, fl.code, fl.task_code,
+                                 NULL, 0)) {
+        rc = WPOOL_ENOMEM;
+        break;
+      }
+  } else {
+    wpool__rec_t r;
+    while ((rc = wpool__rec_next(out->tail->data, out->tail->len, &off,
+                                 &r)) == 1)
+      if (wpool__append_var_rec(&fresh, r.code, r.task_code,
+                                r.code ? NULL : r.data, r.code ? 0 : r.len)) {
+        rc = WPOOL_ENOMEM;
+        break;
+      }
+  }
+  if (rc != 0) {
+    wpool__buf_free(&fresh);
+    return rc < 0 ? rc : WPOOL_EPROTO;
+  }
+  wpool__buf_free(out->tail);
+  *out->tail = fresh;
+  return 0;
+}
+
 int wpool__run_init(wpool_fn fn, const void *arg, size_t len, int *task_code,
                     char *msg, size_t msg_cap) {
   wpool_out_t o;

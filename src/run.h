@@ -42,6 +42,14 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out);
 int wpool__chunk_too_big(wpool__chunk_out_t *out, uint32_t count,
                          uint64_t max_frame);
 
+/*
+ * Empty the failure messages in a chunk's records (fixed: failure records;
+ * var: the records of failed items), keeping every code: for a RESULT that
+ * would pass the wire limit only because of its messages. 0 or
+ * WPOOL_ENOMEM / WPOOL_EPROTO.
+ */
+int wpool__chunk_strip_messages(wpool__chunk_out_t *out, uint32_t osize);
+
 /* Run an initializer; on failure *code and msg (NUL-terminated) are set. */
 int wpool__run_init(wpool_fn fn, const void *arg, size_t len, int *task_code,
                     char *msg, size_t msg_cap);

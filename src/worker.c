@@ -188,6 +188,9 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
        fixed outputs always fit, and var outputs are checked here. */
     if (err == 0 && out.bytes > max_frame)
       err = wpool__chunk_too_big(&out, t.count, max_frame);
+    if (err == 0 && fixed_len + tail.len > wpool__wire_limit(max_frame,
+                                                             t.count))
+      err = wpool__chunk_strip_messages(&out, t.osize);
     if (err == 0 && wpool__buf_append(&res, tail.data, tail.len))
       err = WPOOL_ENOMEM;
     wpool__buf_free(&tail);

@@ -307,7 +307,48 @@ static void test_typed_task(void) {
   wpool_destroy(pool);
 }
 
+/* Fails with code 7 and a message of about 1000 bytes. */
+static int task_fail_long(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  char msg[1001];
+  memset(msg, 'm', sizeof msg - 1);
+  msg[sizeof msg - 1] = '\0';
+  return wpool_out_fail(out, 7, "%s", msg);
+}
+WPOOL_REGISTER(task_fail_long)
+
+/* A chunk whose failure messages together pass the frame limit: every
+   item still fails with its own code (process workers send the messages
+   empty; they used to turn every item into WPOOL_E2BIG). */
+static void test_messages_over_limit(void) {
+  enum { N = 100 };
+  wpool_options_t o;
+  wt_options(&o, 1);
+  o.max_frame = 4096;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  int in[N] = {0}, out[N];
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_fail_long, in, N,
+                                        sizeof in[0], out, sizeof out[0], N,
+                                        NULL, NULL, NULL, &r),
+                        0);
+  CU_ASSERT_EQUAL(wpool_result_wait(r, WT_LONG_MS), 0);
+  CU_ASSERT_EQUAL(wpool_result_failed_count(r), (size_t)N);
+  int wrong = 0;
+  for (size_t k = 0; k < N; k++) {
+    int code = 0, task_code = 0;
+    wpool_result_failed_item(r, k, NULL, &code, &task_code, NULL);
+    wrong += code != WPOOL_ETASK || task_code != 7;
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  wpool_result_free(r);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
+    {"messages_over_limit", test_messages_over_limit},
     {"typed_task", test_typed_task},
     {"out_append", test_out_append},
     {"progress", test_progress},
