@@ -9,6 +9,7 @@ static void cb_main(void *arg) {
   /* Taken here, by the thread itself: apr_os_thread_get() hands out the
      wrong type on Windows (the handle where a pointer to it belongs). */
   p->cb_os_thread = apr_os_thread_current();
+  p->cb_alive = 1;
   wpool__cond_broadcast(p->state_cond);
   for (;;) {
     while (wpool__q_empty(&p->cb_queue) && !p->cb_stop)
@@ -38,9 +39,18 @@ static void cb_main(void *arg) {
 int wpool__callbacks_start(wpool_t *p) {
   p->cb_started = 1;
   int rc = wpool__thread_detached(cb_main, p);
-  if (rc)
+  if (rc) {
     p->cb_started = 0;
-  return rc;
+    return rc;
+  }
+  /* Running before wpool_create returns: the thread knows its own id (for
+     wpool__in_callback), and nothing of its start is still in flight when
+     the program forks (a forked child would count it as lost memory). */
+  wpool__mutex_lock(p->lock);
+  while (!p->cb_alive)
+    wpool__cond_wait(p->state_cond, p->lock);
+  wpool__mutex_unlock(p->lock);
+  return 0;
 }
 
 void wpool__callbacks_queue(wpool_t *p, wpool__cb_t *cb) {
