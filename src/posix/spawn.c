@@ -272,9 +272,6 @@ int wpool__reap_child(long pid, int flags, int *status) {
   return 0;
 }
 
-int wpool__wait_child(long pid, int kill_first, int *status) {
-  return wpool__reap_child(pid, kill_first ? WPOOL__REAP_KILL : 0, status);
-}
 
 int wpool__spawn_reap(long pid, int flags, int *status) {
   if (pid <= 0)

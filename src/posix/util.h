@@ -40,16 +40,9 @@ int wpool__fd_set_flags(int fd, int nonblock);
 int wpool__fd_above_stdio(int fd);
 
 /*
- * Optionally SIGKILL child pid, then wait for it (retrying EINTR) and store
- * its wait status. 0 or an errno value. Async-signal-safe: the fork server
- * uses it too. In spawn.c.
- */
-int wpool__wait_child(long pid, int kill_first, int *status);
-
-/*
- * The same with flags: WPOOL__REAP_KILL sends SIGKILL first,
- * WPOOL__REAP_NOHANG returns EAGAIN at once for a child still running. The
- * worker's process group is killed just before the worker is reaped, while
+ * Wait for child pid (retrying EINTR) and store its wait status:
+ * WPOOL__REAP_KILL sends SIGKILL first, WPOOL__REAP_NOHANG returns EAGAIN
+ * at once for a child still running. The worker's process group is killed just before the worker is reaped, while
  * its zombie still holds the group's id. 0, EAGAIN, ECHILD (the child was
  * reaped by someone else, or SIGCHLD is ignored: its status is lost) or
  * another errno value. Async-signal-safe. In spawn.c.
