@@ -42,8 +42,9 @@ int wpool__fd_above_stdio(int fd);
 /*
  * Wait for child pid (retrying EINTR) and store its wait status:
  * WPOOL__REAP_KILL sends SIGKILL first, WPOOL__REAP_NOHANG returns EAGAIN
- * at once for a child still running. The worker's process group is killed just before the worker is reaped, while
- * its zombie still holds the group's id. 0, EAGAIN, ECHILD (the child was
+ * at once for a child still running. The worker's process group is killed
+ * just before the worker is reaped, while its zombie still holds the
+ * group's id. 0, EAGAIN, ECHILD (the child was
  * reaped by someone else, or SIGCHLD is ignored: its status is lost) or
  * another errno value. Async-signal-safe. In spawn.c.
  */
