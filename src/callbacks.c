@@ -28,17 +28,23 @@ static void cb_main(void *arg) {
     wpool__cond_broadcast(p->state_cond);
   }
   void (*finish)(wpool_t *) = p->cb_finish;
+  wpool__thread_t *me = p->cb_thread;
   p->cb_exited = 1;
   wpool__cond_broadcast(p->state_cond);
   wpool__mutex_unlock(p->lock);
-  /* Nobody waits for this thread when it finishes a destroy itself. */
-  if (finish)
+  /* Nobody joins this thread when it finishes a destroy itself. */
+  if (finish) {
+    wpool__thread_detach_self(me);
     finish(p);
+  }
 }
 
 int wpool__callbacks_start(wpool_t *p) {
   p->cb_started = 1;
-  int rc = wpool__thread_detached(cb_main, p);
+  /* Published before the thread can read it (it takes the lock first). */
+  wpool__mutex_lock(p->lock);
+  int rc = wpool__thread_start(&p->cb_thread, cb_main, p);
+  wpool__mutex_unlock(p->lock);
   if (rc) {
     p->cb_started = 0;
     return rc;
@@ -70,9 +76,11 @@ int wpool__callbacks_stop(wpool_t *p, void (*finish)(wpool_t *p)) {
     wpool__mutex_unlock(p->lock);
     return 1;
   }
-  while (!p->cb_exited)
-    wpool__cond_wait(p->state_cond, p->lock);
   wpool__mutex_unlock(p->lock);
+  /* Joined, not only waited for: no thread of the pool is left when
+     wpool_destroy returns (a program may fork right after). */
+  wpool__thread_join(p->cb_thread);
+  p->cb_thread = NULL;
   return 0;
 }
 

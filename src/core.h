@@ -161,6 +161,7 @@ struct wpool {
 
   /* Callbacks run on their own thread, in completion order. */
   wpool__qnode_t cb_queue;
+  wpool__thread_t *cb_thread;
   int cb_started, cb_alive, cb_running, cb_stop, cb_exited;
   apr_os_thread_t cb_os_thread;
   /* wpool_destroy() was called from a callback: the callback thread

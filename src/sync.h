@@ -38,6 +38,19 @@ uint64_t wpool__mono_ns(void);
  */
 int wpool__thread_detached(void (*fn)(void *), void *arg);
 
+/*
+ * A thread that is joined, unless it lets itself go: the callback thread,
+ * which wpool_destroy joins, except when a callback destroyed the pool and
+ * the thread finishes the destruction itself (nobody can join it then).
+ * 0 or WPOOL_ENOMEM / WPOOL_ESYS.
+ */
+typedef struct wpool__thread wpool__thread_t;
+int wpool__thread_start(wpool__thread_t **t, void (*fn)(void *), void *arg);
+/* Wait for t to end and free it. */
+void wpool__thread_join(wpool__thread_t *t);
+/* Called by t itself: nobody will join it; its resources go when it ends. */
+void wpool__thread_detach_self(wpool__thread_t *t);
+
 /* A number that changes in a child process at every fork(); 0 where there
    is no fork. A pool remembers it to notice use from a forked child. */
 unsigned wpool__fork_generation(void);

@@ -150,6 +150,49 @@ int wpool__thread_detached(void (*fn)(void *), void *arg) {
   return 0;
 }
 
+struct wpool__thread {
+  pthread_t t;
+};
+
+int wpool__thread_start(wpool__thread_t **out, void (*fn)(void *),
+                        void *arg) {
+  wpool__thread_t *t = malloc(sizeof *t);
+  start_t *s = malloc(sizeof *s);
+  if (!t || !s) {
+    free(t);
+    free(s);
+    return WPOOL_ENOMEM;
+  }
+  s->fn = fn;
+  s->arg = arg;
+  sigset_t all, old;
+  sigfillset(&all);
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&t->t, NULL, thread_main, s);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc) {
+    free(t);
+    free(s);
+    return WPOOL_ESYS;
+  }
+  *out = t;
+  return 0;
+}
+
+void wpool__thread_join(wpool__thread_t *t) {
+  pthread_join(t->t, NULL);
+  free(t);
+}
+
+void wpool__thread_detach_self(wpool__thread_t *t) {
+  pthread_detach(t->t);
+  free(t);
+}
+
 static volatile sig_atomic_t generation;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 

@@ -99,4 +99,41 @@ int wpool__thread_detached(void (*fn)(void *), void *arg) {
   return 0;
 }
 
+struct wpool__thread {
+  HANDLE h;
+};
+
+int wpool__thread_start(wpool__thread_t **out, void (*fn)(void *),
+                        void *arg) {
+  wpool__thread_t *t = malloc(sizeof *t);
+  start_t *s = malloc(sizeof *s);
+  if (!t || !s) {
+    free(t);
+    free(s);
+    return WPOOL_ENOMEM;
+  }
+  s->fn = fn;
+  s->arg = arg;
+  uintptr_t h = _beginthreadex(NULL, 0, thread_main, s, 0, NULL);
+  if (!h) {
+    free(t);
+    free(s);
+    return WPOOL_ESYS;
+  }
+  t->h = (HANDLE)h;
+  *out = t;
+  return 0;
+}
+
+void wpool__thread_join(wpool__thread_t *t) {
+  WaitForSingleObject(t->h, INFINITE);
+  CloseHandle(t->h);
+  free(t);
+}
+
+void wpool__thread_detach_self(wpool__thread_t *t) {
+  CloseHandle(t->h); /* the thread runs on without it */
+  free(t);
+}
+
 unsigned wpool__fork_generation(void) { return 0; }
