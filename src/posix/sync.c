@@ -116,7 +116,14 @@ static void *thread_main(void *p) {
   return NULL;
 }
 
-int wpool__thread_detached(void (*fn)(void *), void *arg) {
+/*
+ * Start fn(arg) on a new thread, detached or not. It starts with every
+ * signal blocked (it inherits this mask), so no program handler ever runs
+ * on it, even before its first line; faults stay unblocked, so that the
+ * program's crash handler still sees one (blocked, the kernel would just
+ * kill the process).
+ */
+static int start(pthread_t *t, int detached, void (*fn)(void *), void *arg) {
   start_t *s = malloc(sizeof *s);
   if (!s)
     return WPOOL_ENOMEM;
@@ -127,11 +134,8 @@ int wpool__thread_detached(void (*fn)(void *), void *arg) {
     free(s);
     return WPOOL_ESYS;
   }
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  /* The thread starts with every signal blocked (it inherits this mask), so
-     no program handler ever runs on it, even before its first line; faults
-     stay unblocked, so that the program's crash handler still sees one
-     (blocked, the kernel would just kill the process). */
+  if (detached)
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   sigset_t all, old;
   sigfillset(&all);
   sigdelset(&all, SIGSEGV);
@@ -139,8 +143,7 @@ int wpool__thread_detached(void (*fn)(void *), void *arg) {
   sigdelset(&all, SIGFPE);
   sigdelset(&all, SIGILL);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t t;
-  int rc = pthread_create(&t, &a, thread_main, s);
+  int rc = pthread_create(t, &a, thread_main, s);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&a);
   if (rc) {
@@ -150,6 +153,11 @@ int wpool__thread_detached(void (*fn)(void *), void *arg) {
   return 0;
 }
 
+int wpool__thread_detached(void (*fn)(void *), void *arg) {
+  pthread_t t;
+  return start(&t, 1, fn, arg);
+}
+
 struct wpool__thread {
   pthread_t t;
 };
@@ -157,27 +165,12 @@ struct wpool__thread {
 int wpool__thread_start(wpool__thread_t **out, void (*fn)(void *),
                         void *arg) {
   wpool__thread_t *t = malloc(sizeof *t);
-  start_t *s = malloc(sizeof *s);
-  if (!t || !s) {
-    free(t);
-    free(s);
+  if (!t)
     return WPOOL_ENOMEM;
-  }
-  s->fn = fn;
-  s->arg = arg;
-  sigset_t all, old;
-  sigfillset(&all);
-  sigdelset(&all, SIGSEGV);
-  sigdelset(&all, SIGBUS);
-  sigdelset(&all, SIGFPE);
-  sigdelset(&all, SIGILL);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = pthread_create(&t->t, NULL, thread_main, s);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int rc = start(&t->t, 0, fn, arg);
   if (rc) {
     free(t);
-    free(s);
-    return WPOOL_ESYS;
+    return rc;
   }
   *out = t;
   return 0;
