@@ -72,6 +72,10 @@ static int next_frame(reader_t *r, wpool__frame_t *f, const uint8_t **payload,
   return 0;
 }
 
+/* Out of line, so that a 32-bit build (where size_t always fits) does not
+   see a comparison that is always false. */
+static int fits_u32(uint64_t n) { return n <= UINT32_MAX; }
+
 static char expected_token[WPOOL__TOKEN_LEN + 1];
 
 void wpool__worker_expect_token(const char *token) {
@@ -200,7 +204,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     wpool__result_frame(&f, &t, out.nfail, out.nanos);
     f.isize = report_rss ? os->rss_kib() : 0;
     size_t plen = res.len - WPOOL__FRAME_SIZE;
-    if ((uint64_t)plen > UINT32_MAX)
+    if (!fits_u32(plen))
       break; /* cannot be framed: the parent sees a death, not garbage */
     f.len = (uint32_t)plen;
     memcpy(res.data, &f, sizeof f);
