@@ -107,3 +107,11 @@ wt_gate_arg_t wt_gate_arg(const wt_gate_t *g, int value) {
 int wt_gate_wait_started(wt_gate_t *g, int n) {
   return wt_gate_wait_started_ms(g, n, WT_LONG_MS);
 }
+
+void wt_assert_squares(wpool_t *pool, int n) {
+  for (int i = 0; i < n; i++) {
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
+    CU_ASSERT_EQUAL(y, i * i);
+  }
+}

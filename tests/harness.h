@@ -84,6 +84,9 @@ int wt_apply_int(wpool_t *pool, wpool_fn fn, int x, int *y, char **errmsg);
 /* wpool_result_get of an int output, with the same convention. */
 int wt_result_int(wpool_result_t *r, long timeout_ms, int *y);
 
+/* Assert that pool still squares 0 .. n-1 right (after a fault). */
+void wt_assert_squares(wpool_t *pool, int n);
+
 /* 1 when s is not NULL and contains needle. */
 int wt_contains(const char *s, const char *needle);
 

@@ -265,11 +265,7 @@ static void test_corrupt_frames(void) {
   CU_ASSERT_TRUE(wt_contains(err, "malformed"));
   wpool_free(err);
   wpool_free(out);
-  for (int i = 0; i < 20; i++) {
-    int y = 0;
-    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
-    CU_ASSERT_EQUAL(y, i * i);
-  }
+  wt_assert_squares(pool, 20);
   wpool_stats_t st;
   CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
   CU_ASSERT_EQUAL(st.workers, 2);

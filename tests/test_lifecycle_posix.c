@@ -278,11 +278,7 @@ static void test_creator_thread_ends(void) {
   CU_ASSERT_EQUAL_FATAL(wt_thread_start(&t, create_in_thread, &pool), 0);
   wt_thread_join(t);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-  for (int i = 0; i < 20; i++) {
-    int y = 0;
-    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
-    CU_ASSERT_EQUAL(y, i * i);
-  }
+  wt_assert_squares(pool, 20);
   wpool_stats_t st;
   CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
   CU_ASSERT_EQUAL(st.workers_replaced, 0);

@@ -160,11 +160,7 @@ static void test_sigchld_ignored(void) {
         msg, wt_method == WPOOL_SPAWN ? "exit status was lost" : "SIGSEGV"));
     CU_ASSERT_FALSE(wt_contains(msg, "could not be reaped"));
     wpool_result_free(r);
-    for (int i = 0; i < 10; i++) {
-      int y = 0;
-      CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, i, &y, NULL), 0);
-      CU_ASSERT_EQUAL(y, i * i);
-    }
+    wt_assert_squares(pool, 10);
     wpool_stats_t st;
     CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
     CU_ASSERT_EQUAL(st.workers, 2);
