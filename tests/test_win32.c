@@ -306,15 +306,29 @@ static void test_owner_death(void) {
     CU_ASSERT_TRUE(pid[i] <= 0 || ends(pid[i]));
 }
 
-/* Run task_start_sleeper in pool; the sleeper's pid, or 0. */
+/*
+ * Run task_start_sleeper in pool; the sleeper's pid, or 0. The task's own
+ * CreateProcessW is tried again when it fails: under a busy wine it now and
+ * then fails with ERROR_INTERNAL_ERROR (1359), which is wine's, not the
+ * pool's (the pool's own starts retry the same way, see procpool.c).
+ */
 static long start_sleeper(wpool_t *pool) {
-  void *v = NULL;
-  size_t n = 0;
   long pid = 0;
-  if (wpool_apply(pool, task_start_sleeper, NULL, 0, &v, &n, NULL) == 0 &&
-      n == sizeof pid)
-    memcpy(&pid, v, sizeof pid);
-  wpool_free(v);
+  for (int attempt = 0; attempt < 5 && pid <= 0; attempt++) {
+    void *v = NULL;
+    size_t n = 0;
+    char *msg = NULL;
+    int rc = wpool_apply(pool, task_start_sleeper, NULL, 0, &v, &n, &msg);
+    if (rc == 0 && n == sizeof pid)
+      memcpy(&pid, v, sizeof pid);
+    else
+      fprintf(stderr, "  start_sleeper: %s: %s\n", wpool_err_name(rc),
+              msg ? msg : "");
+    wpool_free(v);
+    wpool_free(msg);
+    if (rc != 0 && rc != WPOOL_ETASK)
+      break; /* the pool failed, not the task's start: no retry */
+  }
   return pid;
 }
 
