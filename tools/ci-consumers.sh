@@ -21,8 +21,9 @@ trap 'rm -rf "$work"' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
-command -v doxygen >/dev/null && command -v man >/dev/null ||
+if ! command -v doxygen >/dev/null || ! command -v man >/dev/null; then
   tools/setup-debian.sh doxygen man-db
+fi
 
 # Where an install put wpool.pc (lib/, lib64/ or lib/<multiarch>/).
 pcdir() { dirname "$(find "$1" -name wpool.pc -print -quit)"; }
