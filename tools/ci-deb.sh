@@ -110,7 +110,9 @@ new_root() {
 }
 
 step "build tools (Debian packages, when missing)"
-tools/setup-debian.sh doxygen debootstrap
+# doxygen: the man pages; file and dpkg-dev (dpkg-shlibdeps): CPack's
+# Depends and shlibs; debootstrap: the root.
+tools/setup-debian.sh doxygen file dpkg-dev debootstrap
 
 step "wpool shared for /usr, and its Debian packages"
 rm -rf "$build"
