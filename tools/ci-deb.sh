@@ -100,6 +100,8 @@ cleanup() {
   for r in "${roots[@]}"; do remove_root "$r" || true; done
 }
 trap cleanup EXIT
+# An interrupted run unmounts and removes its roots too.
+trap 'exit 130' INT TERM
 
 # new_root: sets r to a new directory for a root, removed on exit (/ of a
 # chroot must be searchable by apt's _apt user).
