@@ -42,6 +42,8 @@ iterator. A task that crashes, leaks or hangs costs one worker, never the
 caller.")
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
+# Packaged binaries carry no symbol table (the dynamic symbols stay).
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${WPOOL_DEB_RELEASE})
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

@@ -4,8 +4,9 @@
 # sources (consumer/) and tools/check-man.sh. It installs the packages with
 # apt (their dependencies come from the mirror), builds and runs a consumer
 # with find_package(wpool) and one with pkg-config and no prefix, checks
-# the man pages, then purges the packages and checks that every file they
-# installed is gone.
+# the man pages, runs both programs again with the runtime package alone,
+# then purges the packages and checks that every file they installed is
+# gone.
 set -eu
 dir=$1
 cd "$dir"
@@ -52,9 +53,17 @@ run ./pc
 step "man pages"
 sh tools/check-man.sh /usr/share/man /usr/include/wpool.h
 
+step "the runtime package alone runs the programs built"
+dev=$(printf '%s\n' "$pkgs" | grep -- '-dev$')
+runtime=$(printf '%s\n' "$pkgs" | grep -v -- '-dev$')
+# shellcheck disable=SC2086
+dpkg --purge $dev
+run build-fp/consumer
+run ./pc
+
 step "dpkg --purge, then nothing of wpool is left"
 # shellcheck disable=SC2086
-dpkg --purge $pkgs
+dpkg --purge $runtime
 left=0
 while IFS= read -r p; do
   # Directories such as /usr/include stay for other packages; those of
