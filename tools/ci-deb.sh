@@ -155,7 +155,8 @@ else
   mount_root "$r"
   # shellcheck disable=SC2086
   in_root "$r" sh -ec "apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends $base_pkgs >/dev/null
+    apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 \
+      $base_pkgs >/dev/null
     apt-get clean"
   umount_root "$r"
   tar -C "$r" -cf "$base.tmp" . && mv "$base.tmp" "$base"
