@@ -6,6 +6,8 @@ if(WPOOL_DOCS_WERROR)
 else()
   set(WPOOL_DOXYGEN_WARN_AS_ERROR NO)
 endif()
+set(WPOOL_DOXYGEN_HTML YES)
+set(WPOOL_DOXYGEN_MAN NO)
 configure_file(${PROJECT_SOURCE_DIR}/docs/Doxyfile.in
                ${PROJECT_BINARY_DIR}/Doxyfile @ONLY)
 if(DOXYGEN_FOUND)

@@ -8,9 +8,10 @@
 #     with pkg-config (plain cc), so four ways, plus once from the source tree
 #     with add_subdirectory, and runs each with fork, spawn and thread
 #     workers;
-#  3. builds the API reference with Doxygen warnings as errors.
-# Fails at the first failure. Needs tools/setup-debian.sh's packages and
-# doxygen (installed here when missing).
+#  3. builds the API reference with Doxygen warnings as errors, and checks
+#     that the install has a man page for every public function.
+# Fails at the first failure. Needs tools/setup-debian.sh's packages,
+# doxygen and man-db (installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -20,7 +21,9 @@ trap 'rm -rf "$work"' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
-command -v doxygen >/dev/null || tools/setup-debian.sh doxygen
+if ! command -v doxygen >/dev/null || ! command -v man >/dev/null; then
+  tools/setup-debian.sh doxygen man-db
+fi
 
 # Where an install put wpool.pc (lib/, lib64/ or lib/<multiarch>/).
 pcdir() { dirname "$(find "$1" -name wpool.pc -print -quit)"; }
@@ -65,7 +68,9 @@ for kind in shared static; do
   fi
   cmake --install "$build" >/dev/null
   step "installed files ($kind)"
-  (cd "$prefix" && find . ! -type d | sort | sed 's|^\./|  |')
+  (cd "$prefix" && find . ! -type d ! -path './share/man/*' | sort |
+    sed 's|^\./|  |')
+  tools/check-man.sh "$prefix/share/man"
 
   step "consumer, find_package, $kind"
   cmake -S tests/consumer -B "$work/fp-$kind" -DCMAKE_PREFIX_PATH="$prefix"
