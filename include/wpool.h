@@ -378,7 +378,9 @@ typedef struct wpool_options {
      with WPOOL_ETIMEDOUT, a wait that ended while the task goes on). A chunk
      of n items gets n times the limit; when it is passed, its items run again
      one at a time, each with the limit. Thread workers cannot be killed:
-     with WPOOL_THREAD a limit is WPOOL_ENOTSUP. Negative: WPOOL_EINVAL. */
+     with WPOOL_THREAD a limit is WPOOL_ENOTSUP. Negative: WPOOL_EINVAL.
+     With a limit, a map's default chunksize is 1 (see wpool_map()), so that
+     a hung item costs one limit, not a chunk's worth. */
   long task_timeout_ms;
   /** Address-space limit of each process worker in bytes (RLIMIT_AS on
      POSIX, a job-object limit on Windows); 0 = none. A task that passes it
@@ -387,6 +389,20 @@ typedef struct wpool_options {
   /** Replace a process worker after a task when its resident memory is over
      this many bytes; 0 = never. Not used for threads. */
   size_t worker_max_rss;
+  /** Opt-in retries, as Ray's max_retries: a task whose worker died under
+     it (a crash, an exit, a time limit, a worker lost) runs again, on
+     another worker, up to this many times before it fails; its message then
+     ends with the number of attempts ("... (failed on all 3 attempts)").
+     A task that returned a failure itself (WPOOL_ETASK, WPOOL_ERANGE,
+     WPOOL_E2BIG), a cancelled one and a terminated one never run again.
+     Counted per item, for apply, map and imap alike; a map or imap chunk
+     whose worker died is first split and its items run again one at a time
+     (which costs no retry: it is not known which item was to blame), and
+     only a lone item's deaths count. Thread workers never die alone (a
+     crash ends the program, and they take no time limit): on WPOOL_THREAD
+     the option is accepted and nothing is ever retried. 0 = none (the
+     default). Negative: WPOOL_EINVAL. */
+  int max_retries;
 } wpool_options_t;
 
 /** Fill o with the defaults (all zero: CPU count, default method, ...). */
@@ -449,16 +465,50 @@ typedef struct wpool_stats {
   size_t tasks_done;       /**< items finished (successfully or not) */
   size_t workers_replaced; /**< workers that died or were recycled and
                               replaced */
+  /** Items sent again because the worker that held them died or passed its
+     time limit: the items of a chunk split after its worker's death, and
+     retries (wpool_options_t.max_retries). 0 for a pool where nothing
+     died. */
+  size_t tasks_rerun;
 } wpool_stats_t;
 
 /**
  * Snapshot of the pool's counters. When pids is not NULL, up to pids_cap
  * process ids of live workers are stored there (thread workers report the
  * pool's own process id; a replacement still being started reports 0).
+ * wpool_workers() tells workers apart: an id per worker that changes when
+ * it is replaced, and a thread worker's thread id.
  * Returns 0 or WPOOL_EINVAL.
  */
 WPOOL_EXTERN int wpool_stats(wpool_t *pool, wpool_stats_t *stats, long *pids,
                              size_t pids_cap);
+
+/** One live worker, as wpool_workers() describes it. */
+typedef struct wpool_worker_info {
+  /** The worker's id, unique in its pool and never reused: a worker that
+     is replaced (after a crash, a time limit, maxtasksperchild) comes back
+     with a new id, for process and thread workers alike. 1 for the first
+     worker started; 0 for a slot whose replacement is still starting. */
+  uint64_t id;
+  /** Its process id; the pool's own process for thread workers; 0 while a
+     replacement is starting. */
+  long pid;
+  /** Thread workers: the operating system's id of the thread (Linux's
+     gettid(), as top -H and gdb show it; macOS's pthread_threadid_np();
+     Windows' GetCurrentThreadId()), 0 until the thread runs and on systems
+     without one. Process workers: 0. */
+  uint64_t thread_id;
+} wpool_worker_info_t;
+
+/**
+ * Describe the pool's live workers: up to cap of them go to info (which
+ * may be NULL when cap is 0), and *count (when not NULL) receives how many
+ * there are, which may be more than cap. A snapshot: a worker may be
+ * replaced as soon as the call returns. Returns 0, WPOOL_EINVAL or
+ * WPOOL_EFOREIGN. Thread-safe.
+ */
+WPOOL_EXTERN int wpool_workers(wpool_t *pool, wpool_worker_info_t *info,
+                               size_t cap, size_t *count);
 
 /* ------------------------------------------------------------------------ */
 /* Results                                                                  */
@@ -513,6 +563,9 @@ typedef struct wpool_call {
   /** Time limit of each task of this call in ms: 0 = the pool's
      task_timeout_ms, negative = no limit. See wpool_options_t. */
   long timeout_ms;
+  /** Retries of each task of this call whose worker died: 0 = the pool's
+     max_retries, negative = none. See wpool_options_t. */
+  int max_retries;
 } wpool_call_t;
 
 /**
@@ -530,8 +583,13 @@ WPOOL_EXTERN int wpool_apply_async_ex(wpool_t *pool, wpool_fn fn,
  * (a struct item passes several arguments: this is starmap), into n output
  * slots of out_size bytes at out. An output shorter than out_size is
  * zero-filled; a longer one fails that item with WPOOL_ERANGE. chunksize 0
- * is Python's default, ceil(n / (4 x workers)); chunks are also capped so
- * that one fits the frame limit. n == 0 succeeds at once. If items fail, the
+ * is Python's default, ceil(n / (4 x workers)), except with a time limit
+ * (the pool's or the call's), where it is 1: a chunk of c items may run for
+ * c x the limit before it is known to hang, and only then are its items run
+ * again one at a time, so a hung item in a chunk of c costs (c + 1) x the
+ * limit; with chunks of 1 it costs one limit and nothing runs twice. Pass a
+ * chunksize to trade that for fewer round trips on tiny tasks. Chunks are
+ * also capped so that one fits the frame limit. n == 0 succeeds at once. If items fail, the
  * others still run; the call returns the first failure's code (in input
  * order) and its message, prefixed with the item index, in *errmsg.
  * Errors: as wpool_apply(), plus WPOOL_E2BIG when one item exceeds the limit.

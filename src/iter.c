@@ -506,9 +506,8 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
                 wpool_iter_t **out) {
   if (out)
     *out = NULL;
-  uint32_t fi;
-  long limit;
-  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
   if (rc)
     return rc;
   if (!src || !out || (call && (call->on_success || call->on_error)))
@@ -519,8 +518,9 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
   if (!it)
     return WPOOL_ENOMEM;
   wpool__batch_t *b = &it->batch;
-  b->fn = fi;
-  b->timeout_ms = limit;
+  b->fn = cfg.fn;
+  b->timeout_ms = cfg.limit_ms;
+  b->retries = cfg.retries;
   wpool__mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
     wpool__mutex_unlock(p->lock);

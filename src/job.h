@@ -22,6 +22,7 @@ typedef struct wpool__job {
   uint32_t first, nitems;
   uint64_t seq;
   int cancelled; /* its result is discarded */
+  uint32_t attempts; /* runs of this lone item that its worker died in */
   wpool__frame_t hdr;
   const uint8_t *payload;
   size_t plen;

@@ -249,16 +249,15 @@ int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
                       size_t arg_len, wpool_callback on_success,
                       wpool_callback on_error, void *user,
                       wpool_result_t **result) {
-  wpool_call_t call = {on_success, on_error, user, 0};
+  wpool_call_t call = {on_success, on_error, user, 0, 0};
   return wpool_apply_async_ex(p, fn, arg, arg_len, &call, result);
 }
 
 int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
                          size_t arg_len, const wpool_call_t *call,
                          wpool_result_t **result) {
-  uint32_t fi;
-  long limit;
-  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
   if (rc)
     return rc;
   if (!arg && arg_len)
@@ -274,21 +273,27 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   if (arg_len)
     memcpy(rec + WPOOL__IN_REC_HDR, arg, arg_len);
   wpool__batch_t *b = &r->batch;
-  b->fn = fi;
+  b->fn = cfg.fn;
   b->items = rec;
   b->items_len = rec_len;
   b->n = 1;
   b->chunksize = 1;
   b->nchunks = 1;
-  b->timeout_ms = limit;
+  b->timeout_ms = cfg.limit_ms;
+  b->retries = cfg.retries;
   return submit(p, r, call, result);
 }
 
 /* Split n items into chunks that respect the frame limit both ways. */
 static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
-                        size_t chunksize, size_t *cs) {
+                        size_t chunksize, long limit_ms, size_t *cs) {
   if (isize > p->max_frame || osize > p->max_frame)
     return WPOOL_E2BIG;
+  /* A chunk is known to hang only after chunksize x the limit, and only
+     then split: with a limit, one item per chunk makes a hung item cost one
+     limit. Pipelining (wpool__depth) keeps the round trips cheap. */
+  if (chunksize == 0 && limit_ms)
+    chunksize = 1;
   if (chunksize == 0) {
     size_t div = 4 * (size_t)p->nworkers;
     chunksize = n / div + (n % div != 0);
@@ -312,7 +317,7 @@ int wpool_map_async(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                     size_t chunksize, wpool_callback on_success,
                     wpool_callback on_error, void *user,
                     wpool_result_t **result) {
-  wpool_call_t call = {on_success, on_error, user, 0};
+  wpool_call_t call = {on_success, on_error, user, 0, 0};
   return wpool_map_async_ex(p, fn, items, n, item_size, out, out_size,
                             chunksize, &call, result);
 }
@@ -321,9 +326,8 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                        size_t item_size, void *out, size_t out_size,
                        size_t chunksize, const wpool_call_t *call,
                        wpool_result_t **result) {
-  uint32_t fi;
-  long limit;
-  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
   if (rc)
     return rc;
   if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
@@ -332,7 +336,8 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   if (n > SIZE_MAX / item_size || n > SIZE_MAX / out_size)
     return WPOOL_EINVAL;
   size_t cs;
-  rc = map_chunking(p, n, item_size, out_size, chunksize, &cs);
+  rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms,
+                    &cs);
   if (rc)
     return rc;
   wpool_result_t *r = result_new(p, 0);
@@ -340,7 +345,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
     return WPOOL_ENOMEM;
   r->is_map = 1;
   wpool__batch_t *b = &r->batch;
-  b->fn = fi;
+  b->fn = cfg.fn;
   b->isize = (uint32_t)item_size;
   b->osize = (uint32_t)out_size;
   b->items = items;
@@ -348,7 +353,8 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   b->chunksize = cs;
   b->nchunks = n / cs + (n % cs != 0);
   b->out = out;
-  b->timeout_ms = limit;
+  b->timeout_ms = cfg.limit_ms;
+  b->retries = cfg.retries;
   r->len = n * out_size;
   r->data = out;
   return submit(p, r, call, result);
