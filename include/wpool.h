@@ -676,6 +676,45 @@ WPOOL_EXTERN int wpool_result_progress(wpool_result_t *result, size_t *done,
                                        size_t *total);
 
 /**
+ * A progress report: done items (succeeded or failed) out of total
+ * (SIZE_MAX while an iterator's producer may still produce). Runs on the
+ * pool's callback thread (see wpool_callback), one call at a time, without
+ * any lock of the pool held: it may call any wpool function except
+ * wpool_join() of its own pool.
+ */
+typedef void (*wpool_progress_fn)(size_t done, size_t total, void *user);
+
+/** What wpool_result_on_progress() and wpool_iter_on_progress() take. */
+typedef struct wpool_progress {
+  wpool_progress_fn fn; /**< NULL stops the reports. */
+  void *user;           /**< Passed to fn. */
+  /** Report only when at least this many more items are done than the last
+     report said; 0 = 1. */
+  size_t every_items;
+  /** ... and at least this many ms after the last report; 0 = no time
+     bound. Negative: WPOOL_EINVAL. */
+  long every_ms;
+} wpool_progress_t;
+
+/**
+ * Report how far result's work has come, throttled: fn is called when at
+ * least every_items more items are done than it was last told AND at least
+ * every_ms have passed since (a terminal bar wants e.g. 1 item and 100 ms).
+ * Items come back a chunk at a time, so done may leap by a chunk. The last
+ * report always comes, says done == total, and runs before the result's
+ * own success or error callback. Reports are never concurrent and done
+ * only grows. Set it once the result exists: work finished before is
+ * reported at the next report (a result that is ready already gets its
+ * last report at once). Calling again replaces the settings; a NULL
+ * progress or fn stops the reports. No report starts after
+ * wpool_result_free() returns, which waits for one that is running on the
+ * callback thread (unless called from a callback). Returns 0 or
+ * WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_result_on_progress(wpool_result_t *result,
+                                          const wpool_progress_t *progress);
+
+/**
  * Every failure of a ready result, not only the first (an apply is a batch
  * of one item). Nothing is stored for items that succeed; a chunk that
  * failed as a whole is one entry however many items it held.
@@ -821,6 +860,17 @@ WPOOL_EXTERN int wpool_iter_next(wpool_iter_t *iter, long timeout_ms,
  */
 WPOOL_EXTERN int wpool_iter_progress(wpool_iter_t *iter, size_t *yielded,
                                      size_t *done, size_t *total);
+
+/**
+ * Throttled progress reports of an iterator, as wpool_result_on_progress():
+ * done counts items back from the workers (yielded or waiting to be), total
+ * is SIZE_MAX until a producer has ended. The last report (done == total)
+ * comes once every item is back; an iterator that was terminated or freed
+ * before that has none. No report starts after wpool_iter_free() returns.
+ * Returns 0 or WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_iter_on_progress(wpool_iter_t *iter,
+                                        const wpool_progress_t *progress);
 
 /** Input index of the item last yielded by wpool_iter_next(). */
 WPOOL_EXTERN size_t wpool_iter_index(wpool_iter_t *iter);

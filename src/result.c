@@ -6,6 +6,7 @@
  */
 #include "callbacks.h"
 #include "faillog.h"
+#include "progress.h"
 #include "registry.h"
 #include "scheduler.h"
 
@@ -37,13 +38,15 @@ struct wpool_result {
   wpool_callback on_success, on_error;
   void *user;
   wpool__cb_t cb;
+  wpool__progress_t progress;
   wpool__batch_t batch;
 };
 
 #define RESULT_OF(b) WPOOL__QDATA(b, wpool_result_t, batch)
 
 static void maybe_free(wpool_t *p, wpool_result_t *r) {
-  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued)
+  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued ||
+      !wpool__progress_idle(&r->progress))
     return;
   wpool__buf_free(&r->tail);
   wpool__faillog_free(&r->fails);
@@ -153,6 +156,7 @@ static void result_items(wpool_t *p, wpool_result_t *r, size_t first,
   if (tail)
     wpool__buf_free(tail);
   r->accounted += count;
+  wpool__progress_note(&r->progress, r->accounted, b->n);
   if (r->accounted == b->n)
     mark_ready(p, r);
 }
@@ -192,6 +196,7 @@ static const wpool__batch_ops_t result_ops = {
 /* The callback thread's work: the user's callback, then the release. */
 static void cb_run(wpool__cb_t *cb) {
   wpool_result_t *r = WPOOL__QDATA(cb, wpool_result_t, cb);
+  wpool__progress_flush(&r->progress); /* the last report comes first */
   wpool_callback fn = r->code == 0 ? r->on_success : r->on_error;
   if (fn)
     fn(r, r->user);
@@ -201,6 +206,10 @@ static void cb_done(wpool_t *p, wpool__cb_t *cb) {
   wpool_result_t *r = WPOOL__QDATA(cb, wpool_result_t, cb);
   r->pending_ref = 0;
   maybe_free(p, r);
+}
+
+static void progress_settled(wpool_t *p, wpool__progress_t *pr) {
+  maybe_free(p, WPOOL__QDATA(pr, wpool_result_t, progress));
 }
 
 /* Allocate a result with room for extra bytes of argument after it. */
@@ -215,6 +224,7 @@ static wpool_result_t *result_new(wpool_t *p, size_t extra) {
   r->batch.ops = &result_ops;
   r->cb.run = cb_run;
   r->cb.done = cb_done;
+  wpool__progress_init(&r->progress, p, progress_settled);
   return r;
 }
 
@@ -441,6 +451,15 @@ int wpool_result_progress(wpool_result_t *r, size_t *done, size_t *total) {
   return 0;
 }
 
+int wpool_result_on_progress(wpool_result_t *r, const wpool_progress_t *cfg) {
+  if (!usable(r))
+    return WPOOL_EINVAL;
+  wpool__mutex_lock(r->pool->lock);
+  int rc = wpool__progress_set(&r->progress, cfg, r->accounted, r->batch.n);
+  wpool__mutex_unlock(r->pool->lock);
+  return rc;
+}
+
 size_t wpool_result_failed_count(wpool_result_t *r) {
   return usable(r) && wpool_result_ready(r) ? r->fails.items : 0;
 }
@@ -484,8 +503,12 @@ void wpool_result_free(wpool_result_t *r) {
   if (!r || r->magic != RESULT_LIVE)
     return;
   wpool_t *p = r->pool;
+  int in_callback = wpool__in_callback(p);
   wpool__mutex_lock(p->lock);
   if (r->user_ref) {
+    /* Before the handle goes: the wait may release the lock, and nothing
+       may free the result meanwhile. */
+    wpool__progress_stop(&r->progress, in_callback);
     r->user_ref = 0;
     maybe_free(p, r);
   }
