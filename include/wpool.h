@@ -706,10 +706,13 @@ typedef struct wpool_progress {
  * only grows. Set it once the result exists: work finished before is
  * reported at the next report (a result that is ready already gets its
  * last report at once). Calling again replaces the settings; a NULL
- * progress or fn stops the reports. No report starts after
- * wpool_result_free() returns, which waits for one that is running on the
- * callback thread (unless called from a callback). Returns 0 or
- * WPOOL_EINVAL.
+ * progress or fn stops the reports. wpool_result_free() of a ready result
+ * first waits for its last report, so that a bar is complete once get and
+ * free have returned; of a result not ready yet, it stops the reports.
+ * Either way no report runs after it returns (called from a callback,
+ * where it cannot wait, reports not yet started are dropped), so fn must
+ * not wait for a lock that the thread calling wpool_result_free() holds.
+ * Returns 0 or WPOOL_EINVAL.
  */
 WPOOL_EXTERN int wpool_result_on_progress(wpool_result_t *result,
                                           const wpool_progress_t *progress);
@@ -744,7 +747,8 @@ WPOOL_EXTERN int wpool_result_item_code(wpool_result_t *result, size_t i);
 
 /**
  * Release the handle. The work it stands for goes on; its callbacks still
- * run. NULL is ok. A second release of the same handle is detected and
+ * run, its progress reports do not (see wpool_result_on_progress()). NULL
+ * is ok. A second release of the same handle is detected and
  * ignored while the pool still holds the result (its work or its callbacks
  * are pending); once the result's memory is gone it is, as for free(),
  * undefined.
@@ -866,8 +870,9 @@ WPOOL_EXTERN int wpool_iter_progress(wpool_iter_t *iter, size_t *yielded,
  * done counts items back from the workers (yielded or waiting to be), total
  * is SIZE_MAX until a producer has ended. The last report (done == total)
  * comes once every item is back; an iterator that was terminated or freed
- * before that has none. No report starts after wpool_iter_free() returns.
- * Returns 0 or WPOOL_EINVAL.
+ * before that has none. wpool_iter_free() waits for the last report of an
+ * iterator whose items are all back, as wpool_result_free() does, and no
+ * report runs after it returns. Returns 0 or WPOOL_EINVAL.
  */
 WPOOL_EXTERN int wpool_iter_on_progress(wpool_iter_t *iter,
                                         const wpool_progress_t *progress);

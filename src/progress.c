@@ -115,6 +115,12 @@ void wpool__progress_flush(wpool__progress_t *pr) {
 }
 
 void wpool__progress_stop(wpool__progress_t *pr, int in_callback) {
+  /* The last report of finished work is owed: a program that frees its
+     handle once the work is done expects its bar complete. The callback
+     thread cannot wait for a report it would run itself. */
+  while (!in_callback && pr->fn && !pr->final && pr->queued &&
+         pr->total != SIZE_MAX && pr->done >= pr->total)
+    wpool__cond_wait(pr->pool->state_cond, pr->pool->lock);
   pr->fn = NULL;
   while (pr->running && !in_callback)
     wpool__cond_wait(pr->pool->state_cond, pr->pool->lock);

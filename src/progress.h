@@ -41,8 +41,8 @@ void wpool__progress_note(wpool__progress_t *pr, size_t done, size_t total);
    own callback runs (lock not held). */
 void wpool__progress_flush(wpool__progress_t *pr);
 /* No report starts after this returns, and none is running unless the
-   caller is the callback thread itself (lock held; it may be released
-   while a report on another thread ends). */
+   caller is the callback thread itself; the last report of finished work
+   is waited for first (lock held; it is released while waiting). */
 void wpool__progress_stop(wpool__progress_t *pr, int in_callback);
 /* May the owner be freed? (No report queued.) */
 int wpool__progress_idle(const wpool__progress_t *pr);
