@@ -12,7 +12,7 @@
  *
  * Layers, from the bottom (each calls only those below it):
  *   codec     proto.c buf.c error.c registry.c run.c worker.c
- *   core      core.c callbacks.c
+ *   core      core.c callbacks.c progress.c
  *   scheduler sched.c
  *   backends  thread_backend.c procpool.c (and their OS halves)
  *   clients   result.c, feeder.c, iter.c (iter on feeder)
