@@ -712,7 +712,8 @@ typedef struct wpool_progress {
  * Either way no report runs after it returns (called from a callback,
  * where it cannot wait, reports not yet started are dropped), so fn must
  * not wait for a lock that the thread calling wpool_result_free() holds.
- * Returns 0 or WPOOL_EINVAL.
+ * Once the pool is destroyed no report comes at all. Returns 0 or
+ * WPOOL_EINVAL.
  */
 WPOOL_EXTERN int wpool_result_on_progress(wpool_result_t *result,
                                           const wpool_progress_t *progress);

@@ -28,7 +28,9 @@ static int due(const wpool__progress_t *pr) {
 }
 
 static void queue_if_due(wpool__progress_t *pr) {
-  if (pr->queued || !due(pr))
+  /* A callback thread that has ended (the pool was destroyed; results
+     outlive it) would never run the entry, and its owner would wait. */
+  if (pr->queued || pr->pool->cb_exited || !due(pr))
     return;
   pr->queued = 1;
   wpool__callbacks_queue(pr->pool, &pr->cb);

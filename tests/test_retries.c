@@ -202,6 +202,28 @@ static void test_retry_crash_once(void) {
   CU_ASSERT_EQUAL(attempts_of(&items[2]), 2);
   CU_ASSERT_EQUAL(reruns(plain), 1u);
   wpool_result_free(r);
+
+  /* The same through an iterator. */
+  items[2] = attempt(RUN_CRASH_ONCE, 3);
+  wpool_source_t src = wpool_source_array(items, 4, sizeof *items);
+  wpool_iter_t *it = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_imap_ex(plain, task_attempt, &src, 1, &call,
+                                      &it),
+                        0);
+  const void *data;
+  int rc, got = 0;
+  while ((rc = wpool_iter_next(it, WT_LONG_MS, &data, &len)) != WPOOL_EDONE) {
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    int y = 0;
+    if (len == sizeof y)
+      memcpy(&y, data, sizeof y);
+    CU_ASSERT_EQUAL(y, (got + 1) * (got + 1));
+    got++;
+  }
+  CU_ASSERT_EQUAL(got, 4);
+  CU_ASSERT_EQUAL(attempts_of(&items[2]), 2);
+  CU_ASSERT_EQUAL(reruns(plain), 2u);
+  wpool_iter_free(it);
   wpool_destroy(plain);
   wpool_destroy(pool);
 }
