@@ -25,15 +25,28 @@ typedef struct attempt_arg {
   char marker[240]; /* one byte is appended per attempt */
 } attempt_arg_t;
 
-/* Append one byte to the marker and say how many attempts it now holds. */
+/* The size of the marker: how many attempts it counted. */
+static long marker_size(const char *marker) {
+  FILE *f = fopen(marker, "rb");
+  long n = 0;
+  if (!f)
+    return 0;
+  while (fgetc(f) != EOF)
+    n++;
+  fclose(f);
+  return n;
+}
+
+/* Append one byte to the marker and say how many attempts it now holds.
+   (Counted by reading it back: ftell on a stream in append mode is wrong
+   before its first flush with Microsoft's C runtime.) */
 static long count_attempt(const char *marker) {
   FILE *f = fopen(marker, "ab");
   if (!f)
     return -1;
-  fputc('x', f);
-  long n = ftell(f);
-  fclose(f);
-  return n;
+  int ok = fputc('x', f) != EOF;
+  ok = fclose(f) == 0 && ok;
+  return ok ? marker_size(marker) : -1;
 }
 
 static int task_attempt(const void *arg, size_t len, wpool_out_t *out) {
@@ -88,13 +101,7 @@ static attempt_arg_t attempt(int mode, int value) {
 
 /* How many attempts the marker counted; the marker is removed. */
 static long attempts_of(const attempt_arg_t *a) {
-  FILE *f = fopen(a->marker, "rb");
-  long n = 0;
-  if (f) {
-    while (fgetc(f) != EOF)
-      n++;
-    fclose(f);
-  }
+  long n = marker_size(a->marker);
   remove(a->marker);
   return n;
 }
