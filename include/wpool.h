@@ -394,7 +394,9 @@ typedef struct wpool_options {
      another worker, up to this many times before it fails; its message then
      ends with the number of attempts ("... (failed on all 3 attempts)").
      A task that returned a failure itself (WPOOL_ETASK, WPOOL_ERANGE,
-     WPOOL_E2BIG), a cancelled one and a terminated one never run again.
+     WPOOL_E2BIG), a cancelled one and a terminated one never run again,
+     nor does one whose worker broke the protocol (WPOOL_EPROTO: what it
+     sent says the task misbehaved).
      Counted per item, for apply, map and imap alike; a map or imap chunk
      whose worker died is first split and its items run again one at a time
      (which costs no retry: it is not known which item was to blame), and
