@@ -59,8 +59,8 @@ int main(int argc, char **argv) {
   wpool_result_t *r = NULL;
   int reports = 0;
   /* Small chunks, so that the bar moves in small steps. */
-  rc = wpool_map_async(pool, count_primes, in, N, sizeof *in, out,
-                       sizeof *out, 10, NULL, NULL, NULL, &r);
+  rc = wpool_map_async(pool, count_primes, in, N, sizeof *in, out, sizeof *out,
+                       10, NULL, NULL, NULL, &r);
   if (rc == 0) {
     wpool_progress_t progress = {draw, &reports, 1, 100};
     rc = wpool_result_on_progress(r, &progress);
@@ -68,9 +68,9 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
   if (rc != 0)
-    fprintf(stderr, "map: %s\n", r && wpool_result_message(r)
-                                     ? wpool_result_message(r)
-                                     : wpool_strerror(rc));
+    fprintf(stderr, "map: %s\n",
+            r && wpool_result_message(r) ? wpool_result_message(r)
+                                         : wpool_strerror(rc));
   /* Freeing a ready result waits for its last report: the bar is full. */
   wpool_result_free(r);
   if (rc == 0)

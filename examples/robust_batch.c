@@ -64,8 +64,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   wpool_result_t *r = NULL;
-  rc = wpool_map_async(pool, work, in, N, sizeof *in, out, sizeof *out, 0,
-                       NULL, NULL, NULL, &r);
+  rc = wpool_map_async(pool, work, in, N, sizeof *in, out, sizeof *out, 0, NULL,
+                       NULL, NULL, &r);
   if (rc != 0) {
     fprintf(stderr, "wpool_map_async: %s\n", wpool_strerror(rc));
     wpool_destroy(pool);
@@ -98,8 +98,8 @@ int main(int argc, char **argv) {
   }
   wpool_stats_t st;
   wpool_stats(pool, &st, NULL, 0);
-  printf("workers replaced: %zu, items run again: %zu\n",
-         st.workers_replaced, st.tasks_rerun);
+  printf("workers replaced: %zu, items run again: %zu\n", st.workers_replaced,
+         st.tasks_rerun);
   wpool_result_free(r);
   wpool_destroy(pool);
   if (unexpected)

@@ -107,8 +107,7 @@ static void done(wpool_t *p, wpool__cb_t *cb) {
 void wpool__progress_flush(wpool__progress_t *pr) {
   size_t d = 0, t = 0;
   wpool__mutex_lock(pr->pool->lock);
-  int go = pr->total != SIZE_MAX && pr->done >= pr->total &&
-           take(pr, &d, &t);
+  int go = pr->total != SIZE_MAX && pr->done >= pr->total && take(pr, &d, &t);
   wpool_progress_fn fn = pr->fn;
   void *user = pr->user;
   wpool__mutex_unlock(pr->pool->lock);

@@ -15,8 +15,8 @@ typedef struct wpool__progress {
   wpool_t *pool;
   wpool_progress_fn fn; /* NULL: no reports (never set, or stopped) */
   void *user;
-  size_t every;      /* items between reports, at least 1 */
-  uint64_t every_ns; /* time between reports */
+  size_t every;       /* items between reports, at least 1 */
+  uint64_t every_ns;  /* time between reports */
   size_t done, total; /* what the queued report will say */
   size_t told;        /* done, as the last report said it */
   uint64_t told_ns;

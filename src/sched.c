@@ -269,7 +269,8 @@ void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
       requeue_back(p, &j); /* never started: runs elsewhere */
       continue;
     }
-    if (first && (split_dead_job(p, &j, code) || retry_dead_job(p, &j, code))) {
+    if (first &&
+        (split_dead_job(p, &j, code) || retry_dead_job(p, &j, code))) {
       first = 0;
       continue;
     }

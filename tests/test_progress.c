@@ -111,9 +111,9 @@ static void test_result_every_items(void) {
   reports_t rep;
   reports_init(&rep);
   wpool_result_t *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_gate, in, N, sizeof *in,
-                                        out, sizeof *out, 1, on_done, on_done,
-                                        &rep, &r),
+  CU_ASSERT_EQUAL_FATAL(wpool_map_async(pool, task_gate, in, N, sizeof *in, out,
+                                        sizeof *out, 1, on_done, on_done, &rep,
+                                        &r),
                         0);
   wpool_progress_t pr = {on_progress, &rep, 10, 0};
   CU_ASSERT_EQUAL(wpool_result_on_progress(r, &pr), 0);
@@ -165,9 +165,9 @@ static void test_result_every_ms(void) {
   reports_t late;
   reports_init(&late);
   int x = 5;
-  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, task_square, &x, sizeof x,
-                                          NULL, NULL, NULL, &r),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      wpool_apply_async(pool, task_square, &x, sizeof x, NULL, NULL, NULL, &r),
+      0);
   CU_ASSERT_EQUAL(wpool_result_wait(r, WT_LONG_MS), 0);
   wpool_progress_t lp = {on_progress, &late, 0, 0};
   CU_ASSERT_EQUAL(wpool_result_on_progress(r, &lp), 0);
@@ -178,9 +178,9 @@ static void test_result_every_ms(void) {
 
   wpool_progress_t bad = {on_progress, &late, 1, -1};
   CU_ASSERT_EQUAL(wpool_result_on_progress(NULL, &pr), WPOOL_EINVAL);
-  CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, task_square, &x, sizeof x,
-                                          NULL, NULL, NULL, &r),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      wpool_apply_async(pool, task_square, &x, sizeof x, NULL, NULL, NULL, &r),
+      0);
   CU_ASSERT_EQUAL(wpool_result_on_progress(r, &bad), WPOOL_EINVAL);
   CU_ASSERT_EQUAL(wpool_result_wait(r, WT_LONG_MS), 0);
   wpool_destroy(pool);

@@ -180,9 +180,9 @@ static void test_retry_crash_once(void) {
   int *y = NULL;
   size_t len = 0;
   char *err = NULL;
-  CU_ASSERT_EQUAL(wpool_apply(pool, task_attempt, &a, sizeof a, (void **)&y,
-                              &len, &err),
-                  0);
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_attempt, &a, sizeof a, (void **)&y, &len, &err),
+      0);
   CU_ASSERT_PTR_NULL(err);
   CU_ASSERT_TRUE(len == sizeof *y && y && *y == 49);
   wpool_free(y);
@@ -214,8 +214,7 @@ static void test_retry_crash_once(void) {
   items[2] = attempt(RUN_CRASH_ONCE, 3);
   wpool_source_t src = wpool_source_array(items, 4, sizeof *items);
   wpool_iter_t *it = NULL;
-  CU_ASSERT_EQUAL_FATAL(wpool_imap_ex(plain, task_attempt, &src, 1, &call,
-                                      &it),
+  CU_ASSERT_EQUAL_FATAL(wpool_imap_ex(plain, task_attempt, &src, 1, &call, &it),
                         0);
   const void *data;
   int rc, got = 0;
@@ -244,9 +243,9 @@ static void test_retry_always_crash(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   attempt_arg_t a = attempt(RUN_CRASH, 3);
   char *err = NULL;
-  CU_ASSERT_EQUAL(wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL,
-                              &err),
-                  WPOOL_EWORKER);
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL, &err),
+      WPOOL_EWORKER);
   CU_ASSERT_TRUE(wt_contains(err, "failed on all 3 attempts"));
   wpool_free(err);
   CU_ASSERT_EQUAL(attempts_of(&a), 3);
@@ -255,9 +254,8 @@ static void test_retry_always_crash(void) {
   a = attempt(RUN_CRASH, 3);
   wpool_call_t call = {NULL, NULL, NULL, 0, -1};
   wpool_result_t *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(wpool_apply_async_ex(pool, task_attempt, &a,
-                                             sizeof a, &call, &r),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      wpool_apply_async_ex(pool, task_attempt, &a, sizeof a, &call, &r), 0);
   CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), WPOOL_EWORKER);
   CU_ASSERT_FALSE(wt_contains(wpool_result_message(r), "attempts"));
   wpool_result_free(r);
@@ -275,9 +273,9 @@ static void test_retry_time_limit(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   attempt_arg_t a = attempt(RUN_HANG, 0);
   char *err = NULL;
-  CU_ASSERT_EQUAL(wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL,
-                              &err),
-                  WPOOL_ETIMELIMIT);
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL, &err),
+      WPOOL_ETIMELIMIT);
   CU_ASSERT_TRUE(wt_contains(err, "time limit of 100 ms"));
   CU_ASSERT_TRUE(wt_contains(err, "failed on all 2 attempts"));
   wpool_free(err);
@@ -291,9 +289,9 @@ static void test_self_failure_not_retried(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   attempt_arg_t a = attempt(RUN_FAIL, 4);
   char *err = NULL;
-  CU_ASSERT_EQUAL(wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL,
-                              &err),
-                  WPOOL_ETASK);
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL, &err),
+      WPOOL_ETASK);
   CU_ASSERT_TRUE(wt_contains(err, "refused 4"));
   CU_ASSERT_FALSE(wt_contains(err, "attempts"));
   wpool_free(err);
