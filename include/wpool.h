@@ -591,9 +591,11 @@ WPOOL_EXTERN int wpool_apply_async_ex(wpool_t *pool, wpool_fn fn,
  * again one at a time, so a hung item in a chunk of c costs (c + 1) x the
  * limit; with chunks of 1 it costs one limit and nothing runs twice. Pass a
  * chunksize to trade that for fewer round trips on tiny tasks. Chunks are
- * also capped so that one fits the frame limit. n == 0 succeeds at once. If items fail, the
- * others still run; the call returns the first failure's code (in input
- * order) and its message, prefixed with the item index, in *errmsg.
+ * also capped so that one fits the frame limit. n == 0 succeeds at once.
+ * If items fail, the others still run; the call returns the first
+ * failure's code (in input order) and its message, prefixed with the item
+ * index, in *errmsg (wpool_map_async() and wpool_result_failed_item() give
+ * every failure).
  * Errors: as wpool_apply(), plus WPOOL_E2BIG when one item exceeds the limit.
  */
 WPOOL_EXTERN int wpool_map(wpool_t *pool, wpool_fn fn, const void *items,
