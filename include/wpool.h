@@ -95,7 +95,10 @@ extern "C" {
   X(ERANGE, -13, "task output does not fit the output item")                   \
   X(ESPAWN, -14, "could not start a worker")                                   \
   X(ENOHOOK, -15, "spawned worker did not call wpool_bootstrap()")             \
-  X(ESTATE, -16, "operation not allowed in the pool's current state")          \
+  X(ESTATE, -16,                                                               \
+    "not allowed in the current state (join: close or terminate the pool "     \
+    "first; cancel: the result is ready already; register: only before the "  \
+    "first pool)")                                                             \
   X(EDEADLK, -17, "operation would deadlock")                                  \
   X(EPRODUCER, -18, "input producer failed")                                   \
   X(ENOTSUP, -19, "not supported on this platform")                            \
