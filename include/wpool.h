@@ -820,9 +820,9 @@ WPOOL_EXTERN int wpool_imap_unordered(wpool_t *pool, wpool_fn fn,
 
 /**
  * wpool_imap() and wpool_imap_unordered() with per-call settings: call may
- * be NULL (the pool's defaults); only call->timeout_ms applies (a time
- * limit per item, as for map), and the callbacks must be NULL (an
- * iterator's items have none): WPOOL_EINVAL otherwise. Errors: as
+ * be NULL (the pool's defaults); call->timeout_ms (a time limit per
+ * item, as for map) and call->max_retries apply, and the callbacks must be
+ * NULL (an iterator's items have none): WPOOL_EINVAL otherwise. Errors: as
  * wpool_imap(), plus WPOOL_ENOTSUP for a time limit on thread workers.
  */
 /**@{*/
