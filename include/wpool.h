@@ -95,7 +95,10 @@ extern "C" {
   X(ERANGE, -13, "task output does not fit the output item")                   \
   X(ESPAWN, -14, "could not start a worker")                                   \
   X(ENOHOOK, -15, "spawned worker did not call wpool_bootstrap()")             \
-  X(ESTATE, -16, "operation not allowed in the pool's current state")          \
+  X(ESTATE, -16,                                                               \
+    "not allowed in the current state (join: close or terminate the pool "     \
+    "first; cancel: the result is ready already; register: only before the "  \
+    "first pool)")                                                             \
   X(EDEADLK, -17, "operation would deadlock")                                  \
   X(EPRODUCER, -18, "input producer failed")                                   \
   X(ENOTSUP, -19, "not supported on this platform")                            \
@@ -378,7 +381,9 @@ typedef struct wpool_options {
      with WPOOL_ETIMEDOUT, a wait that ended while the task goes on). A chunk
      of n items gets n times the limit; when it is passed, its items run again
      one at a time, each with the limit. Thread workers cannot be killed:
-     with WPOOL_THREAD a limit is WPOOL_ENOTSUP. Negative: WPOOL_EINVAL. */
+     with WPOOL_THREAD a limit is WPOOL_ENOTSUP. Negative: WPOOL_EINVAL.
+     With a limit, a map's default chunksize is 1 (see wpool_map()), so that
+     a hung item costs one limit, not a chunk's worth. */
   long task_timeout_ms;
   /** Address-space limit of each process worker in bytes (RLIMIT_AS on
      POSIX, a job-object limit on Windows); 0 = none. A task that passes it
@@ -387,6 +392,22 @@ typedef struct wpool_options {
   /** Replace a process worker after a task when its resident memory is over
      this many bytes; 0 = never. Not used for threads. */
   size_t worker_max_rss;
+  /** Opt-in retries, as Ray's max_retries: a task whose worker died under
+     it (a crash, an exit, a time limit, a worker lost) runs again, on
+     another worker, up to this many times before it fails; its message then
+     ends with the number of attempts ("... (failed on all 3 attempts)").
+     A task that returned a failure itself (WPOOL_ETASK, WPOOL_ERANGE,
+     WPOOL_E2BIG), a cancelled one and a terminated one never run again,
+     nor does one whose worker broke the protocol (WPOOL_EPROTO: what it
+     sent says the task misbehaved).
+     Counted per item, for apply, map and imap alike; a map or imap chunk
+     whose worker died is first split and its items run again one at a time
+     (which costs no retry: it is not known which item was to blame), and
+     only a lone item's deaths count. Thread workers never die alone (a
+     crash ends the program, and they take no time limit): on WPOOL_THREAD
+     the option is accepted and nothing is ever retried. 0 = none (the
+     default). Negative: WPOOL_EINVAL. */
+  int max_retries;
 } wpool_options_t;
 
 /** Fill o with the defaults (all zero: CPU count, default method, ...). */
@@ -449,16 +470,50 @@ typedef struct wpool_stats {
   size_t tasks_done;       /**< items finished (successfully or not) */
   size_t workers_replaced; /**< workers that died or were recycled and
                               replaced */
+  /** Items sent again because the worker that held them died or passed its
+     time limit: the items of a chunk split after its worker's death, and
+     retries (wpool_options_t.max_retries). 0 for a pool where nothing
+     died. */
+  size_t tasks_rerun;
 } wpool_stats_t;
 
 /**
  * Snapshot of the pool's counters. When pids is not NULL, up to pids_cap
  * process ids of live workers are stored there (thread workers report the
  * pool's own process id; a replacement still being started reports 0).
+ * wpool_workers() tells workers apart: an id per worker that changes when
+ * it is replaced, and a thread worker's thread id.
  * Returns 0 or WPOOL_EINVAL.
  */
 WPOOL_EXTERN int wpool_stats(wpool_t *pool, wpool_stats_t *stats, long *pids,
                              size_t pids_cap);
+
+/** One live worker, as wpool_workers() describes it. */
+typedef struct wpool_worker_info {
+  /** The worker's id, unique in its pool and never reused: a worker that
+     is replaced (after a crash, a time limit, maxtasksperchild) comes back
+     with a new id, for process and thread workers alike. 1 for the first
+     worker started; 0 for a slot whose replacement is still starting. */
+  uint64_t id;
+  /** Its process id; the pool's own process for thread workers; 0 while a
+     replacement is starting. */
+  long pid;
+  /** Thread workers: the operating system's id of the thread (Linux's
+     gettid(), as top -H and gdb show it; macOS's pthread_threadid_np();
+     Windows' GetCurrentThreadId()), 0 until the thread runs and on systems
+     without one. Process workers: 0. */
+  uint64_t thread_id;
+} wpool_worker_info_t;
+
+/**
+ * Describe the pool's live workers: up to cap of them go to info (which
+ * may be NULL when cap is 0), and *count (when not NULL) receives how many
+ * there are, which may be more than cap. A snapshot: a worker may be
+ * replaced as soon as the call returns. Returns 0, WPOOL_EINVAL or
+ * WPOOL_EFOREIGN. Thread-safe.
+ */
+WPOOL_EXTERN int wpool_workers(wpool_t *pool, wpool_worker_info_t *info,
+                               size_t cap, size_t *count);
 
 /* ------------------------------------------------------------------------ */
 /* Results                                                                  */
@@ -513,6 +568,9 @@ typedef struct wpool_call {
   /** Time limit of each task of this call in ms: 0 = the pool's
      task_timeout_ms, negative = no limit. See wpool_options_t. */
   long timeout_ms;
+  /** Retries of each task of this call whose worker died: 0 = the pool's
+     max_retries, negative = none. See wpool_options_t. */
+  int max_retries;
 } wpool_call_t;
 
 /**
@@ -530,10 +588,17 @@ WPOOL_EXTERN int wpool_apply_async_ex(wpool_t *pool, wpool_fn fn,
  * (a struct item passes several arguments: this is starmap), into n output
  * slots of out_size bytes at out. An output shorter than out_size is
  * zero-filled; a longer one fails that item with WPOOL_ERANGE. chunksize 0
- * is Python's default, ceil(n / (4 x workers)); chunks are also capped so
- * that one fits the frame limit. n == 0 succeeds at once. If items fail, the
- * others still run; the call returns the first failure's code (in input
- * order) and its message, prefixed with the item index, in *errmsg.
+ * is Python's default, ceil(n / (4 x workers)), except with a time limit
+ * (the pool's or the call's), where it is 1: a chunk of c items may run for
+ * c x the limit before it is known to hang, and only then are its items run
+ * again one at a time, so a hung item in a chunk of c costs (c + 1) x the
+ * limit; with chunks of 1 it costs one limit and nothing runs twice. Pass a
+ * chunksize to trade that for fewer round trips on tiny tasks. Chunks are
+ * also capped so that one fits the frame limit. n == 0 succeeds at once.
+ * If items fail, the others still run; the call returns the first
+ * failure's code (in input order) and its message, prefixed with the item
+ * index, in *errmsg (wpool_map_async() and wpool_result_failed_item() give
+ * every failure).
  * Errors: as wpool_apply(), plus WPOOL_E2BIG when one item exceeds the limit.
  */
 WPOOL_EXTERN int wpool_map(wpool_t *pool, wpool_fn fn, const void *items,
@@ -618,6 +683,49 @@ WPOOL_EXTERN int wpool_result_progress(wpool_result_t *result, size_t *done,
                                        size_t *total);
 
 /**
+ * A progress report: done items (succeeded or failed) out of total
+ * (SIZE_MAX while an iterator's producer may still produce). Runs on the
+ * pool's callback thread (see wpool_callback), one call at a time, without
+ * any lock of the pool held: it may call any wpool function except
+ * wpool_join() of its own pool.
+ */
+typedef void (*wpool_progress_fn)(size_t done, size_t total, void *user);
+
+/** What wpool_result_on_progress() and wpool_iter_on_progress() take. */
+typedef struct wpool_progress {
+  wpool_progress_fn fn; /**< NULL stops the reports. */
+  void *user;           /**< Passed to fn. */
+  /** Report only when at least this many more items are done than the last
+     report said; 0 = 1. */
+  size_t every_items;
+  /** ... and at least this many ms after the last report; 0 = no time
+     bound. Negative: WPOOL_EINVAL. */
+  long every_ms;
+} wpool_progress_t;
+
+/**
+ * Report how far result's work has come, throttled: fn is called when at
+ * least every_items more items are done than it was last told AND at least
+ * every_ms have passed since (a terminal bar wants e.g. 1 item and 100 ms).
+ * Items come back a chunk at a time, so done may leap by a chunk. The last
+ * report always comes, says done == total, and runs before the result's
+ * own success or error callback. Reports are never concurrent and done
+ * only grows. Set it once the result exists: work finished before is
+ * reported at the next report (a result that is ready already gets its
+ * last report at once). Calling again replaces the settings; a NULL
+ * progress or fn stops the reports. wpool_result_free() of a ready result
+ * first waits for its last report, so that a bar is complete once get and
+ * free have returned; of a result not ready yet, it stops the reports.
+ * Either way no report runs after it returns (called from a callback,
+ * where it cannot wait, reports not yet started are dropped), so fn must
+ * not wait for a lock that the thread calling wpool_result_free() holds.
+ * Once the pool is destroyed no report comes at all. Returns 0 or
+ * WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_result_on_progress(wpool_result_t *result,
+                                          const wpool_progress_t *progress);
+
+/**
  * Every failure of a ready result, not only the first (an apply is a batch
  * of one item). Nothing is stored for items that succeed; a chunk that
  * failed as a whole is one entry however many items it held.
@@ -647,7 +755,8 @@ WPOOL_EXTERN int wpool_result_item_code(wpool_result_t *result, size_t i);
 
 /**
  * Release the handle. The work it stands for goes on; its callbacks still
- * run. NULL is ok. A second release of the same handle is detected and
+ * run, its progress reports do not (see wpool_result_on_progress()). NULL
+ * is ok. A second release of the same handle is detected and
  * ignored while the pool still holds the result (its work or its callbacks
  * are pending); once the result's memory is gone it is, as for free(),
  * undefined.
@@ -711,9 +820,9 @@ WPOOL_EXTERN int wpool_imap_unordered(wpool_t *pool, wpool_fn fn,
 
 /**
  * wpool_imap() and wpool_imap_unordered() with per-call settings: call may
- * be NULL (the pool's defaults); only call->timeout_ms applies (a time
- * limit per item, as for map), and the callbacks must be NULL (an
- * iterator's items have none): WPOOL_EINVAL otherwise. Errors: as
+ * be NULL (the pool's defaults); call->timeout_ms (a time limit per
+ * item, as for map) and call->max_retries apply, and the callbacks must be
+ * NULL (an iterator's items have none): WPOOL_EINVAL otherwise. Errors: as
  * wpool_imap(), plus WPOOL_ENOTSUP for a time limit on thread workers.
  */
 /**@{*/
@@ -763,6 +872,18 @@ WPOOL_EXTERN int wpool_iter_next(wpool_iter_t *iter, long timeout_ms,
  */
 WPOOL_EXTERN int wpool_iter_progress(wpool_iter_t *iter, size_t *yielded,
                                      size_t *done, size_t *total);
+
+/**
+ * Throttled progress reports of an iterator, as wpool_result_on_progress():
+ * done counts items back from the workers (yielded or waiting to be), total
+ * is SIZE_MAX until a producer has ended. The last report (done == total)
+ * comes once every item is back; an iterator that was terminated or freed
+ * before that has none. wpool_iter_free() waits for the last report of an
+ * iterator whose items are all back, as wpool_result_free() does, and no
+ * report runs after it returns. Returns 0 or WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_iter_on_progress(wpool_iter_t *iter,
+                                        const wpool_progress_t *progress);
 
 /** Input index of the item last yielded by wpool_iter_next(). */
 WPOOL_EXTERN size_t wpool_iter_index(wpool_iter_t *iter);

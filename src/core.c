@@ -72,18 +72,20 @@ int wpool__check_pool(const wpool_t *p) {
 }
 
 int wpool__check_call(wpool_t *p, wpool_fn fn, const wpool_call_t *call,
-                      uint32_t *index, long *limit_ms) {
+                      wpool__call_cfg_t *cfg) {
   int rc = wpool__check_pool(p);
   if (rc)
     return rc;
   if (!fn)
     return WPOOL_EINVAL;
-  rc = wpool__registry_index(fn, index);
+  rc = wpool__registry_index(fn, &cfg->fn);
   if (rc)
     return rc;
   long t = call ? call->timeout_ms : 0;
-  *limit_ms = t == 0 ? p->opt.task_timeout_ms : t < 0 ? 0 : t;
-  return *limit_ms && p->method == WPOOL_THREAD ? WPOOL_ENOTSUP : 0;
+  cfg->limit_ms = t == 0 ? p->opt.task_timeout_ms : t < 0 ? 0 : t;
+  int r = call ? call->max_retries : 0;
+  cfg->retries = r == 0 ? p->opt.max_retries : r < 0 ? 0 : r;
+  return cfg->limit_ms && p->method == WPOOL_THREAD ? WPOOL_ENOTSUP : 0;
 }
 
 static void pool_free(wpool_t *p) {

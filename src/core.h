@@ -12,7 +12,7 @@
  *
  * Layers, from the bottom (each calls only those below it):
  *   codec     proto.c buf.c error.c registry.c run.c worker.c
- *   core      core.c callbacks.c
+ *   core      core.c callbacks.c progress.c
  *   scheduler sched.c
  *   backends  thread_backend.c procpool.c (and their OS halves)
  *   clients   result.c, feeder.c, iter.c (iter on feeder)
@@ -81,6 +81,7 @@ struct wpool__batch {
      may still write keeps its chunk until it answers or is reaped. */
   uint8_t *out;
   long timeout_ms; /* time limit of one item; 0 = none */
+  int retries;     /* runs again of a lone item whose worker died */
 };
 
 enum wpool__wstate {
@@ -96,6 +97,8 @@ struct wpool__worker {
   int index;
   int state;
   long pid;
+  uint64_t id;        /* unique in the pool: a replacement gets a new one */
+  uint64_t thread_id; /* a thread worker's OS thread id, once it runs */
   long tasks_sent;
   int kill_code;       /* a process worker to be killed for its head job */
   wpool__ring_t fifo;  /* jobs sent, in order; the head is running */
@@ -152,6 +155,7 @@ struct wpool {
   wpool__qnode_t queue; /* batches with chunks never sent */
   wpool__ring_t retry;  /* jobs given back by dead workers: run first */
   uint64_t next_seq;
+  uint64_t next_worker_id;
   uint64_t ewma_ns; /* running estimate of a chunk's run time */
 
   wpool__worker_t *workers;
@@ -169,7 +173,7 @@ struct wpool {
   void (*cb_finish)(wpool_t *p);
 
   /* Counters for wpool_stats (items). */
-  size_t st_queued, st_running, st_done, st_replaced;
+  size_t st_queued, st_running, st_done, st_replaced, st_rerun;
 
   /* Start-up: workers ready so far, or the first failure. */
   int ready_count;
@@ -200,12 +204,19 @@ void wpool__notify_done(wpool_t *p);
    were not copied into the child). */
 int wpool__check_pool(const wpool_t *p);
 
+/* What a call's settings come to for one submission. */
+typedef struct wpool__call_cfg {
+  uint32_t fn;     /* the function's index */
+  long limit_ms;   /* time limit of one item; 0 = none */
+  int retries;     /* see wpool_options_t.max_retries */
+} wpool__call_cfg_t;
+
 /* Check a submission's pool, function and call settings (call may be
-   NULL); give the function's index and the time limit of one item in ms
-   (0: none). 0 or WPOOL_EINVAL, WPOOL_EFOREIGN, WPOOL_ENOFUNC,
-   WPOOL_ENOTSUP (a time limit on threads). */
+   NULL) and resolve them against the pool's into *cfg. 0 or WPOOL_EINVAL,
+   WPOOL_EFOREIGN, WPOOL_ENOFUNC, WPOOL_ENOTSUP (a time limit on
+   threads). */
 int wpool__check_call(wpool_t *p, wpool_fn fn, const wpool_call_t *call,
-                      uint32_t *index, long *limit_ms);
+                      wpool__call_cfg_t *cfg);
 
 /* Printf into a malloc'd string for *errmsg; NULL dst is ignored. */
 void wpool__set_msg(char **dst, const char *fmt, ...)

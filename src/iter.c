@@ -9,7 +9,9 @@
  * that kills a worker fails); its slot then collects the items' records in
  * input order before the chunk counts as finished.
  */
+#include "callbacks.h"
 #include "feeder.h"
+#include "progress.h"
 #include "scheduler.h"
 
 #include <stdlib.h>
@@ -59,6 +61,7 @@ struct wpool_iter {
   size_t last_index;
   int last_task_code;
   char *last_msg;
+  wpool__progress_t progress;
 };
 
 #define ITER_OF(b) WPOOL__QDATA(b, wpool_iter_t, batch)
@@ -85,7 +88,8 @@ static void slot_clear(slot_t *s) {
 }
 
 static void maybe_free(wpool_t *p, wpool_iter_t *it) {
-  if (it->user_ref || it->freeing || it->batch.inflight || it->batch.queued)
+  if (it->user_ref || it->freeing || it->batch.inflight || it->batch.queued ||
+      !wpool__progress_idle(&it->progress))
     return;
   if (it->feeder)
     wpool__feeder_release(it->feeder);
@@ -131,6 +135,11 @@ static uint32_t chunk_items(wpool_iter_t *it, size_t k, size_t *first) {
   *first = it->feeder ? wpool__feeder_first(it->feeder, k)
                       : k * it->batch.chunksize;
   return count;
+}
+
+/* How many items the input holds: SIZE_MAX while a producer produces. */
+static size_t input_total(const wpool_iter_t *it) {
+  return it->batch.nchunks == SIZE_MAX ? SIZE_MAX : it->batch.n;
 }
 
 static void finished(wpool_t *p, wpool_iter_t *it, size_t k, slot_t *s) {
@@ -191,6 +200,7 @@ static void op_deliver(wpool_t *p, wpool__batch_t *b, size_t k, size_t first,
   size_t first_index;
   uint32_t total = chunk_items(it, k, &first_index);
   it->finished += count;
+  wpool__progress_note(&it->progress, it->finished, input_total(it));
   s->first = first_index;
   if (first == 0 && count == total && !s->parts) {
     s->count = f ? f->count : total;
@@ -244,6 +254,8 @@ static void feeder_ended(wpool_t *p, void *owner, const char *msg) {
     it->prod_code = WPOOL_EPRODUCER;
     it->prod_msg = dup_str(msg);
   }
+  /* The total is known now; every item may even be back already. */
+  wpool__progress_note(&it->progress, it->finished, input_total(it));
   wpool__notify_done(p);
 }
 
@@ -403,9 +415,11 @@ void wpool_iter_free(wpool_iter_t *it) {
   if (!usable(it))
     return;
   wpool_t *p = it->pool;
+  int in_callback = wpool__in_callback(p);
   wpool__mutex_lock(p->lock);
   it->user_ref = 0;
   it->freeing = 1;
+  wpool__progress_stop(&it->progress, in_callback);
   /* A producer is stopped, never waited for: it may block for ever. */
   if (it->feeder)
     wpool__feeder_stop(it->feeder);
@@ -462,6 +476,10 @@ static int check_source(wpool_t *p, const wpool_source_t *src,
   return 0;
 }
 
+static void progress_settled(wpool_t *p, wpool__progress_t *pr) {
+  maybe_free(p, WPOOL__QDATA(pr, wpool_iter_t, progress));
+}
+
 static wpool_iter_t *iter_new(wpool_t *p, const wpool_source_t *src,
                               size_t chunksize, int ordered) {
   wpool_iter_t *it = calloc(1, sizeof *it);
@@ -472,6 +490,7 @@ static wpool_iter_t *iter_new(wpool_t *p, const wpool_source_t *src,
   it->ordered = ordered;
   it->user_ref = 1;
   it->cur = SIZE_MAX;
+  wpool__progress_init(&it->progress, p, progress_settled);
   wpool__batch_t *b = &it->batch;
   b->ops = &iter_ops;
   b->chunksize = chunksize;
@@ -506,9 +525,8 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
                 wpool_iter_t **out) {
   if (out)
     *out = NULL;
-  uint32_t fi;
-  long limit;
-  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
   if (rc)
     return rc;
   if (!src || !out || (call && (call->on_success || call->on_error)))
@@ -519,8 +537,9 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
   if (!it)
     return WPOOL_ENOMEM;
   wpool__batch_t *b = &it->batch;
-  b->fn = fi;
-  b->timeout_ms = limit;
+  b->fn = cfg.fn;
+  b->timeout_ms = cfg.limit_ms;
+  b->retries = cfg.retries;
   wpool__mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
     wpool__mutex_unlock(p->lock);
@@ -568,4 +587,15 @@ int wpool_imap_unordered_ex(wpool_t *p, wpool_fn fn,
                             const wpool_source_t *src, size_t chunksize,
                             const wpool_call_t *call, wpool_iter_t **iter) {
   return imap(p, fn, src, chunksize, 0, call, iter);
+}
+
+int wpool_iter_on_progress(wpool_iter_t *it, const wpool_progress_t *cfg) {
+  if (!usable(it))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  wpool__mutex_lock(p->lock);
+  int rc = wpool__progress_set(&it->progress, cfg, it->finished,
+                               input_total(it));
+  wpool__mutex_unlock(p->lock);
+  return rc;
 }

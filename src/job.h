@@ -21,7 +21,8 @@ typedef struct wpool__job {
      A chunk whose worker died is re-run an item at a time. */
   uint32_t first, nitems;
   uint64_t seq;
-  int cancelled; /* its result is discarded */
+  int cancelled;     /* its result is discarded */
+  uint32_t attempts; /* runs of this lone item that its worker died in */
   wpool__frame_t hdr;
   const uint8_t *payload;
   size_t plen;

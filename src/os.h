@@ -6,6 +6,8 @@
 #ifndef WPOOL_OS_H
 #define WPOOL_OS_H
 
+#include <stdint.h>
+
 /*
  * wpool_bootstrap(): when this process was started as a spawned worker, serve
  * the pool and exit the process without returning; otherwise return 0.
@@ -46,5 +48,12 @@ void wpool__os_block_signals(void);
  * without SIGPIPE.
  */
 void wpool__os_clear_sigpipe(void);
+
+/*
+ * The operating system's id of the calling thread (Linux gettid, macOS
+ * pthread_threadid_np, Windows GetCurrentThreadId), as tools such as top
+ * and debuggers show it; 0 where the system has none.
+ */
+uint64_t wpool__os_thread_id(void);
 
 #endif

@@ -39,7 +39,7 @@ int wpool_bootstrap(int argc, char **argv) {
 
 static int check_options(const wpool_options_t *o, char **errmsg) {
   if (o->processes < 0 || o->maxtasksperchild < 0 || o->start_timeout_ms < 0 ||
-      o->task_timeout_ms < 0 ||
+      o->task_timeout_ms < 0 || o->max_retries < 0 ||
       o->method < WPOOL_DEFAULT || o->method > WPOOL_THREAD ||
       o->max_frame > LIMIT_MAX_FRAME || (o->initargs_len && !o->initargs)) {
     wpool__set_msg(errmsg, "invalid pool options");
@@ -200,6 +200,30 @@ int wpool_stats(wpool_t *p, wpool_stats_t *st, long *pids, size_t pids_cap) {
   st->tasks_running = p->st_running;
   st->tasks_done = p->st_done;
   st->workers_replaced = p->st_replaced;
+  st->tasks_rerun = p->st_rerun;
   wpool__mutex_unlock(p->lock);
+  return 0;
+}
+
+int wpool_workers(wpool_t *p, wpool_worker_info_t *info, size_t cap,
+                  size_t *count) {
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  if (!info && cap)
+    return WPOOL_EINVAL;
+  wpool__mutex_lock(p->lock);
+  size_t n = 0;
+  for (int i = 0; i < p->nworkers; i++) {
+    const wpool__worker_t *w = &p->workers[i];
+    if (w->state == WPOOL__W_EMPTY || w->state == WPOOL__W_DEAD)
+      continue;
+    if (n < cap)
+      info[n] = (wpool_worker_info_t){w->id, w->pid, w->thread_id};
+    n++;
+  }
+  wpool__mutex_unlock(p->lock);
+  if (count)
+    *count = n;
   return 0;
 }

@@ -53,6 +53,7 @@ static int spawn_one(wpool_t *p, wpool__pslot_t *s, char **errmsg) {
   s->deadline = wpool__pp_after(wpool__pp_now(), p->opt.start_timeout_ms, 1);
   wpool__worker_t *w = s->w;
   w->pid = peer;
+  w->id = ++p->next_worker_id;
   w->kill_code = 0;
   w->state = WPOOL__W_STARTING;
   w->tasks_sent = 0;
@@ -97,6 +98,7 @@ static void on_death(wpool_t *p, wpool__pslot_t *s) {
      so that whoever sees this death's failure also sees the pool whole. */
   w->state = needs_worker(p) ? WPOOL__W_STARTING : WPOOL__W_EMPTY;
   w->pid = 0;
+  w->id = 0;
   if (s->hs < 2 && !p->pp->killed) {
     if (s->timed_out)
       snprintf(msg, sizeof msg,

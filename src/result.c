@@ -6,6 +6,7 @@
  */
 #include "callbacks.h"
 #include "faillog.h"
+#include "progress.h"
 #include "registry.h"
 #include "scheduler.h"
 
@@ -37,13 +38,15 @@ struct wpool_result {
   wpool_callback on_success, on_error;
   void *user;
   wpool__cb_t cb;
+  wpool__progress_t progress;
   wpool__batch_t batch;
 };
 
 #define RESULT_OF(b) WPOOL__QDATA(b, wpool_result_t, batch)
 
 static void maybe_free(wpool_t *p, wpool_result_t *r) {
-  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued)
+  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued ||
+      !wpool__progress_idle(&r->progress))
     return;
   wpool__buf_free(&r->tail);
   wpool__faillog_free(&r->fails);
@@ -153,6 +156,7 @@ static void result_items(wpool_t *p, wpool_result_t *r, size_t first,
   if (tail)
     wpool__buf_free(tail);
   r->accounted += count;
+  wpool__progress_note(&r->progress, r->accounted, b->n);
   if (r->accounted == b->n)
     mark_ready(p, r);
 }
@@ -192,6 +196,7 @@ static const wpool__batch_ops_t result_ops = {
 /* The callback thread's work: the user's callback, then the release. */
 static void cb_run(wpool__cb_t *cb) {
   wpool_result_t *r = WPOOL__QDATA(cb, wpool_result_t, cb);
+  wpool__progress_flush(&r->progress); /* the last report comes first */
   wpool_callback fn = r->code == 0 ? r->on_success : r->on_error;
   if (fn)
     fn(r, r->user);
@@ -201,6 +206,10 @@ static void cb_done(wpool_t *p, wpool__cb_t *cb) {
   wpool_result_t *r = WPOOL__QDATA(cb, wpool_result_t, cb);
   r->pending_ref = 0;
   maybe_free(p, r);
+}
+
+static void progress_settled(wpool_t *p, wpool__progress_t *pr) {
+  maybe_free(p, WPOOL__QDATA(pr, wpool_result_t, progress));
 }
 
 /* Allocate a result with room for extra bytes of argument after it. */
@@ -215,6 +224,7 @@ static wpool_result_t *result_new(wpool_t *p, size_t extra) {
   r->batch.ops = &result_ops;
   r->cb.run = cb_run;
   r->cb.done = cb_done;
+  wpool__progress_init(&r->progress, p, progress_settled);
   return r;
 }
 
@@ -249,16 +259,15 @@ int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
                       size_t arg_len, wpool_callback on_success,
                       wpool_callback on_error, void *user,
                       wpool_result_t **result) {
-  wpool_call_t call = {on_success, on_error, user, 0};
+  wpool_call_t call = {on_success, on_error, user, 0, 0};
   return wpool_apply_async_ex(p, fn, arg, arg_len, &call, result);
 }
 
 int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
                          size_t arg_len, const wpool_call_t *call,
                          wpool_result_t **result) {
-  uint32_t fi;
-  long limit;
-  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
   if (rc)
     return rc;
   if (!arg && arg_len)
@@ -274,21 +283,27 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   if (arg_len)
     memcpy(rec + WPOOL__IN_REC_HDR, arg, arg_len);
   wpool__batch_t *b = &r->batch;
-  b->fn = fi;
+  b->fn = cfg.fn;
   b->items = rec;
   b->items_len = rec_len;
   b->n = 1;
   b->chunksize = 1;
   b->nchunks = 1;
-  b->timeout_ms = limit;
+  b->timeout_ms = cfg.limit_ms;
+  b->retries = cfg.retries;
   return submit(p, r, call, result);
 }
 
 /* Split n items into chunks that respect the frame limit both ways. */
 static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
-                        size_t chunksize, size_t *cs) {
+                        size_t chunksize, long limit_ms, size_t *cs) {
   if (isize > p->max_frame || osize > p->max_frame)
     return WPOOL_E2BIG;
+  /* A chunk is known to hang only after chunksize x the limit, and only
+     then split: with a limit, one item per chunk makes a hung item cost one
+     limit. Pipelining (wpool__depth) keeps the round trips cheap. */
+  if (chunksize == 0 && limit_ms)
+    chunksize = 1;
   if (chunksize == 0) {
     size_t div = 4 * (size_t)p->nworkers;
     chunksize = n / div + (n % div != 0);
@@ -312,7 +327,7 @@ int wpool_map_async(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                     size_t chunksize, wpool_callback on_success,
                     wpool_callback on_error, void *user,
                     wpool_result_t **result) {
-  wpool_call_t call = {on_success, on_error, user, 0};
+  wpool_call_t call = {on_success, on_error, user, 0, 0};
   return wpool_map_async_ex(p, fn, items, n, item_size, out, out_size,
                             chunksize, &call, result);
 }
@@ -321,9 +336,8 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                        size_t item_size, void *out, size_t out_size,
                        size_t chunksize, const wpool_call_t *call,
                        wpool_result_t **result) {
-  uint32_t fi;
-  long limit;
-  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
   if (rc)
     return rc;
   if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
@@ -332,7 +346,8 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   if (n > SIZE_MAX / item_size || n > SIZE_MAX / out_size)
     return WPOOL_EINVAL;
   size_t cs;
-  rc = map_chunking(p, n, item_size, out_size, chunksize, &cs);
+  rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms,
+                    &cs);
   if (rc)
     return rc;
   wpool_result_t *r = result_new(p, 0);
@@ -340,7 +355,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
     return WPOOL_ENOMEM;
   r->is_map = 1;
   wpool__batch_t *b = &r->batch;
-  b->fn = fi;
+  b->fn = cfg.fn;
   b->isize = (uint32_t)item_size;
   b->osize = (uint32_t)out_size;
   b->items = items;
@@ -348,7 +363,8 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   b->chunksize = cs;
   b->nchunks = n / cs + (n % cs != 0);
   b->out = out;
-  b->timeout_ms = limit;
+  b->timeout_ms = cfg.limit_ms;
+  b->retries = cfg.retries;
   r->len = n * out_size;
   r->data = out;
   return submit(p, r, call, result);
@@ -435,6 +451,15 @@ int wpool_result_progress(wpool_result_t *r, size_t *done, size_t *total) {
   return 0;
 }
 
+int wpool_result_on_progress(wpool_result_t *r, const wpool_progress_t *cfg) {
+  if (!usable(r))
+    return WPOOL_EINVAL;
+  wpool__mutex_lock(r->pool->lock);
+  int rc = wpool__progress_set(&r->progress, cfg, r->accounted, r->batch.n);
+  wpool__mutex_unlock(r->pool->lock);
+  return rc;
+}
+
 size_t wpool_result_failed_count(wpool_result_t *r) {
   return usable(r) && wpool_result_ready(r) ? r->fails.items : 0;
 }
@@ -478,8 +503,12 @@ void wpool_result_free(wpool_result_t *r) {
   if (!r || r->magic != RESULT_LIVE)
     return;
   wpool_t *p = r->pool;
+  int in_callback = wpool__in_callback(p);
   wpool__mutex_lock(p->lock);
   if (r->user_ref) {
+    /* Before the handle goes: the wait may release the lock, and nothing
+       may free the result meanwhile. */
+    wpool__progress_stop(&r->progress, in_callback);
     r->user_ref = 0;
     maybe_free(p, r);
   }

@@ -220,7 +220,43 @@ static int split_dead_job(wpool_t *p, const wpool__job_t *j, int code) {
   }
   j->batch->inflight += n - 1; /* each part pins the batch */
   p->st_queued += n;
+  p->st_rerun += n;
   return 1;
+}
+
+/* Codes that mean the worker went, not the task's own failure: the task
+   may well succeed on another worker. */
+static int worker_lost(int code) {
+  return code == WPOOL_EWORKER || code == WPOOL_ETIMELIMIT;
+}
+
+/*
+ * Job j, a lone item, died with its worker: run it again, first in line,
+ * if its batch allows another attempt. Only a lone item's deaths count:
+ * in a chunk, the item to blame is unknown (split_dead_job).
+ */
+static int retry_dead_job(wpool_t *p, wpool__job_t *j, int code) {
+  if (!worker_lost(code) || j->hdr.count != 1 || j->cancelled ||
+      p->state == WPOOL__TERMINATED ||
+      j->attempts >= (uint32_t)j->batch->retries ||
+      wpool__ring_reserve(&p->retry, 1))
+    return 0;
+  j->attempts++;
+  wpool__ring_push_front(&p->retry, j);
+  p->st_queued++;
+  p->st_rerun++;
+  return 1;
+}
+
+/* Deliver job j's failure; a retried one's message says how often it ran. */
+static void deliver_failure(wpool_t *p, const wpool__job_t *j, int code,
+                            const char *msg) {
+  char *text = NULL;
+  if (j->attempts && worker_lost(code))
+    wpool__set_msg(&text, "%s (failed on all %u attempts)",
+                   msg ? msg : wpool_strerror(code), j->attempts + 1);
+  deliver(p, j, NULL, NULL, code, text ? text : msg);
+  free(text);
 }
 
 void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
@@ -233,15 +269,18 @@ void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
       requeue_back(p, &j); /* never started: runs elsewhere */
       continue;
     }
-    if (first && split_dead_job(p, &j, code)) {
+    if (first &&
+        (split_dead_job(p, &j, code) || retry_dead_job(p, &j, code))) {
       first = 0;
       continue;
     }
     first = 0;
     if (!j.cancelled) {
       p->st_done += j.hdr.count;
-      deliver(p, &j, NULL, NULL, stopped ? p->term_code : code,
-              stopped ? p->term_msg : msg);
+      if (stopped)
+        deliver(p, &j, NULL, NULL, p->term_code, p->term_msg);
+      else
+        deliver_failure(p, &j, code, msg);
     }
     unpin(p, &j);
   }

@@ -62,6 +62,8 @@ static int spawn_thread(wpool_t *p, wpool__worker_t *w, apr_thread_t *prev,
   ts->alive++;
   w->state = WPOOL__W_STARTING;
   w->pid = wpool__os_getpid();
+  w->id = ++p->next_worker_id;
+  w->thread_id = 0; /* the thread sets it as it starts */
   w->tasks_sent = 0;
   return 0;
 }
@@ -116,8 +118,10 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
     apr_pool_destroy(a->prev_mem);
   }
   char msg[WPOOL__MSG_MAX];
+  uint64_t tid = wpool__os_thread_id();
   int init_rc = run_initializer(p, msg, sizeof msg);
   wpool__mutex_lock(p->lock);
+  w->thread_id = tid;
   if (init_rc) {
     if (!p->start_code && p->ready_count < p->nworkers) {
       p->start_code = init_rc;

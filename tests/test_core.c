@@ -357,7 +357,7 @@ static void test_imap_ex_settings(void) {
   int in[3] = {1, 2, 3};
   wpool_source_t src = wpool_source_array(in, 3, sizeof in[0]);
   wpool_iter_t *it = NULL;
-  wpool_call_t call = {NULL, NULL, NULL, 0};
+  wpool_call_t call = {NULL, NULL, NULL, 0, 0};
   call.on_error = (wpool_callback)1; /* any non-NULL callback */
   CU_ASSERT_EQUAL(wpool_imap_ex(pool, task_square, &src, 1, &call, &it),
                   WPOOL_EINVAL);

@@ -27,6 +27,15 @@ static void test_every_code(void) {
 #undef CHECK
 }
 
+/* WPOOL_ESTATE comes from calls without an errmsg: its sentence says what
+   to call first. */
+static void test_estate_says_what_first(void) {
+  const char *s = wpool_strerror(WPOOL_ESTATE);
+  CU_ASSERT_TRUE(wt_contains(s, "close or terminate the pool first"));
+  CU_ASSERT_TRUE(wt_contains(s, "the result is ready already"));
+  CU_ASSERT_TRUE(wt_contains(s, "before the first pool"));
+}
+
 static void test_codes_distinct(void) {
   static const int codes[] = {
 #define CODE(name, value, text) WPOOL_##name,
@@ -128,6 +137,7 @@ static void test_null_handling(void) {
 static const wt_test_t tests[] = {
     {"every_code", test_every_code},
     {"codes_distinct", test_codes_distinct},
+    {"estate_says_what_first", test_estate_says_what_first},
     {"unknown_codes", test_unknown_codes},
     {"version", test_version},
     {"options_init", test_options_init},

@@ -83,7 +83,7 @@ static void test_map_time_limit(void) {
     wpool_t *pool = wt_pool(1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
     int in[2] = {1, 3}, out[2] = {0, 0};
-    wpool_call_t call = {NULL, NULL, NULL, 100};
+    wpool_call_t call = {NULL, NULL, NULL, 100, 0};
     wpool_result_t *r = NULL;
     CU_ASSERT_EQUAL(wpool_map_async_ex(pool, task_hang_on_two, in, 2,
                                        sizeof *in, out, sizeof *out, 1, &call,
@@ -102,7 +102,7 @@ static void test_map_time_limit(void) {
   int in[12], out[12];
   for (int i = 0; i < 12; i++)
     in[i] = i + 1; /* item 1 holds 2 */
-  wpool_call_t call = {NULL, NULL, NULL, 100};
+  wpool_call_t call = {NULL, NULL, NULL, 100, 0};
   wpool_result_t *r = NULL;
   CU_ASSERT_EQUAL_FATAL(wpool_map_async_ex(pool, task_hang_on_two, in, 12,
                                            sizeof *in, out, sizeof *out, 4,

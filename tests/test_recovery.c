@@ -88,7 +88,7 @@ static void test_imap_call_limit_in_chunk(void) {
   static const imap_ex_fn fns[] = {wpool_imap_ex, wpool_imap_unordered_ex};
   for (int f = 0; f < 2; f++) {
     wpool_source_t src = wpool_source_array(in, 5, sizeof in[0]);
-    wpool_call_t call = {NULL, NULL, NULL, 100};
+    wpool_call_t call = {NULL, NULL, NULL, 100, 0};
     wpool_iter_t *it = NULL;
     CU_ASSERT_EQUAL_FATAL(fns[f](pool, task_hang_on_two, &src, 5, &call, &it),
                           0);
@@ -284,7 +284,7 @@ static void test_wall_clock_steps(void) {
 static void test_huge_limits(void) {
   wpool_t *pool = wt_pool(1);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-  wpool_call_t call = {NULL, NULL, NULL, LONG_MAX};
+  wpool_call_t call = {NULL, NULL, NULL, LONG_MAX, 0};
   int x = 6, y = 0;
   wpool_result_t *r = NULL;
   CU_ASSERT_EQUAL_FATAL(

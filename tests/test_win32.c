@@ -343,7 +343,7 @@ static void test_killed_worker_takes_tree(void) {
   wt_gate_t g;
   CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
   wt_gate_arg_t a = wt_gate_arg(&g, 1);
-  wpool_call_t call = {NULL, NULL, NULL, 200};
+  wpool_call_t call = {NULL, NULL, NULL, 200, 0};
   wpool_result_t *r = NULL;
   CU_ASSERT_EQUAL(
       wpool_apply_async_ex(pool, task_gate, &a, sizeof a, &call, &r), 0);

@@ -26,6 +26,9 @@
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 #ifdef __APPLE__
 #include <mach/mach.h>
 #endif
@@ -77,6 +80,17 @@ int wpool__os_write_all(intptr_t h, const void *buf, size_t len) {
 }
 
 long wpool__os_getpid(void) { return (long)getpid(); }
+
+uint64_t wpool__os_thread_id(void) {
+#if defined(__linux__)
+  return (uint64_t)syscall(SYS_gettid);
+#elif defined(__APPLE__)
+  uint64_t id = 0;
+  return pthread_threadid_np(NULL, &id) == 0 ? id : 0;
+#else
+  return 0;
+#endif
+}
 
 int wpool__os_limit_memory(uint64_t bytes) {
   struct rlimit rl;

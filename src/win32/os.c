@@ -49,6 +49,8 @@ int wpool__os_write_all(intptr_t h, const void *buf, size_t len) {
 
 long wpool__os_getpid(void) { return (long)GetCurrentProcessId(); }
 
+uint64_t wpool__os_thread_id(void) { return (uint64_t)GetCurrentThreadId(); }
+
 /*
  * Windows has no address-space limit per process; a Job object has a
  * committed-memory limit per process. The worker is already in the pool's
