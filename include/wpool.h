@@ -669,7 +669,8 @@ typedef struct wpool_iter wpool_iter_t;
  */
 typedef int (*wpool_producer)(void *user, const void **item, size_t *len);
 
-/** The input of wpool_imap() and wpool_imap_unordered(). */
+/** The input of wpool_imap() and wpool_imap_unordered(): an array, a
+    producer, or items the caller pushes (wpool_source_push()). */
 typedef struct wpool_source {
   /** Either an array of count items of item_size bytes each ... */
   const void *items;
@@ -678,10 +679,14 @@ typedef struct wpool_source {
   /** ... or, when producer is not NULL, a lazy producer. */
   wpool_producer producer;
   void *producer_user; /**< The producer's first argument (user). */
-  /** Producer input only: how many chunks may be pulled ahead of the
-     consumer (submitted, running, or finished but not yet consumed); 0 = 32 x
-     workers. Memory use is bounded by this window, not by the input. */
+  /** Producer and pushed input: how many chunks may be pulled (or pushed)
+     ahead of the consumer (submitted, running, or finished but not yet
+     consumed); 0 = 32 x workers. Memory use is bounded by this window, not
+     by the input. (An array source: at most this many chunks in flight.) */
   size_t window;
+  /** Non-zero: no array and no producer; the caller pushes the items
+     (wpool_iter_push()). Set it with wpool_source_push(). */
+  int push;
 } wpool_source_t;
 
 /** Convenience initialisers for wpool_source_t. */
@@ -690,6 +695,8 @@ WPOOL_EXTERN wpool_source_t wpool_source_array(const void *items, size_t count,
                                                size_t item_size);
 WPOOL_EXTERN wpool_source_t wpool_source_producer(wpool_producer producer,
                                                   void *user);
+/** Pushed input (see wpool_iter_push()); window as in wpool_source_t. */
+WPOOL_EXTERN wpool_source_t wpool_source_push(size_t window);
 /**@}*/
 
 /**
@@ -772,6 +779,58 @@ WPOOL_EXTERN const char *wpool_iter_message(wpool_iter_t *iter);
 
 /** The task's own code of the last WPOOL_ETASK, else 0. */
 WPOOL_EXTERN int wpool_iter_task_code(wpool_iter_t *iter);
+
+/**
+ * Pushed input: for inputs that cannot be a producer (an nftw() walk, a
+ * socket read loop), the caller's own threads hand the items in:
+ *
+ *     wpool_source_t src = wpool_source_push(0);
+ *     wpool_imap(pool, fn, &src, 1, &it);
+ *     ... wpool_iter_push(it, item, len, WPOOL_FOREVER) for each item ...
+ *     wpool_iter_push_end(it);      (the input ends; releases the pushing side)
+ *     ... the usual wpool_iter_next() loop, then wpool_iter_free(it) ...
+ *
+ * Such an iterator has two handles: the reading side, released by
+ * wpool_iter_free(), and the pushing side, released by wpool_iter_push_end(),
+ * which must be called exactly once, whatever happened (its memory goes
+ * when both are released). The two may be used from different threads:
+ * typically one thread pushes while another reads, since a push waits while
+ * the window is full (window chunks pushed and not yet consumed: the same
+ * memory bound as a producer's), and only the reader makes room. A program
+ * that pushes and reads on one thread pushes with a timeout, or pushes at
+ * most window x chunksize items before it reads.
+ *
+ * wpool_iter_push(): copy one item (len bytes; the caller may reuse its
+ * buffer at once) into the input, waiting up to timeout_ms while the window
+ * is full. Items go to workers in chunks of chunksize items (fewer when the
+ * next item would pass the frame limit), and a chunk goes as soon as it is
+ * full; items are numbered (wpool_iter_index()) in the order their pushes
+ * returned, when several threads push. Returns 0 (the item is taken),
+ * WPOOL_ETIMEDOUT (the window stayed full: the item was not taken),
+ * WPOOL_ETERMINATED (the pool was terminated or destroyed: nothing more is
+ * taken, and the reader gets WPOOL_ETERMINATED too), WPOOL_ECANCELED (the
+ * reading side was freed), WPOOL_E2BIG (the item exceeds the frame limit;
+ * the input goes on), WPOOL_ENOMEM, WPOOL_EINVAL (not a pushed input, or
+ * after wpool_iter_push_end()), WPOOL_EFOREIGN. A push blocked when the
+ * pool is terminated or the reader frees the iterator returns at once with
+ * that code.
+ *
+ * wpool_iter_flush(): send the items pushed into a chunk that is not full
+ * yet (with chunksize > 1), without waiting for more. 0, or a code as above.
+ *
+ * wpool_iter_push_end(): the input ends after the items pushed so far (the
+ * last partial chunk is sent; wpool_iter_next() returns WPOOL_EDONE after
+ * them), and the pushing side's handle is released: no call on the pushing
+ * side may follow. Returns 0, or the code that had stopped the input
+ * (WPOOL_ETERMINATED, WPOOL_ECANCELED); the handle is released either way.
+ * WPOOL_EINVAL for a second call or an iterator without pushed input.
+ */
+/**@{*/
+WPOOL_EXTERN int wpool_iter_push(wpool_iter_t *iter, const void *item,
+                                 size_t len, long timeout_ms);
+WPOOL_EXTERN int wpool_iter_flush(wpool_iter_t *iter);
+WPOOL_EXTERN int wpool_iter_push_end(wpool_iter_t *iter);
+/**@}*/
 
 /**
  * Release the iterator. NULL is ok. Work not yet started is dropped. Chunks

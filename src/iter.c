@@ -38,6 +38,7 @@ struct wpool_iter {
   wpool_t *pool;
   int ordered;
   int user_ref;
+  int push_ref; /* pushed input: the pushing side's handle, until push_end */
   int freeing; /* wpool_iter_free waits for chunks still in workers */
   wpool__batch_t batch;
   wpool__feeder_t *feeder;
@@ -85,7 +86,7 @@ static void slot_clear(slot_t *s) {
 }
 
 static void maybe_free(wpool_t *p, wpool_iter_t *it) {
-  if (it->user_ref || it->freeing || it->batch.inflight || it->batch.queued)
+  if (it->user_ref || it->push_ref || it->freeing || it->batch.inflight || it->batch.queued)
     return;
   if (it->feeder)
     wpool__feeder_release(it->feeder);
@@ -423,6 +424,71 @@ void wpool_iter_free(wpool_iter_t *it) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* Pushing                                                                 */
+
+static int pushable(const wpool_iter_t *it) {
+  return it && it->magic == ITER_LIVE && it->push_ref;
+}
+
+/* Why a stopped iterator takes no more items. */
+static int stopped_code(const wpool_iter_t *it) {
+  if (!it->user_ref)
+    return WPOOL_ECANCELED;
+  return it->term_code ? it->term_code : WPOOL_ETERMINATED;
+}
+
+int wpool_iter_push(wpool_iter_t *it, const void *item, size_t len,
+                    long timeout_ms) {
+  if (!pushable(it) || (!item && len))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  int64_t deadline = wpool__deadline(timeout_ms);
+  wpool__mutex_lock(p->lock);
+  rc = it->term_code || !it->user_ref
+           ? WPOOL_ETERMINATED
+           : wpool__feeder_push(it->feeder, item, len, deadline);
+  if (rc == WPOOL_ETERMINATED)
+    rc = stopped_code(it);
+  wpool__mutex_unlock(p->lock);
+  return rc;
+}
+
+int wpool_iter_flush(wpool_iter_t *it) {
+  if (!pushable(it))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  wpool__mutex_lock(p->lock);
+  rc = wpool__feeder_flush(it->feeder);
+  if (rc == WPOOL_ETERMINATED)
+    rc = stopped_code(it);
+  wpool__mutex_unlock(p->lock);
+  return rc;
+}
+
+int wpool_iter_push_end(wpool_iter_t *it) {
+  if (!pushable(it))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  wpool__mutex_lock(p->lock);
+  rc = wpool__feeder_push_end(it->feeder);
+  if (rc == WPOOL_ETERMINATED)
+    rc = stopped_code(it);
+  it->push_ref = 0;
+  maybe_free(p, it);
+  wpool__unlock(p);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Starting                                                                */
 
 wpool_source_t wpool_source_array(const void *items, size_t count,
@@ -432,6 +498,14 @@ wpool_source_t wpool_source_array(const void *items, size_t count,
   s.items = items;
   s.count = count;
   s.item_size = item_size;
+  return s;
+}
+
+wpool_source_t wpool_source_push(size_t window) {
+  wpool_source_t s;
+  memset(&s, 0, sizeof s);
+  s.push = 1;
+  s.window = window;
   return s;
 }
 
@@ -449,7 +523,9 @@ static int check_source(wpool_t *p, const wpool_source_t *src,
     *chunksize = 1;
   if (*chunksize > UINT32_MAX)
     return WPOOL_EINVAL;
-  if (src->producer)
+  if (src->producer && src->push)
+    return WPOOL_EINVAL;
+  if (src->producer || src->push)
     return 0;
   if (src->item_size == 0 || src->item_size > UINT32_MAX ||
       (src->count && !src->items) || src->count > SIZE_MAX / src->item_size)
@@ -475,7 +551,7 @@ static wpool_iter_t *iter_new(wpool_t *p, const wpool_source_t *src,
   wpool__batch_t *b = &it->batch;
   b->ops = &iter_ops;
   b->chunksize = chunksize;
-  if (src->producer) {
+  if (src->producer || src->push) {
     b->nchunks = SIZE_MAX;
     it->window = src->window ? src->window
                              : PRODUCER_WINDOW_PER_WORKER * (size_t)p->nworkers;
@@ -530,11 +606,15 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
     return WPOOL_ECLOSED;
   }
   p->refs++;
-  if (src->producer) {
-    rc = wpool__feeder_start(p, b, it->window, src->producer,
-                             src->producer_user, &feeder_owner, it,
-                             &it->feeder);
+  if (src->producer || src->push) {
+    it->push_ref = src->push;
+    rc = src->push ? wpool__feeder_new_push(p, b, it->window, &feeder_owner,
+                                            it, &it->feeder)
+                   : wpool__feeder_start(p, b, it->window, src->producer,
+                                         src->producer_user, &feeder_owner,
+                                         it, &it->feeder);
     if (rc) {
+      it->push_ref = 0;
       it->user_ref = 0;
       maybe_free(p, it);
       wpool__unlock(p);
