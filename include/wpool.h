@@ -422,9 +422,38 @@ WPOOL_EXTERN int wpool_close(wpool_t *pool);
 WPOOL_EXTERN int wpool_terminate(wpool_t *pool);
 
 /**
+ * Terminate the pool from a signal handler (Ctrl-C): the one call of this
+ * API that is async-signal-safe. It only marks the pool and wakes a thread
+ * of the pool's own, which then does what wpool_terminate() does: every
+ * waiter returns WPOOL_ETERMINATED (wpool_map, wpool_apply,
+ * wpool_result_get and _wait's callers, wpool_iter_next, a blocked
+ * wpool_iter_push), and so does wpool_join() (at once for process workers,
+ * which are killed; thread workers finish the task they run, which cannot
+ * be stopped). Returns at once: 0, WPOOL_EINVAL (NULL) or WPOOL_EFOREIGN
+ * (in a forked child). errno is left as it was.
+ *
+ *     static wpool_t *volatile the_pool;
+ *     static void on_sigint(int sig) { (void)sig; wpool_interrupt(the_pool); }
+ *     ...
+ *     the_pool = pool;                 (before the handler is installed)
+ *     signal(SIGINT, on_sigint);
+ *     rc = wpool_map(pool, ...);       (WPOOL_ETERMINATED after Ctrl-C)
+ *     signal(SIGINT, SIG_DFL);         (before wpool_destroy)
+ *     wpool_destroy(pool);
+ *
+ * pool must be live: the handler must not be able to run once
+ * wpool_destroy() has begun (restore the handler, or block the signal,
+ * first). On Windows a SIGINT handler and a console control handler
+ * (SetConsoleCtrlHandler) both run on a thread of their own, and may call
+ * it the same way.
+ */
+WPOOL_EXTERN int wpool_interrupt(wpool_t *pool);
+
+/**
  * Wait until every worker has exited and every callback has returned; the
  * pool must have been closed or terminated (else WPOOL_ESTATE). Called from a
- * callback of the same pool: WPOOL_EDEADLK.
+ * callback of the same pool: WPOOL_EDEADLK. Returns WPOOL_ETERMINATED when
+ * wpool_interrupt() terminated the pool (its work was cut short).
  */
 WPOOL_EXTERN int wpool_join(wpool_t *pool);
 

@@ -29,6 +29,7 @@
 #include "wpool.h"
 
 #include <apr_portable.h>
+#include <signal.h> /* sig_atomic_t */
 
 typedef struct wpool__worker wpool__worker_t;
 typedef struct wpool__pp wpool__pp_t;
@@ -167,6 +168,14 @@ struct wpool {
   /* wpool_destroy() was called from a callback: the callback thread
      finishes it once that callback has returned. */
   void (*cb_finish)(wpool_t *p);
+
+  /* wpool_interrupt (interrupt.c): the flag a signal handler sets, the
+     wake-up it posts, and the thread that terminates the pool for it. */
+  volatile sig_atomic_t intr_flag;
+  wpool__sigwake_t *intr_wake;
+  wpool__thread_t *intr_thread;
+  int intr_alive, intr_quit;
+  int intr_done; /* an interrupt terminated the pool (wpool_join says so) */
 
   /* Counters for wpool_stats (items). */
   size_t st_queued, st_running, st_done, st_replaced;

@@ -5,6 +5,7 @@
  */
 #include "callbacks.h"
 #include "fault.h"
+#include "interrupt.h"
 #include "os.h"
 #include "registry.h"
 #include "scheduler.h"
@@ -100,6 +101,8 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   rc = WPOOL__FAULT() ? WPOOL_ESYS : p->be->start(p, errmsg);
   if (rc == 0)
     rc = WPOOL__FAULT() ? WPOOL_ESYS : wpool__callbacks_start(p);
+  if (rc == 0)
+    rc = WPOOL__FAULT() ? WPOOL_ESYS : wpool__interrupt_start(p);
   if (rc) {
     if (errmsg && !*errmsg)
       wpool__set_msg(errmsg, "%s", wpool_strerror(rc));
@@ -149,6 +152,9 @@ int wpool_join(wpool_t *p) {
   while (!wpool__q_empty(&p->cb_queue) || p->cb_running)
     wpool__cond_wait(p->state_cond, p->lock);
   p->joined = 1;
+  /* The work it waited for was cut short (wpool_interrupt). */
+  if (rc == 0 && wpool__interrupted(p))
+    rc = WPOOL_ETERMINATED;
   wpool__mutex_unlock(p->lock);
   return rc;
 }
@@ -174,6 +180,7 @@ void wpool_destroy(wpool_t *p) {
   if (!p->joined)
     wpool__break(p, WPOOL_ETERMINATED, "the pool was terminated");
   wpool__mutex_unlock(p->lock);
+  wpool__interrupt_stop(p);
   p->be->join(p);
   if (wpool__callbacks_stop(p, finish_destroy) == 0)
     finish_destroy(p);
