@@ -301,6 +301,24 @@ WPOOL_EXTERN void wpool__register_static(const char *name, wpool_fn fn);
  */
 WPOOL_EXTERN int wpool_bootstrap(int argc, char **argv);
 
+/**
+ * The program's command line, the same in the program and in every worker
+ * of every method, so that option parsing in a task or an initializer
+ * behaves alike under fork, spawn and thread (Python's spawn restores
+ * sys.argv). wpool_bootstrap() records argc and argv (call it first in
+ * main(), as spawn needs anyway); each pool sends the strings as they are
+ * when it is created to its process workers, which keep a copy of their
+ * own before the initializer runs. Thread workers read the program's own
+ * array. A spawned worker's real argv is its start-up line, not this.
+ *
+ * Returns argv (argc strings, then NULL; never NULL itself), and stores
+ * argc in *argc when argc is not NULL. Before wpool_bootstrap() (or in a
+ * program that never calls it, and in its workers): an empty list, argc 0.
+ * The strings belong to the program (or the worker) and live as long as it;
+ * treat them as read-only. Thread-safe once wpool_bootstrap() has returned.
+ */
+WPOOL_EXTERN char *const *wpool_argv(int *argc);
+
 /* ------------------------------------------------------------------------ */
 /* Pools                                                                    */
 /* ------------------------------------------------------------------------ */

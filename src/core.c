@@ -91,6 +91,7 @@ static void pool_free(wpool_t *p) {
   free(p->start_msg);
   wpool__ring_free(&p->retry);
   free(p->initargs);
+  wpool__buf_free(&p->argv_blob);
   if (p->workers)
     for (int i = 0; i < p->nworkers; i++)
       wpool__ring_free(&p->workers[i].fifo);

@@ -144,6 +144,8 @@ struct wpool {
   wpool_options_t opt;
   uint32_t init_fn;
   uint8_t *initargs;
+  wpool__buf_t argv_blob; /* the command line, for INIT (argv.h) */
+  uint32_t argc;
   /* A secret of this pool that spawned workers must be given twice, in
      their environment and in INIT, so that worker mode cannot be entered
      from a command line alone. */

@@ -3,6 +3,7 @@
  * the core, which starts and stops the layers below (the backend through
  * its table, the callback thread, the scheduler).
  */
+#include "argv.h"
 #include "callbacks.h"
 #include "fault.h"
 #include "interrupt.h"
@@ -35,7 +36,12 @@ void wpool_options_init(wpool_options_t *o) {
 int wpool_bootstrap(int argc, char **argv) {
   if (argc < 0 || (argc > 0 && !argv))
     return WPOOL_EINVAL;
-  return wpool__os_bootstrap(argc, argv);
+  int rc = wpool__os_bootstrap(argc, argv);
+  /* Not a worker (a worker never returns): this is the program's own
+     command line, for wpool_argv() here and in every worker. */
+  if (rc == 0)
+    wpool__argv_record(argc, argv);
+  return rc;
 }
 
 static int check_options(const wpool_options_t *o, char **errmsg) {
@@ -78,6 +84,22 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
     wpool__set_msg(errmsg, "the initializer is not a registered function");
     return WPOOL_ENOFUNC;
   }
+  /* The command line as it is now, for the INIT of every process worker
+     (wpool_argv); a frame's length is 32 bits. */
+  wpool__buf_t argv_blob = {0};
+  uint32_t argc = 0;
+  rc = wpool__argv_encode(&argv_blob, &argc);
+  if (rc == 0 &&
+      argv_blob.len + o.initargs_len > UINT32_MAX - WPOOL__TOKEN_LEN)
+    rc = WPOOL_E2BIG;
+  if (rc) {
+    wpool__buf_free(&argv_blob);
+    wpool__set_msg(errmsg, "%s", rc == WPOOL_ENOMEM
+                                     ? "out of memory"
+                                     : "the command line and the "
+                                       "initializer argument exceed 4 GiB");
+    return rc;
+  }
   wpool__fault_arm();
   wpool_t *p = NULL;
   int method = o.method == WPOOL_DEFAULT ? wpool__default_method
@@ -85,9 +107,12 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   rc = wpool__core_new(&p, &o, method,
                        o.processes ? o.processes : wpool__os_ncpu());
   if (rc) {
+    wpool__buf_free(&argv_blob);
     wpool__set_msg(errmsg, "%s", wpool_strerror(rc));
     return rc;
   }
+  p->argv_blob = argv_blob;
+  p->argc = argc;
   p->max_frame = o.max_frame ? o.max_frame : DEFAULT_MAX_FRAME;
   if (!p->opt.start_timeout_ms)
     p->opt.start_timeout_ms = DEFAULT_START_TIMEOUT_MS;

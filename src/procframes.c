@@ -201,10 +201,14 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
   f.nanos = p->max_frame;
   f.job = p->opt.worker_memory_limit;
   f.count = p->opt.worker_max_rss != 0; /* report resident size */
-  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len);
+  f.osize = (uint32_t)p->argv_blob.len;
+  f.nfail = p->argc;
+  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
+                     p->argv_blob.len);
   if (wpool__buf_append(&s->ctl, &f, sizeof f) ||
       wpool__buf_append(&s->ctl, p->token, WPOOL__TOKEN_LEN) ||
-      wpool__buf_append(&s->ctl, p->opt.initargs, p->opt.initargs_len))
+      wpool__buf_append(&s->ctl, p->opt.initargs, p->opt.initargs_len) ||
+      wpool__buf_append(&s->ctl, p->argv_blob.data, p->argv_blob.len))
     s->dead = 1; /* out of memory: a failed start */
 }
 

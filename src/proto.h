@@ -34,8 +34,11 @@ enum wpool__frame_type {
  *   HELLO : job = pid, fn = number of registered functions,
  *           count = protocol version, nanos = hash of the table.
  *   INIT  : fn = initializer index or WPOOL__NO_FN, nanos = frame limit,
- *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), then the
- *           initializer argument.
+ *           job = memory limit, count = 1 to report resident size,
+ *           osize = length of the command line, nfail = its argc,
+ *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), the
+ *           initializer argument, then the command line (argc strings,
+ *           each with its NUL).
  *   READY : nfail = 0, or 1 with payload = one failure record.
  *   TASK  : job, fn, count, isize (0: variable input records), osize (0:
  *           variable output records), payload = the items.

@@ -7,6 +7,7 @@
  * result has not arrived.
  */
 #include "worker.h"
+#include "argv.h"
 #include "buf.h"
 #include "proto.h"
 #include "registry.h"
@@ -126,6 +127,12 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
     return -1;
   arg += WPOOL__TOKEN_LEN;
   f.len -= WPOOL__TOKEN_LEN;
+  /* The parent's command line ends the payload: adopted before the
+     initializer runs, so that it may parse options too. */
+  if (f.osize > f.len ||
+      wpool__argv_adopt(arg + (f.len - f.osize), f.osize, f.nfail))
+    return -1;
+  f.len -= f.osize;
   *max_frame = f.nanos;
   *report_rss = f.count & 1;
   if (f.job && r->os->limit_memory(f.job)) {
