@@ -488,14 +488,33 @@ WPOOL_EXTERN int wpool_join(wpool_t *pool);
  */
 WPOOL_EXTERN void wpool_destroy(wpool_t *pool);
 
+/**
+ * Change the number of workers to n (> 0) while the pool runs. Growing
+ * starts the new workers at once (process workers start as a replacement
+ * does; the call does not wait for them). Shrinking retires the workers
+ * beyond n: each takes no new task and exits after the tasks it holds (a
+ * process worker also runs those it was sent ahead), so no task is lost
+ * or run twice; until then wpool_stats() counts it in workers and in
+ * retiring. Workers that start for a larger size are not counted as
+ * replaced. Every method (fork, spawn, thread). Defaults that follow the
+ * number of workers (map's chunksize, a producer's window) follow the new
+ * size from the next call on. Returns 0, WPOOL_EINVAL (n <= 0),
+ * WPOOL_ESTATE (the pool was closed or terminated), WPOOL_ENOMEM (nothing
+ * changed; for threads, a thread that could not start leaves the size at
+ * what did start), WPOOL_ESYS, WPOOL_EFOREIGN.
+ */
+WPOOL_EXTERN int wpool_resize(wpool_t *pool, int n);
+
 /** A snapshot of a pool's counters: see wpool_stats(). */
 typedef struct wpool_stats {
-  int workers;             /**< workers alive now */
+  int workers;             /**< workers alive now (retiring ones too) */
   size_t tasks_queued;     /**< items submitted and not yet sent to a worker */
   size_t tasks_running;    /**< items held by workers (running or sent ahead) */
   size_t tasks_done;       /**< items finished (successfully or not) */
   size_t workers_replaced; /**< workers that died or were recycled and
                               replaced */
+  int size;     /**< the number of workers the pool keeps (wpool_resize) */
+  int retiring; /**< workers beyond size that finish their tasks and exit */
 } wpool_stats_t;
 
 /**

@@ -112,6 +112,10 @@ typedef struct wpool__backend {
   int (*join)(wpool_t *p);
   /* Release backend resources after join; lock not held. */
   void (*destroy)(wpool_t *p);
+  /* p->nworkers grew to n slots (the new workers are allocated) and
+     p->target moved: make the backend's slots match and start or retire
+     workers. Lock held. 0 or WPOOL_ENOMEM (nothing changed). */
+  int (*resize)(wpool_t *p, int n);
 } wpool__backend_t;
 
 /* The two backends; pool.c picks one per pool. */
@@ -140,7 +144,12 @@ struct wpool {
   int joined, destroyed;
   unsigned fork_gen; /* the process's fork generation at creation */
   int method;
+  /* Worker slots: nworkers exist (each wpool__worker_t is allocated on
+     its own, so that a backend's pointer to one survives growth); the
+     pool wants target workers. wpool_resize() moves target: slots from
+     target on retire after the tasks they hold and stay empty. */
   int nworkers;
+  int target;
   wpool_options_t opt;
   uint32_t init_fn;
   uint8_t *initargs;
@@ -157,7 +166,7 @@ struct wpool {
   uint64_t next_seq;
   uint64_t ewma_ns; /* running estimate of a chunk's run time */
 
-  wpool__worker_t *workers;
+  wpool__worker_t **workers;
   const wpool__backend_t *be;
   void *be_state;  /* the OS half's own state */
   wpool__pp_t *pp; /* process workers: the portable I/O state */
@@ -194,6 +203,9 @@ struct wpool {
    only on success. */
 int wpool__core_new(wpool_t **out, const wpool_options_t *o, int method,
                     int nworkers);
+/* Grow the worker slots to n (lock held): 0 or WPOOL_ENOMEM, with nothing
+   changed. */
+int wpool__core_grow(wpool_t *p, int n);
 /* Unlock; the thread that dropped the last reference frees the pool. */
 void wpool__unlock(wpool_t *p);
 

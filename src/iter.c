@@ -554,7 +554,7 @@ static wpool_iter_t *iter_new(wpool_t *p, const wpool_source_t *src,
   if (src->producer || src->push) {
     b->nchunks = SIZE_MAX;
     it->window = src->window ? src->window
-                             : PRODUCER_WINDOW_PER_WORKER * (size_t)p->nworkers;
+                             : PRODUCER_WINDOW_PER_WORKER * (size_t)p->target;
   } else {
     b->isize = (uint32_t)src->item_size;
     b->items = src->items;

@@ -211,6 +211,24 @@ void wpool_destroy(wpool_t *p) {
     finish_destroy(p);
 }
 
+int wpool_resize(wpool_t *p, int n) {
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  if (n <= 0)
+    return WPOOL_EINVAL;
+  wpool__mutex_lock(p->lock);
+  if (p->state != WPOOL__RUNNING)
+    rc = WPOOL_ESTATE;
+  else if (n != p->target) {
+    rc = wpool__core_grow(p, n);
+    if (rc == 0)
+      rc = p->be->resize(p, n);
+  }
+  wpool__mutex_unlock(p->lock);
+  return rc;
+}
+
 int wpool_stats(wpool_t *p, wpool_stats_t *st, long *pids, size_t pids_cap) {
   int rc = wpool__check_pool(p);
   if (rc)
@@ -221,10 +239,12 @@ int wpool_stats(wpool_t *p, wpool_stats_t *st, long *pids, size_t pids_cap) {
   memset(st, 0, sizeof *st);
   size_t n = 0;
   for (int i = 0; i < p->nworkers; i++) {
-    const wpool__worker_t *w = &p->workers[i];
+    const wpool__worker_t *w = p->workers[i];
     if (w->state == WPOOL__W_EMPTY || w->state == WPOOL__W_DEAD)
       continue;
     st->workers++;
+    if (w->index >= p->target)
+      st->retiring++;
     if (pids && n < pids_cap)
       pids[n++] = w->pid;
   }
@@ -232,6 +252,7 @@ int wpool_stats(wpool_t *p, wpool_stats_t *st, long *pids, size_t pids_cap) {
   st->tasks_running = p->st_running;
   st->tasks_done = p->st_done;
   st->workers_replaced = p->st_replaced;
+  st->size = p->target;
   wpool__mutex_unlock(p->lock);
   return 0;
 }

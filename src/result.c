@@ -290,7 +290,7 @@ static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
   if (isize > p->max_frame || osize > p->max_frame)
     return WPOOL_E2BIG;
   if (chunksize == 0) {
-    size_t div = 4 * (size_t)p->nworkers;
+    size_t div = 4 * (size_t)p->target;
     chunksize = n / div + (n % div != 0);
   }
   if (chunksize == 0)

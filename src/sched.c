@@ -275,7 +275,7 @@ static void fail_all(wpool_t *p, int code, const char *msg) {
     unpin(p, &j);
   }
   for (int i = 0; i < p->nworkers; i++) {
-    wpool__worker_t *w = &p->workers[i];
+    wpool__worker_t *w = p->workers[i];
     for (size_t c = 0; c < w->fifo.len; c++) {
       wpool__job_t *j = wpool__ring_at(&w->fifo, c);
       /* A process worker's map chunk is reported when its worker is
@@ -313,7 +313,7 @@ void wpool__drop_batch(wpool_t *p, wpool__batch_t *b, int code,
     b->inflight--;
   }
   for (int i = 0; i < p->nworkers; i++) {
-    wpool__worker_t *w = &p->workers[i];
+    wpool__worker_t *w = p->workers[i];
     for (size_t c = 0; c < w->fifo.len; c++) {
       wpool__job_t *h = wpool__ring_at(&w->fifo, c);
       if (h->batch != b || h->cancelled)
