@@ -405,6 +405,15 @@ typedef struct wpool_options {
   /** Replace a process worker after a task when its resident memory is over
      this many bytes; 0 = never. Not used for threads. */
   size_t worker_max_rss;
+  /** Non-zero: what each task prints on stdout and stderr (its printf,
+     its writes to descriptors 1 and 2, the programs it starts) comes back
+     with its result instead of reaching the terminal: read it with
+     wpool_result_output() or wpool_iter_output(). Both streams in the
+     order they were written, at most 1 MiB per task (the end says how much
+     more was dropped); a task that crashes loses what it printed. Process
+     workers on POSIX only: WPOOL_ENOTSUP for WPOOL_THREAD (threads share
+     the process's descriptors) and on Windows. */
+  int capture_output;
 } wpool_options_t;
 
 /** Fill o with the defaults (all zero: CPU count, default method, ...). */
@@ -712,6 +721,19 @@ WPOOL_EXTERN int wpool_result_item_code(wpool_result_t *result, size_t i);
 /**@}*/
 
 /**
+ * What input item i (0 for an apply) printed on stdout and stderr, for a
+ * pool with capture_output (wpool_options_t): *data points at len bytes
+ * owned by the result (valid until wpool_result_free(); not
+ * NUL-terminated), "" and 0 when the item printed nothing, when its worker
+ * died before it finished, or without capture_output. An item that ran
+ * again after its worker died keeps the last run's output. Either pointer
+ * may be NULL. Returns 0, WPOOL_ENOTREADY, or WPOOL_EINVAL (i out of range,
+ * NULL result).
+ */
+WPOOL_EXTERN int wpool_result_output(wpool_result_t *result, size_t i,
+                                     const char **data, size_t *len);
+
+/**
  * Release the handle. The work it stands for goes on; its callbacks still
  * run. NULL is ok. A second release of the same handle is detected and
  * ignored while the pool still holds the result (its work or its callbacks
@@ -842,6 +864,15 @@ WPOOL_EXTERN size_t wpool_iter_index(wpool_iter_t *iter);
 
 /** Message of the failure last returned by wpool_iter_next(), or NULL. */
 WPOOL_EXTERN const char *wpool_iter_message(wpool_iter_t *iter);
+
+/**
+ * What the item last yielded by wpool_iter_next() printed on stdout and
+ * stderr, for a pool with capture_output (see wpool_result_output()):
+ * *data and *len are valid until the next call on the iterator or its
+ * release; "" and 0 when it printed nothing. 0 or WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_iter_output(wpool_iter_t *iter, const char **data,
+                                   size_t *len);
 
 /** The task's own code of the last WPOOL_ETASK, else 0. */
 WPOOL_EXTERN int wpool_iter_task_code(wpool_iter_t *iter);

@@ -57,6 +57,10 @@ typedef struct wpool__batch_ops {
   void (*abort)(wpool_t *p, wpool__batch_t *b, int code, const char *msg);
   /* b is neither queued nor held by a worker any more. */
   void (*release)(wpool_t *p, wpool__batch_t *b);
+  /* Item `item` of chunk k (counted from the chunk's start) printed len
+     bytes (capture_output), before its result comes. NULL: not kept. */
+  void (*output)(wpool_t *p, wpool__batch_t *b, size_t k, size_t item,
+                 const uint8_t *data, size_t len);
 } wpool__batch_ops_t;
 
 /*

@@ -31,6 +31,8 @@ typedef struct slot {
   uint32_t count, yielded;
   uint32_t got;        /* items back so far, when they come one by one */
   wpool__buf_t *parts; /* their records, by item, until all are back */
+  wpool__buf_t *outs;  /* capture_output: what each item printed */
+  uint32_t nouts;
 } slot_t;
 
 struct wpool_iter {
@@ -58,6 +60,7 @@ struct wpool_iter {
   char *prod_msg;
   /* What the last next() returned. */
   size_t last_index;
+  wpool__buf_t last_out; /* what that item printed (capture_output) */
   int last_task_code;
   char *last_msg;
 };
@@ -81,6 +84,9 @@ static void slot_clear(slot_t *s) {
     for (uint32_t i = 0; i < s->count; i++)
       wpool__buf_free(&s->parts[i]);
   free(s->parts);
+  for (uint32_t i = 0; i < s->nouts; i++)
+    wpool__buf_free(&s->outs[i]);
+  free(s->outs);
   free(s->msg);
   memset(s, 0, sizeof *s);
 }
@@ -97,6 +103,7 @@ static void maybe_free(wpool_t *p, wpool_iter_t *it) {
   free(it->term_msg);
   free(it->prod_msg);
   free(it->last_msg);
+  wpool__buf_free(&it->last_out);
   it->magic = ITER_DEAD;
   free(it);
   p->refs--;
@@ -231,8 +238,31 @@ static void op_release(wpool_t *p, wpool__batch_t *b) {
     maybe_free(p, it);
 }
 
-static const wpool__batch_ops_t iter_ops = {op_payload, op_may_send,
-                                            op_deliver, op_abort, op_release};
+/* Kept in chunk k's slot until its item is yielded; an item that runs
+   again prints again, and the last run's output is the one kept. */
+static void op_output(wpool_t *p, wpool__batch_t *b, size_t k, size_t item,
+                      const uint8_t *data, size_t len) {
+  wpool_iter_t *it = ITER_OF(b);
+  (void)p;
+  if (!it->user_ref || it->term_code || k < it->base)
+    return;
+  slot_t *s = &it->slots[k % it->window];
+  size_t first;
+  uint32_t total = chunk_items(it, k, &first);
+  if (item >= total || s->ready)
+    return;
+  if (!s->outs) {
+    s->outs = calloc(total, sizeof *s->outs);
+    if (!s->outs)
+      return;
+    s->nouts = total;
+  }
+  s->outs[item].len = 0;
+  wpool__buf_append(&s->outs[item], data, len);
+}
+
+static const wpool__batch_ops_t iter_ops = {
+    op_payload, op_may_send, op_deliver, op_abort, op_release, op_output};
 
 /* What the feeder asks of its owner. */
 static int feeder_room(void *owner, size_t k) {
@@ -295,6 +325,11 @@ static int yield(wpool_iter_t *it, const void **data, size_t *len) {
   slot_t *s = &it->slots[it->cur % it->window];
   it->last_index = s->first + s->yielded;
   it->last_task_code = 0;
+  wpool__buf_free(&it->last_out);
+  if (s->outs && s->yielded < s->nouts) {
+    it->last_out = s->outs[s->yielded];
+    s->outs[s->yielded] = (wpool__buf_t){0};
+  }
   s->yielded++;
   it->yielded++;
   if (s->code) {
@@ -394,6 +429,16 @@ size_t wpool_iter_index(wpool_iter_t *it) {
 
 const char *wpool_iter_message(wpool_iter_t *it) {
   return usable(it) ? it->last_msg : NULL;
+}
+
+int wpool_iter_output(wpool_iter_t *it, const char **data, size_t *len) {
+  if (!usable(it))
+    return WPOOL_EINVAL;
+  if (data)
+    *data = it->last_out.len ? (const char *)it->last_out.data : "";
+  if (len)
+    *len = it->last_out.len;
+  return 0;
 }
 
 int wpool_iter_task_code(wpool_iter_t *it) {

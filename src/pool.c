@@ -68,6 +68,16 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   int rc = check_options(&o, errmsg);
   if (rc)
     return rc;
+  if (o.capture_output &&
+      (o.method == WPOOL_THREAD || !wpool__os_can_capture())) {
+    wpool__set_msg(errmsg, "%s", o.method == WPOOL_THREAD
+                                     ? "thread workers share the process's "
+                                       "standard streams: capture_output "
+                                       "needs process workers"
+                                     : "capture_output is not supported on "
+                                       "this platform");
+    return WPOOL_ENOTSUP;
+  }
   if (o.task_timeout_ms && o.method == WPOOL_THREAD) {
     wpool__set_msg(errmsg, "thread workers cannot be stopped: a task time "
                            "limit needs process workers");

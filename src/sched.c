@@ -166,6 +166,14 @@ static wpool__job_t fifo_pop(wpool_t *p, wpool__worker_t *w) {
   return j;
 }
 
+void wpool__output(wpool_t *p, wpool__worker_t *w, uint32_t index,
+                   const uint8_t *data, size_t len) {
+  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
+  if (!j->cancelled && j->batch->ops->output)
+    j->batch->ops->output(p, j->batch, j->chunk, (size_t)j->first + index,
+                          data, len);
+}
+
 void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
                      wpool__buf_t *tail) {
   wpool__job_t j = fifo_pop(p, w);
