@@ -901,8 +901,8 @@ WPOOL_EXTERN int wpool_iter_task_code(wpool_iter_t *iter);
  * buffer at once) into the input, waiting up to timeout_ms while the window
  * is full. Items go to workers in chunks of chunksize items (fewer when the
  * next item would pass the frame limit), and a chunk goes as soon as it is
- * full; items are numbered (wpool_iter_index()) in the order their pushes
- * returned, when several threads push. Returns 0 (the item is taken),
+ * full; items are numbered (wpool_iter_index()) in the order they are
+ * taken (several threads push one copy at a time). Returns 0 (the item is taken),
  * WPOOL_ETIMEDOUT (the window stayed full: the item was not taken),
  * WPOOL_ETERMINATED (the pool was terminated or destroyed: nothing more is
  * taken, and the reader gets WPOOL_ETERMINATED too), WPOOL_ECANCELED (the
