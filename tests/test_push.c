@@ -95,6 +95,77 @@ static void run_threads(int ordered) {
 static void test_ordered(void) { run_threads(1); }
 static void test_unordered(void) { run_threads(0); }
 
+/* Pushes only (the caller ends the input). */
+static void *push_only(void *arg) {
+  pusher_t *ps = arg;
+  ps->rc = 0;
+  for (int i = ps->from; i < ps->from + ps->n && ps->rc == 0; i++)
+    ps->rc = wpool_iter_push(ps->it, &i, sizeof i, WT_LONG_MS);
+  return NULL;
+}
+
+/* Two threads push at once through a small window while this thread
+   reads: every item comes back once, whatever index it was given. */
+static void test_two_pushers(void) {
+  enum { M = 150 };
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  for (int ordered = 0; ordered < 2; ordered++) {
+    wpool_iter_t *it = start(pool, ordered, 2, 3);
+    if (it == NULL)
+      continue;
+    pusher_t a = {it, 0, M, -1, -1}, b = {it, M, M, -1, -1};
+    wt_thread_t ta, tb;
+    CU_ASSERT_EQUAL_FATAL(wt_thread_start(&ta, push_only, &a), 0);
+    CU_ASSERT_EQUAL_FATAL(wt_thread_start(&tb, push_only, &b), 0);
+    unsigned char seen[2 * M] = {0};
+    int wrong = 0, got = 0;
+    const void *data;
+    size_t len;
+    /* The last partial chunk leaves only at the end of input. */
+    while (got < 2 * M - 2 * M % 3 &&
+           wpool_iter_next(it, WT_LONG_MS, &data, &len) == 0) {
+      int v = -1;
+      if (len == sizeof v)
+        memcpy(&v, data, sizeof v);
+      int x = -1;
+      for (int c = 0; c < 2 * M && x < 0; c++)
+        if (c * c == v)
+          x = c;
+      if (x < 0 || seen[x] || (ordered && wpool_iter_index(it) != (size_t)got))
+        wrong++;
+      else
+        seen[x] = 1;
+      got++;
+    }
+    wt_thread_join(ta);
+    wt_thread_join(tb);
+    CU_ASSERT_EQUAL(a.rc, 0);
+    CU_ASSERT_EQUAL(b.rc, 0);
+    CU_ASSERT_EQUAL(wpool_iter_push_end(it), 0);
+    int rc;
+    while ((rc = wpool_iter_next(it, WT_LONG_MS, &data, &len)) == 0) {
+      int v = -1;
+      if (len == sizeof v)
+        memcpy(&v, data, sizeof v);
+      int x = -1;
+      for (int c = 0; c < 2 * M && x < 0; c++)
+        if (c * c == v)
+          x = c;
+      if (x < 0 || seen[x])
+        wrong++;
+      else
+        seen[x] = 1;
+      got++;
+    }
+    CU_ASSERT_EQUAL(rc, WPOOL_EDONE);
+    CU_ASSERT_EQUAL(got, 2 * M);
+    CU_ASSERT_EQUAL(wrong, 0);
+    wpool_iter_free(it);
+  }
+  wpool_destroy(pool);
+}
+
 /* One thread pushes everything, ends, then reads: a window larger than the
    input never blocks. An empty input ends at once. */
 static void test_one_thread(void) {
@@ -364,6 +435,7 @@ static const wt_test_t tests[] = {
     {"ordered", test_ordered},
     {"unordered", test_unordered},
     {"one_thread", test_one_thread},
+    {"two_pushers", test_two_pushers},
     {"window_blocks", test_window_blocks},
     {"flush", test_flush},
     {"frame_limit", test_frame_limit},
