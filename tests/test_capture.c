@@ -44,16 +44,10 @@ static wpool_t *capture_pool(int processes) {
   return pool;
 }
 
-#ifdef _WIN32
-#define SKIP_WHERE_UNSUPPORTED()                                               \
-  WT_SKIP("capture_output is not supported on Windows (see "                  \
-          "refused_where_unsupported)")
-#else
 #define SKIP_WHERE_UNSUPPORTED()                                               \
   if (!wt_is_process())                                                        \
   WT_SKIP("thread pools refuse capture_output (see "                           \
           "refused_where_unsupported)")
-#endif
 
 static void test_apply(void) {
   SKIP_WHERE_UNSUPPORTED();
@@ -173,12 +167,7 @@ static void test_refused_where_unsupported(void) {
   wpool_t *pool = NULL;
   char *msg = NULL;
   int rc = wpool_create(&pool, &o, &msg);
-#ifdef _WIN32
-  int unsupported = 1;
-#else
-  int unsupported = !wt_is_process();
-#endif
-  if (unsupported) {
+  if (!wt_is_process()) {
     CU_ASSERT_EQUAL(rc, WPOOL_ENOTSUP);
     CU_ASSERT_PTR_NULL(pool);
     CU_ASSERT(wt_contains(msg, "capture_output"));

@@ -218,16 +218,3 @@ const wpool__worker_os_t wpool__worker_os = {
     wpool__os_limit_memory, wpool__os_rss_kib,   wpool__mono_ns,
     wpool__os_capture_start, wpool__os_capture_stop};
 
-/* Capturing a task's output needs its C runtime's descriptors and the
-   process's standard handles moved together, which is not built yet:
-   wpool_create refuses capture_output here (wpool__os_can_capture). */
-int wpool__os_can_capture(void) { return 0; }
-
-int wpool__os_capture_start(void) { return -1; }
-
-size_t wpool__os_capture_stop(uint8_t *buf, size_t cap, uint64_t *total) {
-  (void)buf;
-  (void)cap;
-  *total = 0;
-  return 0;
-}
