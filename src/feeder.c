@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A pushed item up to this size is copied with the lock held. */
+#define COPY_LOCKED_MAX 4096u
+
 struct wpool__feeder {
   wpool_t *pool;
   wpool__batch_t *batch;
@@ -285,16 +288,22 @@ int wpool__feeder_push(wpool__feeder_t *fd, const void *item, size_t len,
   wpool__buf_t *buf = &fd->ring[fd->produced % fd->window];
   if (fd->bcount == 0)
     buf->len = 0;
-  /* The chunk is not published, so nobody else reads its buffer: copy
-     without the lock, which the I/O loop needs meanwhile. */
-  fd->busy = 1;
-  wpool__mutex_unlock(p->lock);
-  int rc = wpool__append_in_rec(buf, item, (uint32_t)len);
-  wpool__mutex_lock(p->lock);
-  fd->busy = 0;
-  wpool__cond_broadcast(p->work_cond); /* pushers waiting for busy */
-  if (fd->stop)
-    return WPOOL_ETERMINATED;
+  int rc;
+  if (len <= COPY_LOCKED_MAX) {
+    /* Cheaper than giving the lock up and taking it back. */
+    rc = wpool__append_in_rec(buf, item, (uint32_t)len);
+  } else {
+    /* The chunk is not published, so nobody else reads its buffer: copy
+       without the lock, which the I/O loop needs meanwhile. */
+    fd->busy = 1;
+    wpool__mutex_unlock(p->lock);
+    rc = wpool__append_in_rec(buf, item, (uint32_t)len);
+    wpool__mutex_lock(p->lock);
+    fd->busy = 0;
+    wpool__cond_broadcast(p->work_cond); /* pushers waiting for busy */
+    if (fd->stop)
+      return WPOOL_ETERMINATED;
+  }
   if (rc)
     return rc;
   fd->bcount++;

@@ -166,6 +166,72 @@ static void test_two_pushers(void) {
   wpool_destroy(pool);
 }
 
+/* Items large enough to be copied without the pool's lock, from two
+   threads at once: one copy at a time, none torn. Item k of pusher t is
+   BIG bytes of (t * 64 + k) & 0xff, echoed back. */
+enum { BIG = 10000, BIG_N = 40 };
+
+typedef struct big_pusher {
+  wpool_iter_t *it;
+  int t, rc;
+  unsigned char buf[BIG];
+} big_pusher_t;
+
+static void *push_big(void *arg) {
+  big_pusher_t *bp = arg;
+  bp->rc = 0;
+  for (int k = 0; k < BIG_N && bp->rc == 0; k++) {
+    memset(bp->buf, (bp->t * 64 + k) & 0xff, BIG);
+    bp->rc = wpool_iter_push(bp->it, bp->buf, BIG, WT_LONG_MS);
+  }
+  return NULL;
+}
+
+static void test_large_items(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_source_t src = wpool_source_push(2);
+  wpool_iter_t *it = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_imap_unordered(pool, task_echo, &src, 2, &it),
+                        0);
+  static big_pusher_t a, b;
+  a.it = b.it = it;
+  a.t = 0;
+  b.t = 1;
+  wt_thread_t ta, tb;
+  CU_ASSERT_EQUAL_FATAL(wt_thread_start(&ta, push_big, &a), 0);
+  CU_ASSERT_EQUAL_FATAL(wt_thread_start(&tb, push_big, &b), 0);
+  unsigned char seen[2 * 64] = {0};
+  int got = 0, wrong = 0;
+  const void *data;
+  size_t len;
+  /* 2 x BIG_N items in chunks of 2: all full, so all leave before the
+     end of input. */
+  while (got < 2 * BIG_N &&
+         wpool_iter_next(it, WT_LONG_MS, &data, &len) == 0) {
+    const unsigned char *d = data;
+    int v = len == BIG ? d[0] : -1;
+    int torn = 0;
+    for (size_t i = 1; v >= 0 && i < len; i++)
+      torn |= d[i] != d[0];
+    if (v < 0 || torn || seen[v])
+      wrong++;
+    else
+      seen[v] = 1;
+    got++;
+  }
+  wt_thread_join(ta);
+  wt_thread_join(tb);
+  CU_ASSERT_EQUAL(a.rc, 0);
+  CU_ASSERT_EQUAL(b.rc, 0);
+  CU_ASSERT_EQUAL(wpool_iter_push_end(it), 0);
+  CU_ASSERT_EQUAL(wpool_iter_next(it, WT_LONG_MS, &data, &len), WPOOL_EDONE);
+  CU_ASSERT_EQUAL(got, 2 * BIG_N);
+  CU_ASSERT_EQUAL(wrong, 0);
+  wpool_iter_free(it);
+  wpool_destroy(pool);
+}
+
 /* One thread pushes everything, ends, then reads: a window larger than the
    input never blocks. An empty input ends at once. */
 static void test_one_thread(void) {
@@ -436,6 +502,7 @@ static const wt_test_t tests[] = {
     {"unordered", test_unordered},
     {"one_thread", test_one_thread},
     {"two_pushers", test_two_pushers},
+    {"large_items", test_large_items},
     {"window_blocks", test_window_blocks},
     {"flush", test_flush},
     {"frame_limit", test_frame_limit},
