@@ -304,6 +304,24 @@ WPOOL_EXTERN void wpool__register_static(const char *name, wpool_fn fn);
  */
 WPOOL_EXTERN int wpool_bootstrap(int argc, char **argv);
 
+/**
+ * The program's command line, the same in the program and in every worker
+ * of every method, so that option parsing in a task or an initializer
+ * behaves alike under fork, spawn and thread (Python's spawn restores
+ * sys.argv). wpool_bootstrap() records argc and argv (call it first in
+ * main(), as spawn needs anyway); each pool sends the strings as they are
+ * when it is created to its process workers, which keep a copy of their
+ * own before the initializer runs. Thread workers read the program's own
+ * array. A spawned worker's real argv is its start-up line, not this.
+ *
+ * Returns argv (argc strings, then NULL; never NULL itself), and stores
+ * argc in *argc when argc is not NULL. Before wpool_bootstrap() (or in a
+ * program that never calls it, and in its workers): an empty list, argc 0.
+ * The strings belong to the program (or the worker) and live as long as it;
+ * treat them as read-only. Thread-safe once wpool_bootstrap() has returned.
+ */
+WPOOL_EXTERN char *const *wpool_argv(int *argc);
+
 /* ------------------------------------------------------------------------ */
 /* Pools                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -408,6 +426,18 @@ typedef struct wpool_options {
      the option is accepted and nothing is ever retried. 0 = none (the
      default). Negative: WPOOL_EINVAL. */
   int max_retries;
+  /** Non-zero: what each task prints on stdout and stderr (its printf,
+     its writes to descriptors 1 and 2, the programs it starts) comes back
+     with its result instead of reaching the terminal: read it with
+     wpool_result_output() or wpool_iter_output(). Both streams in the
+     order they were written, at most 1 MiB per task (the end says how much
+     more was dropped); a task that crashes loses what it printed. It costs
+     a few system calls per task (about 5 us on Linux). Process workers
+     only: WPOOL_ENOTSUP for WPOOL_THREAD (threads share the
+     process's descriptors). On Windows the C runtime's descriptors 1 and 2
+     and the standard handles are captured; a program the task starts
+     prints there when it inherits them. */
+  int capture_output;
 } wpool_options_t;
 
 /** Fill o with the defaults (all zero: CPU count, default method, ...). */
@@ -443,9 +473,38 @@ WPOOL_EXTERN int wpool_close(wpool_t *pool);
 WPOOL_EXTERN int wpool_terminate(wpool_t *pool);
 
 /**
+ * Terminate the pool from a signal handler (Ctrl-C): the one call of this
+ * API that is async-signal-safe. It only marks the pool and wakes a thread
+ * of the pool's own, which then does what wpool_terminate() does: every
+ * waiter returns WPOOL_ETERMINATED (wpool_map, wpool_apply,
+ * wpool_result_get and _wait's callers, wpool_iter_next, a blocked
+ * wpool_iter_push), and so does wpool_join() (at once for process workers,
+ * which are killed; thread workers finish the task they run, which cannot
+ * be stopped). Returns at once: 0, WPOOL_EINVAL (NULL) or WPOOL_EFOREIGN
+ * (in a forked child). errno is left as it was.
+ *
+ *     static wpool_t *volatile the_pool;
+ *     static void on_sigint(int sig) { (void)sig; wpool_interrupt(the_pool); }
+ *     ...
+ *     the_pool = pool;                 (before the handler is installed)
+ *     signal(SIGINT, on_sigint);
+ *     rc = wpool_map(pool, ...);       (WPOOL_ETERMINATED after Ctrl-C)
+ *     signal(SIGINT, SIG_DFL);         (before wpool_destroy)
+ *     wpool_destroy(pool);
+ *
+ * pool must be live: the handler must not be able to run once
+ * wpool_destroy() has begun (restore the handler, or block the signal,
+ * first). On Windows a SIGINT handler and a console control handler
+ * (SetConsoleCtrlHandler) both run on a thread of their own, and may call
+ * it the same way.
+ */
+WPOOL_EXTERN int wpool_interrupt(wpool_t *pool);
+
+/**
  * Wait until every worker has exited and every callback has returned; the
  * pool must have been closed or terminated (else WPOOL_ESTATE). Called from a
- * callback of the same pool: WPOOL_EDEADLK.
+ * callback of the same pool: WPOOL_EDEADLK. Returns WPOOL_ETERMINATED when
+ * wpool_interrupt() terminated the pool (its work was cut short).
  */
 WPOOL_EXTERN int wpool_join(wpool_t *pool);
 
@@ -462,9 +521,26 @@ WPOOL_EXTERN int wpool_join(wpool_t *pool);
  */
 WPOOL_EXTERN void wpool_destroy(wpool_t *pool);
 
+/**
+ * Change the number of workers to n (> 0) while the pool runs. Growing
+ * starts the new workers at once (process workers start as a replacement
+ * does; the call does not wait for them). Shrinking retires the workers
+ * beyond n: each takes no new task and exits after the tasks it holds (a
+ * process worker also runs those it was sent ahead), so no task is lost
+ * or run twice; until then wpool_stats() counts it in workers and in
+ * retiring. Workers that start for a larger size are not counted as
+ * replaced. Every method (fork, spawn, thread). Defaults that follow the
+ * number of workers (map's chunksize, a producer's window) follow the new
+ * size from the next call on. Returns 0, WPOOL_EINVAL (n <= 0),
+ * WPOOL_ESTATE (the pool was closed or terminated), WPOOL_ENOMEM (nothing
+ * changed; for threads, a thread that could not start leaves the size at
+ * what did start), WPOOL_ESYS, WPOOL_EFOREIGN.
+ */
+WPOOL_EXTERN int wpool_resize(wpool_t *pool, int n);
+
 /** A snapshot of a pool's counters: see wpool_stats(). */
 typedef struct wpool_stats {
-  int workers;             /**< workers alive now */
+  int workers;             /**< workers alive now (retiring ones too) */
   size_t tasks_queued;     /**< items submitted and not yet sent to a worker */
   size_t tasks_running;    /**< items held by workers (running or sent ahead) */
   size_t tasks_done;       /**< items finished (successfully or not) */
@@ -475,6 +551,8 @@ typedef struct wpool_stats {
      retries (wpool_options_t.max_retries). 0 for a pool where nothing
      died. */
   size_t tasks_rerun;
+  int size;     /**< the number of workers the pool keeps (wpool_resize) */
+  int retiring; /**< workers beyond size that finish their tasks and exit */
 } wpool_stats_t;
 
 /**
@@ -754,6 +832,19 @@ WPOOL_EXTERN int wpool_result_item_code(wpool_result_t *result, size_t i);
 /**@}*/
 
 /**
+ * What input item i (0 for an apply) printed on stdout and stderr, for a
+ * pool with capture_output (wpool_options_t): *data points at len bytes
+ * owned by the result (valid until wpool_result_free(); not
+ * NUL-terminated), "" and 0 when the item printed nothing, when its worker
+ * died before it finished, or without capture_output. An item that ran
+ * again after its worker died keeps the last run's output. Either pointer
+ * may be NULL. Returns 0, WPOOL_ENOTREADY, or WPOOL_EINVAL (i out of range,
+ * NULL result).
+ */
+WPOOL_EXTERN int wpool_result_output(wpool_result_t *result, size_t i,
+                                     const char **data, size_t *len);
+
+/**
  * Release the handle. The work it stands for goes on; its callbacks still
  * run, its progress reports do not (see wpool_result_on_progress()). NULL
  * is ok. A second release of the same handle is detected and
@@ -778,7 +869,8 @@ typedef struct wpool_iter wpool_iter_t;
  */
 typedef int (*wpool_producer)(void *user, const void **item, size_t *len);
 
-/** The input of wpool_imap() and wpool_imap_unordered(). */
+/** The input of wpool_imap() and wpool_imap_unordered(): an array, a
+    producer, or items the caller pushes (wpool_source_push()). */
 typedef struct wpool_source {
   /** Either an array of count items of item_size bytes each ... */
   const void *items;
@@ -787,10 +879,14 @@ typedef struct wpool_source {
   /** ... or, when producer is not NULL, a lazy producer. */
   wpool_producer producer;
   void *producer_user; /**< The producer's first argument (user). */
-  /** Producer input only: how many chunks may be pulled ahead of the
-     consumer (submitted, running, or finished but not yet consumed); 0 = 32 x
-     workers. Memory use is bounded by this window, not by the input. */
+  /** Producer and pushed input: how many chunks may be pulled (or pushed)
+     ahead of the consumer (submitted, running, or finished but not yet
+     consumed); 0 = 32 x workers. Memory use is bounded by this window, not
+     by the input. (An array source: at most this many chunks in flight.) */
   size_t window;
+  /** Non-zero: no array and no producer; the caller pushes the items
+     (wpool_iter_push()). Set it with wpool_source_push(). */
+  int push;
 } wpool_source_t;
 
 /** Convenience initialisers for wpool_source_t. */
@@ -799,6 +895,8 @@ WPOOL_EXTERN wpool_source_t wpool_source_array(const void *items, size_t count,
                                                size_t item_size);
 WPOOL_EXTERN wpool_source_t wpool_source_producer(wpool_producer producer,
                                                   void *user);
+/** Pushed input (see wpool_iter_push()); window as in wpool_source_t. */
+WPOOL_EXTERN wpool_source_t wpool_source_push(size_t window);
 /**@}*/
 
 /**
@@ -891,8 +989,69 @@ WPOOL_EXTERN size_t wpool_iter_index(wpool_iter_t *iter);
 /** Message of the failure last returned by wpool_iter_next(), or NULL. */
 WPOOL_EXTERN const char *wpool_iter_message(wpool_iter_t *iter);
 
+/**
+ * What the item last yielded by wpool_iter_next() printed on stdout and
+ * stderr, for a pool with capture_output (see wpool_result_output()):
+ * *data and *len are valid until the next call on the iterator or its
+ * release; "" and 0 when it printed nothing. 0 or WPOOL_EINVAL.
+ */
+WPOOL_EXTERN int wpool_iter_output(wpool_iter_t *iter, const char **data,
+                                   size_t *len);
+
 /** The task's own code of the last WPOOL_ETASK, else 0. */
 WPOOL_EXTERN int wpool_iter_task_code(wpool_iter_t *iter);
+
+/**
+ * Pushed input: for inputs that cannot be a producer (an nftw() walk, a
+ * socket read loop), the caller's own threads hand the items in:
+ *
+ *     wpool_source_t src = wpool_source_push(0);
+ *     wpool_imap(pool, fn, &src, 1, &it);
+ *     ... wpool_iter_push(it, item, len, WPOOL_FOREVER) for each item ...
+ *     wpool_iter_push_end(it);      (the input ends; releases the pushing side)
+ *     ... the usual wpool_iter_next() loop, then wpool_iter_free(it) ...
+ *
+ * Such an iterator has two handles: the reading side, released by
+ * wpool_iter_free(), and the pushing side, released by wpool_iter_push_end(),
+ * which must be called exactly once, whatever happened (its memory goes
+ * when both are released). The two may be used from different threads:
+ * typically one thread pushes while another reads, since a push waits while
+ * the window is full (window chunks pushed and not yet consumed: the same
+ * memory bound as a producer's), and only the reader makes room. A program
+ * that pushes and reads on one thread pushes with a timeout, or pushes at
+ * most window x chunksize items before it reads.
+ *
+ * wpool_iter_push(): copy one item (len bytes; the caller may reuse its
+ * buffer at once) into the input, waiting up to timeout_ms while the window
+ * is full. Items go to workers in chunks of chunksize items (fewer when the
+ * next item would pass the frame limit), and a chunk goes as soon as it is
+ * full; items are numbered (wpool_iter_index()) in the order they are
+ * taken (several threads push one copy at a time). Returns 0 (the item is taken),
+ * WPOOL_ETIMEDOUT (the window stayed full: the item was not taken),
+ * WPOOL_ETERMINATED (the pool was terminated or destroyed: nothing more is
+ * taken, and the reader gets WPOOL_ETERMINATED too), WPOOL_ECANCELED (the
+ * reading side was freed), WPOOL_E2BIG (the item exceeds the frame limit;
+ * the input goes on), WPOOL_ENOMEM, WPOOL_EINVAL (not a pushed input, or
+ * after wpool_iter_push_end()), WPOOL_EFOREIGN. A push blocked when the
+ * pool is terminated or the reader frees the iterator returns at once with
+ * that code.
+ *
+ * wpool_iter_flush(): send the items pushed into a chunk that is not full
+ * yet (with chunksize > 1), without waiting for more. 0, or a code as above.
+ *
+ * wpool_iter_push_end(): the input ends after the items pushed so far (the
+ * last partial chunk is sent; wpool_iter_next() returns WPOOL_EDONE after
+ * them), and the pushing side's handle is released: no call on the pushing
+ * side may follow. Returns 0, or the code that had stopped the input
+ * (WPOOL_ETERMINATED, WPOOL_ECANCELED); the handle is released either way.
+ * WPOOL_EINVAL for a second call or an iterator without pushed input.
+ */
+/**@{*/
+WPOOL_EXTERN int wpool_iter_push(wpool_iter_t *iter, const void *item,
+                                 size_t len, long timeout_ms);
+WPOOL_EXTERN int wpool_iter_flush(wpool_iter_t *iter);
+WPOOL_EXTERN int wpool_iter_push_end(wpool_iter_t *iter);
+/**@}*/
 
 /**
  * Release the iterator. NULL is ok. Work not yet started is dropped. Chunks

@@ -93,9 +93,13 @@ static void pool_free(wpool_t *p) {
   free(p->start_msg);
   wpool__ring_free(&p->retry);
   free(p->initargs);
+  wpool__buf_free(&p->argv_blob);
   if (p->workers)
     for (int i = 0; i < p->nworkers; i++)
-      wpool__ring_free(&p->workers[i].fifo);
+      if (p->workers[i]) {
+        wpool__ring_free(&p->workers[i]->fifo);
+        free(p->workers[i]);
+      }
   free(p->workers);
   wpool__cond_free(p->done_cond);
   wpool__cond_free(p->work_cond);
@@ -147,19 +151,39 @@ static int core_init(wpool_t *p, const wpool_options_t *o) {
   p->opt.initargs = p->initargs;
   if ((rc = make_token(p)) != 0)
     return rc;
-  p->workers = WPOOL__FAULT()
-                   ? NULL
-                   : calloc((size_t)p->nworkers, sizeof *p->workers);
-  if (!p->workers)
+  int n = p->nworkers;
+  p->nworkers = 0;
+  return WPOOL__FAULT() ? WPOOL_ENOMEM : wpool__core_grow(p, n);
+}
+
+int wpool__core_grow(wpool_t *p, int n) {
+  if (n <= p->nworkers)
+    return 0;
+  wpool__worker_t **ws = realloc(p->workers, (size_t)n * sizeof *ws);
+  if (!ws)
     return WPOOL_ENOMEM;
+  p->workers = ws;
   /* A process worker holds up to 256 jobs (see the depth in sched.c); a
      thread runs one at a time. */
   size_t cap = p->method == WPOOL_THREAD ? 1 : 256;
-  for (int i = 0; i < p->nworkers; i++) {
-    p->workers[i].index = i;
-    if (WPOOL__FAULT() || wpool__ring_init(&p->workers[i].fifo, cap))
-      return WPOOL_ENOMEM;
+  int i = p->nworkers;
+  for (; i < n; i++) {
+    wpool__worker_t *w = calloc(1, sizeof *w);
+    if (!w || WPOOL__FAULT() || wpool__ring_init(&w->fifo, cap)) {
+      free(w);
+      break;
+    }
+    w->index = i;
+    ws[i] = w;
   }
+  if (i < n) {
+    while (i-- > p->nworkers) {
+      wpool__ring_free(&ws[i]->fifo);
+      free(ws[i]);
+    }
+    return WPOOL_ENOMEM;
+  }
+  p->nworkers = n;
   return 0;
 }
 
@@ -174,6 +198,7 @@ int wpool__core_new(wpool_t **out, const wpool_options_t *o, int method,
   p->term_code = WPOOL_ETERMINATED;
   p->method = method;
   p->nworkers = nworkers;
+  p->target = nworkers;
   p->fork_gen = wpool__fork_generation();
   wpool__q_init(&p->queue);
   wpool__q_init(&p->cb_queue);

@@ -29,6 +29,7 @@
 #include "wpool.h"
 
 #include <apr_portable.h>
+#include <signal.h> /* sig_atomic_t */
 
 typedef struct wpool__worker wpool__worker_t;
 typedef struct wpool__pp wpool__pp_t;
@@ -56,6 +57,10 @@ typedef struct wpool__batch_ops {
   void (*abort)(wpool_t *p, wpool__batch_t *b, int code, const char *msg);
   /* b is neither queued nor held by a worker any more. */
   void (*release)(wpool_t *p, wpool__batch_t *b);
+  /* Item `item` of chunk k (counted from the chunk's start) printed len
+     bytes (capture_output), before its result comes. NULL: not kept. */
+  void (*output)(wpool_t *p, wpool__batch_t *b, size_t k, size_t item,
+                 const uint8_t *data, size_t len);
 } wpool__batch_ops_t;
 
 /*
@@ -114,6 +119,10 @@ typedef struct wpool__backend {
   int (*join)(wpool_t *p);
   /* Release backend resources after join; lock not held. */
   void (*destroy)(wpool_t *p);
+  /* p->nworkers grew to n slots (the new workers are allocated) and
+     p->target moved: make the backend's slots match and start or retire
+     workers. Lock held. 0 or WPOOL_ENOMEM (nothing changed). */
+  int (*resize)(wpool_t *p, int n);
 } wpool__backend_t;
 
 /* The two backends; pool.c picks one per pool. */
@@ -142,10 +151,17 @@ struct wpool {
   int joined, destroyed;
   unsigned fork_gen; /* the process's fork generation at creation */
   int method;
+  /* Worker slots: nworkers exist (each wpool__worker_t is allocated on
+     its own, so that a backend's pointer to one survives growth); the
+     pool wants target workers. wpool_resize() moves target: slots from
+     target on retire after the tasks they hold and stay empty. */
   int nworkers;
+  int target;
   wpool_options_t opt;
   uint32_t init_fn;
   uint8_t *initargs;
+  wpool__buf_t argv_blob; /* the command line, for INIT (argv.h) */
+  uint32_t argc;
   /* A secret of this pool that spawned workers must be given twice, in
      their environment and in INIT, so that worker mode cannot be entered
      from a command line alone. */
@@ -158,7 +174,7 @@ struct wpool {
   uint64_t next_worker_id;
   uint64_t ewma_ns; /* running estimate of a chunk's run time */
 
-  wpool__worker_t *workers;
+  wpool__worker_t **workers;
   const wpool__backend_t *be;
   void *be_state;  /* the OS half's own state */
   wpool__pp_t *pp; /* process workers: the portable I/O state */
@@ -171,6 +187,14 @@ struct wpool {
   /* wpool_destroy() was called from a callback: the callback thread
      finishes it once that callback has returned. */
   void (*cb_finish)(wpool_t *p);
+
+  /* wpool_interrupt (interrupt.c): the flag a signal handler sets, the
+     wake-up it posts, and the thread that terminates the pool for it. */
+  volatile sig_atomic_t intr_flag;
+  wpool__sigwake_t *intr_wake;
+  wpool__thread_t *intr_thread;
+  int intr_alive, intr_quit;
+  int intr_done; /* an interrupt terminated the pool (wpool_join says so) */
 
   /* Counters for wpool_stats (items). */
   size_t st_queued, st_running, st_done, st_replaced, st_rerun;
@@ -187,6 +211,9 @@ struct wpool {
    only on success. */
 int wpool__core_new(wpool_t **out, const wpool_options_t *o, int method,
                     int nworkers);
+/* Grow the worker slots to n (lock held): 0 or WPOOL_ENOMEM, with nothing
+   changed. */
+int wpool__core_grow(wpool_t *p, int n);
 /* Unlock; the thread that dropped the last reference frees the pool. */
 void wpool__unlock(wpool_t *p);
 

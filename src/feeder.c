@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A pushed item up to this size is copied with the lock held. */
+#define COPY_LOCKED_MAX 4096u
+
 struct wpool__feeder {
   wpool_t *pool;
   wpool__batch_t *batch;
@@ -26,6 +29,12 @@ struct wpool__feeder {
   int carried;
   int stop;
   int refs; /* the thread's and the owner's */
+  /* Pushed input (no thread): the chunk being filled is chunk `produced`,
+     with bcount items of bbytes bytes so far. busy: a pusher is copying an
+     item into it without the lock. */
+  int push, busy, ended;
+  uint32_t bcount;
+  uint64_t bbytes;
 };
 
 int wpool__feeder_has(const wpool__feeder_t *fd, size_t k) {
@@ -138,6 +147,19 @@ static void publish(wpool_t *p, wpool__feeder_t *fd, size_t k,
   wpool__batch_grew(p, fd->batch, count);
 }
 
+/* The input ended after the chunks published so far (lock held): msg is
+   NULL at a clean end, else why it failed. */
+static void input_end(wpool_t *p, wpool__feeder_t *fd, const char *msg) {
+  wpool__batch_t *b = fd->batch;
+  fd->ended = 1;
+  b->nchunks = fd->produced;
+  if (b->next_chunk >= b->nchunks)
+    wpool__dequeue(p, b);
+  fd->ops->ended(p, fd->owner, msg);
+  p->be->wake(p);
+  wpool__batch_release(p, b);
+}
+
 static void feeder_main(void *arg) {
   wpool__feeder_t *fd = arg;
   wpool_t *p = fd->pool;
@@ -168,12 +190,7 @@ static void feeder_main(void *arg) {
       p->be->wake(p);
       continue;
     }
-    b->nchunks = fd->produced;
-    if (b->next_chunk >= b->nchunks)
-      wpool__dequeue(p, b);
-    fd->ops->ended(p, fd->owner, err[0] ? err : NULL);
-    p->be->wake(p);
-    wpool__batch_release(p, b);
+    input_end(p, fd, err[0] ? err : NULL);
     break;
   }
   unref(fd);
@@ -181,26 +198,38 @@ static void feeder_main(void *arg) {
   wpool__unlock(p);
 }
 
+static wpool__feeder_t *feeder_new(wpool__batch_t *b, size_t window,
+                                   const wpool__feeder_owner_t *ops,
+                                   void *owner) {
+  wpool__feeder_t *fd = calloc(1, sizeof *fd);
+  if (!fd)
+    return NULL;
+  fd->batch = b;
+  fd->ops = ops;
+  fd->owner = owner;
+  fd->window = window;
+  fd->ring = calloc(window, sizeof *fd->ring);
+  fd->counts = calloc(window, sizeof *fd->counts);
+  fd->firsts = calloc(window, sizeof *fd->firsts);
+  if (!fd->ring || !fd->counts || !fd->firsts) {
+    feeder_free(fd);
+    return NULL;
+  }
+  return fd;
+}
+
 int wpool__feeder_start(wpool_t *p, wpool__batch_t *b, size_t window,
                         wpool_producer prod, void *user,
                         const wpool__feeder_owner_t *ops, void *owner,
                         wpool__feeder_t **out) {
-  wpool__feeder_t *fd = calloc(1, sizeof *fd);
+  wpool__feeder_t *fd = feeder_new(b, window, ops, owner);
   if (!fd)
     return WPOOL_ENOMEM;
   fd->pool = p;
-  fd->batch = b;
   fd->prod = prod;
   fd->user = user;
-  fd->ops = ops;
-  fd->owner = owner;
-  fd->window = window;
   fd->refs = 2;
-  fd->ring = calloc(window, sizeof *fd->ring);
-  fd->counts = calloc(window, sizeof *fd->counts);
-  fd->firsts = calloc(window, sizeof *fd->firsts);
-  int rc = !fd->ring || !fd->counts || !fd->firsts ? WPOOL_ENOMEM
-                                    : wpool__thread_detached(feeder_main, fd);
+  int rc = wpool__thread_detached(feeder_main, fd);
   if (rc) {
     feeder_free(fd);
     return rc;
@@ -208,6 +237,104 @@ int wpool__feeder_start(wpool_t *p, wpool__batch_t *b, size_t window,
   p->refs++; /* the thread's: the pool outlives a blocked producer */
   *out = fd;
   return 0;
+}
+
+int wpool__feeder_new_push(wpool_t *p, wpool__batch_t *b, size_t window,
+                           const wpool__feeder_owner_t *ops, void *owner,
+                           wpool__feeder_t **out) {
+  wpool__feeder_t *fd = feeder_new(b, window, ops, owner);
+  if (!fd)
+    return WPOOL_ENOMEM;
+  fd->pool = p;
+  fd->push = 1;
+  fd->refs = 1;
+  *out = fd;
+  return 0;
+}
+
+/* Send the chunk being filled, if it holds anything (lock held). */
+static void push_publish(wpool_t *p, wpool__feeder_t *fd) {
+  if (!fd->bcount)
+    return;
+  publish(p, fd, fd->produced, fd->bcount);
+  fd->bcount = 0;
+  fd->bbytes = 0;
+  p->be->wake(p);
+}
+
+int wpool__feeder_push(wpool__feeder_t *fd, const void *item, size_t len,
+                       int64_t deadline) {
+  wpool_t *p = fd->pool;
+  uint64_t limit = p->max_frame;
+  if (len > limit || len > UINT32_MAX - 64)
+    return WPOOL_E2BIG;
+  for (;;) {
+    if (fd->stop)
+      return WPOOL_ETERMINATED;
+    if (fd->ended)
+      return WPOOL_ESTATE;
+    if (!fd->busy && fd->ops->room(fd->owner, fd->produced)) {
+      /* As the producer's feeder cuts chunks: an item that would take the
+         chunk past the frame limit starts the next one. */
+      if (fd->bcount == 0 || fd->bbytes + len <= limit)
+        break;
+      push_publish(p, fd);
+      continue;
+    }
+    int rc = wpool__wait(p, p->work_cond, deadline);
+    if (rc)
+      return rc;
+  }
+  wpool__buf_t *buf = &fd->ring[fd->produced % fd->window];
+  if (fd->bcount == 0)
+    buf->len = 0;
+  int rc;
+  if (len <= COPY_LOCKED_MAX) {
+    /* Cheaper than giving the lock up and taking it back. */
+    rc = wpool__append_in_rec(buf, item, (uint32_t)len);
+  } else {
+    /* The chunk is not published, so nobody else reads its buffer: copy
+       without the lock, which the I/O loop needs meanwhile. */
+    fd->busy = 1;
+    wpool__mutex_unlock(p->lock);
+    rc = wpool__append_in_rec(buf, item, (uint32_t)len);
+    wpool__mutex_lock(p->lock);
+    fd->busy = 0;
+    wpool__cond_broadcast(p->work_cond); /* pushers waiting for busy */
+    if (fd->stop)
+      return WPOOL_ETERMINATED;
+  }
+  if (rc)
+    return rc;
+  fd->bcount++;
+  fd->bbytes += len;
+  if (fd->bcount >= fd->batch->chunksize)
+    push_publish(p, fd);
+  return 0;
+}
+
+/* Wait until no pusher is copying (lock held), stopped or not: the copy
+   writes into the ring, and takes no longer than a memcpy of one item. */
+static void push_settle(wpool__feeder_t *fd) {
+  while (fd->busy)
+    wpool__cond_wait(fd->pool->work_cond, fd->pool->lock);
+}
+
+int wpool__feeder_flush(wpool__feeder_t *fd) {
+  push_settle(fd);
+  if (fd->stop)
+    return WPOOL_ETERMINATED;
+  if (fd->ended)
+    return WPOOL_ESTATE;
+  push_publish(fd->pool, fd);
+  return 0;
+}
+
+int wpool__feeder_push_end(wpool__feeder_t *fd) {
+  int rc = wpool__feeder_flush(fd);
+  if (rc == 0)
+    input_end(fd->pool, fd, NULL);
+  return rc;
 }
 
 void wpool__feeder_stop(wpool__feeder_t *fd) {

@@ -1,4 +1,10 @@
 /*
+ * The feeder cuts a lazy input in chunks inside a window of its owner's:
+ * a producer's items (pulled on a thread of the feeder's own) or items that
+ * the caller's threads push. Both fill the same ring, cut chunks by the
+ * same rule (chunksize items, and no more than the frame limit in bytes)
+ * and wait for room in the same window.
+ *
  * The feeder pulls a lazy input (wpool_producer) on a thread of its own, one
  * chunk at a time, while its owner says there is room. The producer never
  * runs under the pool's lock nor on the thread that talks to workers, so a
@@ -31,6 +37,24 @@ int wpool__feeder_start(wpool_t *p, wpool__batch_t *b, size_t window,
                         wpool_producer prod, void *user,
                         const wpool__feeder_owner_t *ops, void *owner,
                         wpool__feeder_t **out);
+/* A feeder for pushed input (no thread): items come from
+   wpool__feeder_push. Lock held. 0 or WPOOL_ENOMEM. */
+int wpool__feeder_new_push(wpool_t *p, wpool__batch_t *b, size_t window,
+                           const wpool__feeder_owner_t *ops, void *owner,
+                           wpool__feeder_t **out);
+/* Copy one item into the chunk being filled, waiting until deadline for
+   room in the window; the chunk goes once it holds chunksize items. Lock
+   held (released while waiting and copying). 0, WPOOL_ETIMEDOUT (the item
+   was not taken), WPOOL_ETERMINATED (stopped: the owner says why),
+   WPOOL_ESTATE (after the end), WPOOL_E2BIG, WPOOL_ENOMEM,
+   WPOOL_EFOREIGN. */
+int wpool__feeder_push(wpool__feeder_t *fd, const void *item, size_t len,
+                       int64_t deadline);
+/* Send the chunk being filled now, however few items it holds. Lock held.
+   0, WPOOL_ETERMINATED or WPOOL_ESTATE, as above. */
+int wpool__feeder_flush(wpool__feeder_t *fd);
+/* The pushed input ends: flush, then tell the owner (ended). Lock held. */
+int wpool__feeder_push_end(wpool__feeder_t *fd);
 /* Has chunk k been produced? */
 int wpool__feeder_has(const wpool__feeder_t *fd, size_t k);
 /* Chunk k's var input records (valid until the owner releases the feeder,

@@ -33,6 +33,8 @@ typedef struct slot {
   uint32_t count, yielded;
   uint32_t got;        /* items back so far, when they come one by one */
   wpool__buf_t *parts; /* their records, by item, until all are back */
+  wpool__buf_t *outs;  /* capture_output: what each item printed */
+  uint32_t nouts;
 } slot_t;
 
 struct wpool_iter {
@@ -40,6 +42,7 @@ struct wpool_iter {
   wpool_t *pool;
   int ordered;
   int user_ref;
+  int push_ref; /* pushed input: the pushing side's handle, until push_end */
   int freeing; /* wpool_iter_free waits for chunks still in workers */
   wpool__batch_t batch;
   wpool__feeder_t *feeder;
@@ -59,6 +62,7 @@ struct wpool_iter {
   char *prod_msg;
   /* What the last next() returned. */
   size_t last_index;
+  wpool__buf_t last_out; /* what that item printed (capture_output) */
   int last_task_code;
   char *last_msg;
   wpool__progress_t progress;
@@ -83,13 +87,16 @@ static void slot_clear(slot_t *s) {
     for (uint32_t i = 0; i < s->count; i++)
       wpool__buf_free(&s->parts[i]);
   free(s->parts);
+  for (uint32_t i = 0; i < s->nouts; i++)
+    wpool__buf_free(&s->outs[i]);
+  free(s->outs);
   free(s->msg);
   memset(s, 0, sizeof *s);
 }
 
 static void maybe_free(wpool_t *p, wpool_iter_t *it) {
-  if (it->user_ref || it->freeing || it->batch.inflight || it->batch.queued ||
-      !wpool__progress_idle(&it->progress))
+  if (it->user_ref || it->push_ref || it->freeing || it->batch.inflight ||
+      it->batch.queued || !wpool__progress_idle(&it->progress))
     return;
   if (it->feeder)
     wpool__feeder_release(it->feeder);
@@ -100,6 +107,7 @@ static void maybe_free(wpool_t *p, wpool_iter_t *it) {
   free(it->term_msg);
   free(it->prod_msg);
   free(it->last_msg);
+  wpool__buf_free(&it->last_out);
   it->magic = ITER_DEAD;
   free(it);
   p->refs--;
@@ -240,8 +248,31 @@ static void op_release(wpool_t *p, wpool__batch_t *b) {
     maybe_free(p, it);
 }
 
-static const wpool__batch_ops_t iter_ops = {op_payload, op_may_send,
-                                            op_deliver, op_abort, op_release};
+/* Kept in chunk k's slot until its item is yielded; an item that runs
+   again prints again, and the last run's output is the one kept. */
+static void op_output(wpool_t *p, wpool__batch_t *b, size_t k, size_t item,
+                      const uint8_t *data, size_t len) {
+  wpool_iter_t *it = ITER_OF(b);
+  (void)p;
+  if (!it->user_ref || it->term_code || k < it->base)
+    return;
+  slot_t *s = &it->slots[k % it->window];
+  size_t first;
+  uint32_t total = chunk_items(it, k, &first);
+  if (item >= total || s->ready)
+    return;
+  if (!s->outs) {
+    s->outs = calloc(total, sizeof *s->outs);
+    if (!s->outs)
+      return;
+    s->nouts = total;
+  }
+  s->outs[item].len = 0;
+  wpool__buf_append(&s->outs[item], data, len);
+}
+
+static const wpool__batch_ops_t iter_ops = {
+    op_payload, op_may_send, op_deliver, op_abort, op_release, op_output};
 
 /* What the feeder asks of its owner. */
 static int feeder_room(void *owner, size_t k) {
@@ -306,6 +337,11 @@ static int yield(wpool_iter_t *it, const void **data, size_t *len) {
   slot_t *s = &it->slots[it->cur % it->window];
   it->last_index = s->first + s->yielded;
   it->last_task_code = 0;
+  wpool__buf_free(&it->last_out);
+  if (s->outs && s->yielded < s->nouts) {
+    it->last_out = s->outs[s->yielded];
+    s->outs[s->yielded] = (wpool__buf_t){0};
+  }
   s->yielded++;
   it->yielded++;
   if (s->code) {
@@ -407,6 +443,16 @@ const char *wpool_iter_message(wpool_iter_t *it) {
   return usable(it) ? it->last_msg : NULL;
 }
 
+int wpool_iter_output(wpool_iter_t *it, const char **data, size_t *len) {
+  if (!usable(it))
+    return WPOOL_EINVAL;
+  if (data)
+    *data = it->last_out.len ? (const char *)it->last_out.data : "";
+  if (len)
+    *len = it->last_out.len;
+  return 0;
+}
+
 int wpool_iter_task_code(wpool_iter_t *it) {
   return usable(it) ? it->last_task_code : 0;
 }
@@ -437,6 +483,71 @@ void wpool_iter_free(wpool_iter_t *it) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* Pushing                                                                 */
+
+static int pushable(const wpool_iter_t *it) {
+  return it && it->magic == ITER_LIVE && it->push_ref;
+}
+
+/* Why a stopped iterator takes no more items. */
+static int stopped_code(const wpool_iter_t *it) {
+  if (!it->user_ref)
+    return WPOOL_ECANCELED;
+  return it->term_code ? it->term_code : WPOOL_ETERMINATED;
+}
+
+int wpool_iter_push(wpool_iter_t *it, const void *item, size_t len,
+                    long timeout_ms) {
+  if (!pushable(it) || (!item && len))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  int64_t deadline = wpool__deadline(timeout_ms);
+  wpool__mutex_lock(p->lock);
+  rc = it->term_code || !it->user_ref
+           ? WPOOL_ETERMINATED
+           : wpool__feeder_push(it->feeder, item, len, deadline);
+  if (rc == WPOOL_ETERMINATED)
+    rc = stopped_code(it);
+  wpool__mutex_unlock(p->lock);
+  return rc;
+}
+
+int wpool_iter_flush(wpool_iter_t *it) {
+  if (!pushable(it))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  wpool__mutex_lock(p->lock);
+  rc = wpool__feeder_flush(it->feeder);
+  if (rc == WPOOL_ETERMINATED)
+    rc = stopped_code(it);
+  wpool__mutex_unlock(p->lock);
+  return rc;
+}
+
+int wpool_iter_push_end(wpool_iter_t *it) {
+  if (!pushable(it))
+    return WPOOL_EINVAL;
+  wpool_t *p = it->pool;
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  wpool__mutex_lock(p->lock);
+  rc = wpool__feeder_push_end(it->feeder);
+  if (rc == WPOOL_ETERMINATED)
+    rc = stopped_code(it);
+  it->push_ref = 0;
+  maybe_free(p, it);
+  wpool__unlock(p);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Starting                                                                */
 
 wpool_source_t wpool_source_array(const void *items, size_t count,
@@ -446,6 +557,14 @@ wpool_source_t wpool_source_array(const void *items, size_t count,
   s.items = items;
   s.count = count;
   s.item_size = item_size;
+  return s;
+}
+
+wpool_source_t wpool_source_push(size_t window) {
+  wpool_source_t s;
+  memset(&s, 0, sizeof s);
+  s.push = 1;
+  s.window = window;
   return s;
 }
 
@@ -463,7 +582,9 @@ static int check_source(wpool_t *p, const wpool_source_t *src,
     *chunksize = 1;
   if (*chunksize > UINT32_MAX)
     return WPOOL_EINVAL;
-  if (src->producer)
+  if (src->producer && src->push)
+    return WPOOL_EINVAL;
+  if (src->producer || src->push)
     return 0;
   if (src->item_size == 0 || src->item_size > UINT32_MAX ||
       (src->count && !src->items) || src->count > SIZE_MAX / src->item_size)
@@ -494,10 +615,10 @@ static wpool_iter_t *iter_new(wpool_t *p, const wpool_source_t *src,
   wpool__batch_t *b = &it->batch;
   b->ops = &iter_ops;
   b->chunksize = chunksize;
-  if (src->producer) {
+  if (src->producer || src->push) {
     b->nchunks = SIZE_MAX;
     it->window = src->window ? src->window
-                             : PRODUCER_WINDOW_PER_WORKER * (size_t)p->nworkers;
+                             : PRODUCER_WINDOW_PER_WORKER * (size_t)p->target;
   } else {
     b->isize = (uint32_t)src->item_size;
     b->items = src->items;
@@ -549,11 +670,15 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
     return WPOOL_ECLOSED;
   }
   p->refs++;
-  if (src->producer) {
-    rc = wpool__feeder_start(p, b, it->window, src->producer,
-                             src->producer_user, &feeder_owner, it,
-                             &it->feeder);
+  if (src->producer || src->push) {
+    it->push_ref = src->push;
+    rc = src->push ? wpool__feeder_new_push(p, b, it->window, &feeder_owner,
+                                            it, &it->feeder)
+                   : wpool__feeder_start(p, b, it->window, src->producer,
+                                         src->producer_user, &feeder_owner,
+                                         it, &it->feeder);
     if (rc) {
+      it->push_ref = 0;
       it->user_ref = 0;
       maybe_free(p, it);
       wpool__unlock(p);

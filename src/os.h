@@ -56,4 +56,12 @@ void wpool__os_clear_sigpipe(void);
  */
 uint64_t wpool__os_thread_id(void);
 
+/*
+ * Can a process worker capture what its tasks print (capture_output)? The
+ * pool refuses the option with WPOOL_ENOTSUP where it cannot (every OS half
+ * can today; a new one may not). The worker side: wpool__worker_os_t's
+ * capture_start and capture_stop.
+ */
+int wpool__os_can_capture(void);
+
 #endif

@@ -3,8 +3,10 @@
  * the core, which starts and stops the layers below (the backend through
  * its table, the callback thread, the scheduler).
  */
+#include "argv.h"
 #include "callbacks.h"
 #include "fault.h"
+#include "interrupt.h"
 #include "os.h"
 #include "registry.h"
 #include "scheduler.h"
@@ -34,7 +36,12 @@ void wpool_options_init(wpool_options_t *o) {
 int wpool_bootstrap(int argc, char **argv) {
   if (argc < 0 || (argc > 0 && !argv))
     return WPOOL_EINVAL;
-  return wpool__os_bootstrap(argc, argv);
+  int rc = wpool__os_bootstrap(argc, argv);
+  /* Not a worker (a worker never returns): this is the program's own
+     command line, for wpool_argv() here and in every worker. */
+  if (rc == 0)
+    wpool__argv_record(argc, argv);
+  return rc;
 }
 
 static int check_options(const wpool_options_t *o, char **errmsg) {
@@ -61,6 +68,16 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   int rc = check_options(&o, errmsg);
   if (rc)
     return rc;
+  if (o.capture_output &&
+      (o.method == WPOOL_THREAD || !wpool__os_can_capture())) {
+    wpool__set_msg(errmsg, "%s", o.method == WPOOL_THREAD
+                                     ? "thread workers share the process's "
+                                       "standard streams: capture_output "
+                                       "needs process workers"
+                                     : "capture_output is not supported on "
+                                       "this platform");
+    return WPOOL_ENOTSUP;
+  }
   if (o.task_timeout_ms && o.method == WPOOL_THREAD) {
     wpool__set_msg(errmsg, "thread workers cannot be stopped: a task time "
                            "limit needs process workers");
@@ -77,6 +94,22 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
     wpool__set_msg(errmsg, "the initializer is not a registered function");
     return WPOOL_ENOFUNC;
   }
+  /* The command line as it is now, for the INIT of every process worker
+     (wpool_argv); a frame's length is 32 bits. */
+  wpool__buf_t argv_blob = {0};
+  uint32_t argc = 0;
+  rc = wpool__argv_encode(&argv_blob, &argc);
+  if (rc == 0 &&
+      argv_blob.len + o.initargs_len > UINT32_MAX - WPOOL__TOKEN_LEN)
+    rc = WPOOL_E2BIG;
+  if (rc) {
+    wpool__buf_free(&argv_blob);
+    wpool__set_msg(errmsg, "%s", rc == WPOOL_ENOMEM
+                                     ? "out of memory"
+                                     : "the command line and the "
+                                       "initializer argument exceed 4 GiB");
+    return rc;
+  }
   wpool__fault_arm();
   wpool_t *p = NULL;
   int method = o.method == WPOOL_DEFAULT ? wpool__default_method
@@ -84,9 +117,12 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   rc = wpool__core_new(&p, &o, method,
                        o.processes ? o.processes : wpool__os_ncpu());
   if (rc) {
+    wpool__buf_free(&argv_blob);
     wpool__set_msg(errmsg, "%s", wpool_strerror(rc));
     return rc;
   }
+  p->argv_blob = argv_blob;
+  p->argc = argc;
   p->max_frame = o.max_frame ? o.max_frame : DEFAULT_MAX_FRAME;
   if (!p->opt.start_timeout_ms)
     p->opt.start_timeout_ms = DEFAULT_START_TIMEOUT_MS;
@@ -100,6 +136,8 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   rc = WPOOL__FAULT() ? WPOOL_ESYS : p->be->start(p, errmsg);
   if (rc == 0)
     rc = WPOOL__FAULT() ? WPOOL_ESYS : wpool__callbacks_start(p);
+  if (rc == 0)
+    rc = WPOOL__FAULT() ? WPOOL_ESYS : wpool__interrupt_start(p);
   if (rc) {
     if (errmsg && !*errmsg)
       wpool__set_msg(errmsg, "%s", wpool_strerror(rc));
@@ -149,6 +187,9 @@ int wpool_join(wpool_t *p) {
   while (!wpool__q_empty(&p->cb_queue) || p->cb_running)
     wpool__cond_wait(p->state_cond, p->lock);
   p->joined = 1;
+  /* The work it waited for was cut short (wpool_interrupt). */
+  if (rc == 0 && wpool__interrupted(p))
+    rc = WPOOL_ETERMINATED;
   wpool__mutex_unlock(p->lock);
   return rc;
 }
@@ -174,9 +215,28 @@ void wpool_destroy(wpool_t *p) {
   if (!p->joined)
     wpool__break(p, WPOOL_ETERMINATED, "the pool was terminated");
   wpool__mutex_unlock(p->lock);
+  wpool__interrupt_stop(p);
   p->be->join(p);
   if (wpool__callbacks_stop(p, finish_destroy) == 0)
     finish_destroy(p);
+}
+
+int wpool_resize(wpool_t *p, int n) {
+  int rc = wpool__check_pool(p);
+  if (rc)
+    return rc;
+  if (n <= 0)
+    return WPOOL_EINVAL;
+  wpool__mutex_lock(p->lock);
+  if (p->state != WPOOL__RUNNING)
+    rc = WPOOL_ESTATE;
+  else if (n != p->target) {
+    rc = wpool__core_grow(p, n);
+    if (rc == 0)
+      rc = p->be->resize(p, n);
+  }
+  wpool__mutex_unlock(p->lock);
+  return rc;
 }
 
 int wpool_stats(wpool_t *p, wpool_stats_t *st, long *pids, size_t pids_cap) {
@@ -189,10 +249,12 @@ int wpool_stats(wpool_t *p, wpool_stats_t *st, long *pids, size_t pids_cap) {
   memset(st, 0, sizeof *st);
   size_t n = 0;
   for (int i = 0; i < p->nworkers; i++) {
-    const wpool__worker_t *w = &p->workers[i];
+    const wpool__worker_t *w = p->workers[i];
     if (w->state == WPOOL__W_EMPTY || w->state == WPOOL__W_DEAD)
       continue;
     st->workers++;
+    if (w->index >= p->target)
+      st->retiring++;
     if (pids && n < pids_cap)
       pids[n++] = w->pid;
   }
@@ -201,6 +263,7 @@ int wpool_stats(wpool_t *p, wpool_stats_t *st, long *pids, size_t pids_cap) {
   st->tasks_done = p->st_done;
   st->workers_replaced = p->st_replaced;
   st->tasks_rerun = p->st_rerun;
+  st->size = p->target;
   wpool__mutex_unlock(p->lock);
   return 0;
 }
@@ -215,7 +278,7 @@ int wpool_workers(wpool_t *p, wpool_worker_info_t *info, size_t cap,
   wpool__mutex_lock(p->lock);
   size_t n = 0;
   for (int i = 0; i < p->nworkers; i++) {
-    const wpool__worker_t *w = &p->workers[i];
+    const wpool__worker_t *w = p->workers[i];
     if (w->state == WPOOL__W_EMPTY || w->state == WPOOL__W_DEAD)
       continue;
     if (n < cap)

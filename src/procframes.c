@@ -87,9 +87,17 @@ static int on_header(void *ctx, const wpool__frame_t *f, uint8_t **fixed,
       return refuse(s, "expected READY");
     return 0;
   }
-  if (f->type != WPOOL__F_RESULT || s->sent == 0)
+  if ((f->type != WPOOL__F_RESULT && f->type != WPOOL__F_OUTPUT) ||
+      s->sent == 0 || (f->type == WPOOL__F_OUTPUT && !p->opt.capture_output))
     return refuse(s, "unexpected frame");
   const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
+  s->skip = 0;
+  if (f->type == WPOOL__F_OUTPUT) {
+    if (f->job != j->seq || f->count >= j->hdr.count ||
+        f->len > WPOOL__CAPTURE_MAX)
+      return refuse(s, "output does not match the task it comes from");
+    return 0;
+  }
   if (f->job != j->seq || f->count != j->hdr.count || f->osize != j->hdr.osize)
     return refuse(s, "result does not match the task it answers");
   size_t flen = (size_t)f->count * f->osize;
@@ -153,6 +161,10 @@ static int on_frame(void *ctx, const wpool__frame_t *f, wpool__buf_t *tail) {
   }
   if (s->hs == 1)
     return on_ready(s, f, tail);
+  if (f->type == WPOOL__F_OUTPUT) {
+    wpool__output(p, w, f->count, tail->data, tail->len);
+    return 0;
+  }
   const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   if (tail->len < s->skip ||
       wpool__result_validate(f, j->hdr.count, j->hdr.osize,
@@ -200,11 +212,16 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
   f.fn = p->init_fn;
   f.nanos = p->max_frame;
   f.job = p->opt.worker_memory_limit;
-  f.count = p->opt.worker_max_rss != 0; /* report resident size */
-  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len);
+  f.count = (p->opt.worker_max_rss != 0) | /* report resident size */
+            (p->opt.capture_output ? 2u : 0u); /* OUTPUT frames */
+  f.osize = (uint32_t)p->argv_blob.len;
+  f.nfail = p->argc;
+  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
+                     p->argv_blob.len);
   if (wpool__buf_append(&s->ctl, &f, sizeof f) ||
       wpool__buf_append(&s->ctl, p->token, WPOOL__TOKEN_LEN) ||
-      wpool__buf_append(&s->ctl, p->opt.initargs, p->opt.initargs_len))
+      wpool__buf_append(&s->ctl, p->opt.initargs, p->opt.initargs_len) ||
+      wpool__buf_append(&s->ctl, p->argv_blob.data, p->argv_blob.len))
     s->dead = 1; /* out of memory: a failed start */
 }
 

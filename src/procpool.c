@@ -29,9 +29,11 @@
 /* ---------------------------------------------------------------------- */
 /* Starting, failing to start, dying                                       */
 
-/* Does the pool still need a worker in an empty slot? */
-static int needs_worker(wpool_t *p) {
-  if (p->state == WPOOL__TERMINATED || p->start_code)
+/* Does the pool still need a worker in empty slot s? Not beyond its size
+   (wpool_resize). */
+static int needs_worker(wpool_t *p, const wpool__pslot_t *s) {
+  if (p->state == WPOOL__TERMINATED || p->start_code ||
+      s->w->index >= p->target)
     return 0;
   return p->state == WPOOL__RUNNING || !p->pp->started || wpool__has_work(p);
 }
@@ -62,20 +64,22 @@ static int spawn_one(wpool_t *p, wpool__pslot_t *s, char **errmsg) {
 }
 
 static void fill_slots(wpool_t *p) {
-  for (int i = 0; i < p->nworkers; i++) {
-    wpool__pslot_t *s = &p->pp->slots[i];
+  for (int i = 0; i < p->pp->nslots; i++) {
+    wpool__pslot_t *s = p->pp->slots[i];
     if (s->ch)
       continue;
-    if (!needs_worker(p)) {
+    if (!needs_worker(p, s)) {
       s->w->state = WPOOL__W_EMPTY; /* no replacement after all */
       continue;
     }
     char *em = NULL;
+    int fresh = s->fresh; /* the start resets the slot */
     int rc = spawn_one(p, s, &em);
     if (rc) {
       s->w->state = WPOOL__W_EMPTY;
+      s->fresh = fresh;
       wpool__pp_start_failed(p, rc, em ? em : "could not start a worker");
-    } else if (p->pp->started) {
+    } else if (p->pp->started && !fresh) {
       p->st_replaced++;
     }
     free(em);
@@ -96,7 +100,7 @@ static void on_death(wpool_t *p, wpool__pslot_t *s) {
   wpool__buf_free(&s->rx.tail);
   /* A slot about to be refilled counts as a worker starting from now on,
      so that whoever sees this death's failure also sees the pool whole. */
-  w->state = needs_worker(p) ? WPOOL__W_STARTING : WPOOL__W_EMPTY;
+  w->state = needs_worker(p, s) ? WPOOL__W_STARTING : WPOOL__W_EMPTY;
   w->pid = 0;
   w->id = 0;
   if (s->hs < 2 && !p->pp->killed) {
@@ -188,8 +192,8 @@ static void feed_workers(wpool_t *p) {
   size_t depth = wpool__depth(p);
   long max = p->opt.maxtasksperchild;
   for (size_t level = 0; level < depth; level++) {
-    for (int i = 0; i < p->nworkers; i++) {
-      wpool__pslot_t *s = &p->pp->slots[i];
+    for (int i = 0; i < p->pp->nslots; i++) {
+      wpool__pslot_t *s = p->pp->slots[i];
       wpool__worker_t *w = s->w;
       if (w->state != WPOOL__W_READY || w->fifo.len > level || s->dead)
         continue;
@@ -205,11 +209,24 @@ static void feed_workers(wpool_t *p) {
   }
 }
 
+/* Workers beyond the pool's size (wpool_resize) take no more work: each
+   exits after the tasks it holds, which it runs first (EXIT follows them
+   on its channel), so that no task is lost. */
+static void retire_extra(wpool_t *p) {
+  for (int i = p->target; i < p->pp->nslots; i++) {
+    wpool__pslot_t *s = p->pp->slots[i];
+    if (s->ch && s->w->state == WPOOL__W_READY) {
+      s->w->state = WPOOL__W_RETIRING;
+      s->exit_pending = 1;
+    }
+  }
+}
+
 static void retire_idle(wpool_t *p) {
   if (p->state != WPOOL__CLOSED || wpool__has_work(p))
     return;
-  for (int i = 0; i < p->nworkers; i++) {
-    wpool__pslot_t *s = &p->pp->slots[i];
+  for (int i = 0; i < p->pp->nslots; i++) {
+    wpool__pslot_t *s = p->pp->slots[i];
     if (s->w->state == WPOOL__W_READY && s->w->fifo.len == 0) {
       s->w->state = WPOOL__W_RETIRING;
       s->exit_pending = 1;
@@ -218,8 +235,8 @@ static void retire_idle(wpool_t *p) {
 }
 
 static int all_gone(wpool_t *p) {
-  for (int i = 0; i < p->nworkers; i++)
-    if (p->pp->slots[i].ch)
+  for (int i = 0; i < p->pp->nslots; i++)
+    if (p->pp->slots[i]->ch)
       return 0;
   return p->state == WPOOL__TERMINATED ||
          (p->state == WPOOL__CLOSED && !wpool__has_work(p));
@@ -244,8 +261,8 @@ static int64_t earlier(int64_t a, int64_t b) {
 /* Milliseconds until the nearest handshake or task deadline, or -1. */
 static int next_timeout(wpool_t *p) {
   int64_t now = wpool__pp_now(), first = -1;
-  for (int i = 0; i < p->nworkers; i++) {
-    const wpool__pslot_t *s = &p->pp->slots[i];
+  for (int i = 0; i < p->pp->nslots; i++) {
+    const wpool__pslot_t *s = p->pp->slots[i];
     if (!s->ch || s->dead)
       continue;
     if (s->hs < 2)
@@ -290,8 +307,8 @@ static void judge(wpool_t *p, wpool__pslot_t *s, int64_t now) {
 /* Before waiting: send what can be sent, and say what to wait for. */
 static void arm(wpool_t *p) {
   const wpool__chan_ops_t *ops = p->pp->ops;
-  for (int i = 0; i < p->nworkers; i++) {
-    wpool__pslot_t *s = &p->pp->slots[i];
+  for (int i = 0; i < p->pp->nslots; i++) {
+    wpool__pslot_t *s = p->pp->slots[i];
     if (!s->ch)
       continue;
     if (!s->dead)
@@ -315,8 +332,8 @@ static void settle(wpool_t *p, const wpool__chan_ev_t *ev, int n) {
       s->gone = 1;
   }
   int64_t now = wpool__pp_now();
-  for (int i = 0; i < p->nworkers; i++) {
-    wpool__pslot_t *s = &p->pp->slots[i];
+  for (int i = 0; i < p->pp->nslots; i++) {
+    wpool__pslot_t *s = p->pp->slots[i];
     if (!s->ch)
       continue;
     judge(p, s, now);
@@ -341,8 +358,8 @@ static void settle(wpool_t *p, const wpool__chan_ev_t *ev, int n) {
    for it would wait forever. */
 static int wait_ms(wpool_t *p) {
   int ms = next_timeout(p);
-  for (int i = 0; i < p->nworkers; i++)
-    if (!p->pp->slots[i].ch && needs_worker(p))
+  for (int i = 0; i < p->pp->nslots; i++)
+    if (!p->pp->slots[i]->ch && needs_worker(p, p->pp->slots[i]))
       return ms >= 0 && ms < START_RETRY_MS ? ms : START_RETRY_MS;
   return ms;
 }
@@ -357,14 +374,15 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
     fill_slots(p);
     if (p->state == WPOOL__TERMINATED && !pp->killed) {
       pp->killed = 1;
-      for (int i = 0; i < p->nworkers; i++) {
-        wpool__pslot_t *s = &pp->slots[i];
+      for (int i = 0; i < p->pp->nslots; i++) {
+        wpool__pslot_t *s = pp->slots[i];
         if (s->ch && !s->stopped) {
           s->stopped = 1;
           pp->ops->stop(s->ch);
         }
       }
     }
+    retire_extra(p);
     feed_workers(p);
     retire_idle(p);
     if (all_gone(p))
@@ -391,6 +409,40 @@ static void pb_wake(wpool_t *p) {
     p->pp->ops->wake(p->pp->x);
 }
 
+/* Slots for workers [pp->nslots, n), each allocated on its own: a channel
+   holds its slot's address. Lock held or not started yet. */
+static int add_slots(wpool_t *p, int n) {
+  wpool__pp_t *pp = p->pp;
+  if (n <= pp->nslots)
+    return 0;
+  wpool__pslot_t **ss = realloc(pp->slots, (size_t)n * sizeof *ss);
+  if (!ss)
+    return WPOOL_ENOMEM;
+  pp->slots = ss;
+  for (; pp->nslots < n; pp->nslots++) {
+    wpool__pslot_t *s = calloc(1, sizeof *s);
+    if (!s)
+      return WPOOL_ENOMEM; /* the slots made so far stay, unused */
+    s->pool = p;
+    s->w = p->workers[pp->nslots];
+    ss[pp->nslots] = s;
+  }
+  return 0;
+}
+
+static int pb_resize(wpool_t *p, int n) {
+  int rc = add_slots(p, p->nworkers);
+  if (rc)
+    return rc;
+  /* Workers that start for the new size are not replacements. */
+  for (int i = p->target; i < n; i++)
+    if (!p->pp->slots[i]->ch)
+      p->pp->slots[i]->fresh = 1;
+  p->target = n;
+  pb_wake(p);
+  return 0;
+}
+
 static int pb_start(wpool_t *p, char **errmsg) {
   wpool__pp_t *pp = calloc(1, sizeof *pp);
   if (!pp)
@@ -398,17 +450,13 @@ static int pb_start(wpool_t *p, char **errmsg) {
   pp->loop_done = 1; /* until the thread runs */
   pp->ops = &wpool__proc_chan;
   p->pp = pp;
-  pp->slots = calloc((size_t)p->nworkers, sizeof *pp->slots);
-  if (!pp->slots)
-    return WPOOL_ENOMEM;
-  for (int i = 0; i < p->nworkers; i++) {
-    pp->slots[i].pool = p;
-    pp->slots[i].w = &p->workers[i];
-  }
+  int rc = add_slots(p, p->nworkers);
+  if (rc)
+    return rc;
   /* The channels first: a fork server must be forked before this pool has
      a thread of its own. */
   const wpool__xport_cfg_t cfg = {p->method, p->nworkers, p->token};
-  int rc = pp->ops->init(&pp->x, &cfg, errmsg);
+  rc = pp->ops->init(&pp->x, &cfg, errmsg);
   if (rc)
     return rc;
   apr_threadattr_t *attr;
@@ -453,9 +501,10 @@ static void pb_destroy(wpool_t *p) {
     return;
   if (pp->x)
     pp->ops->fini(pp->x);
-  for (int i = 0; pp->slots && i < p->nworkers; i++) {
-    wpool__framer_free(&pp->slots[i].rx);
-    wpool__buf_free(&pp->slots[i].ctl);
+  for (int i = 0; pp->slots && i < pp->nslots; i++) {
+    wpool__framer_free(&pp->slots[i]->rx);
+    wpool__buf_free(&pp->slots[i]->ctl);
+    free(pp->slots[i]);
   }
   free(pp->slots);
   free(pp);
@@ -463,4 +512,4 @@ static void pb_destroy(wpool_t *p) {
 }
 
 const wpool__backend_t wpool__proc_backend = {pb_start, pb_wake, pb_join,
-                                              pb_destroy};
+                                              pb_destroy, pb_resize};

@@ -44,6 +44,7 @@ typedef struct wpool__pslot {
   wpool__buf_t ctl;
   size_t ctl_off;
   int exit_pending;
+  int fresh; /* its next start is the pool growing, not a replacement */
   size_t exit_off;
   wpool__framer_t rx; /* receiving */
   size_t skip; /* the RESULT being read: leading tail bytes that are a
@@ -59,7 +60,8 @@ struct wpool__pp {
   int started;        /* every first worker reported ready */
   int start_failures; /* in a row, after start-up */
   int killed;         /* terminate: every worker was told to stop */
-  wpool__pslot_t *slots;
+  wpool__pslot_t **slots; /* nslots of them, each allocated on its own */
+  int nslots;
 };
 
 /* procframes.c: the protocol on one slot, lock held. */

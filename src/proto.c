@@ -89,8 +89,11 @@ int wpool__append_fail_rec(wpool__buf_t *b, uint32_t index, int32_t code,
 
 int wpool__frame_check(const wpool__frame_t *f, uint64_t max_payload) {
   if (f->magic != WPOOL__MAGIC || f->type < WPOOL__F_HELLO ||
-      f->type > WPOOL__F_EXIT)
+      f->type > WPOOL__F_OUTPUT)
     return WPOOL_EPROTO;
+  /* What a task printed has its own bound, whatever the frame limit. */
+  if (f->type == WPOOL__F_OUTPUT)
+    return f->len > WPOOL__CAPTURE_MAX ? WPOOL_E2BIG : 0;
   if (f->len > wpool__wire_limit(max_payload, f->count))
     return WPOOL_E2BIG;
   return 0;

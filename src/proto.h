@@ -26,22 +26,34 @@ enum wpool__frame_type {
   WPOOL__F_READY = 3,  /* worker -> parent: initializer ran (or failed) */
   WPOOL__F_TASK = 4,   /* parent -> worker: a chunk of items to run */
   WPOOL__F_RESULT = 5, /* worker -> parent: the chunk's outputs */
-  WPOOL__F_EXIT = 6    /* parent -> worker: exit cleanly */
+  WPOOL__F_EXIT = 6,   /* parent -> worker: exit cleanly */
+  WPOOL__F_OUTPUT = 7  /* worker -> parent: what one task printed */
 };
+
+/* At most this much of what one task prints comes back (capture_output);
+   the rest is dropped, and the end of what comes back says how much. */
+#define WPOOL__CAPTURE_MAX ((uint32_t)1 << 20)
 
 /*
  * Field use per type:
  *   HELLO : job = pid, fn = number of registered functions,
  *           count = protocol version, nanos = hash of the table.
  *   INIT  : fn = initializer index or WPOOL__NO_FN, nanos = frame limit,
- *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), then the
- *           initializer argument.
+ *           job = memory limit, count = 1 to report resident size, | 2 to
+ *           capture what each task prints (OUTPUT frames),
+ *           osize = length of the command line, nfail = its argc,
+ *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), the
+ *           initializer argument, then the command line (argc strings,
+ *           each with its NUL).
  *   READY : nfail = 0, or 1 with payload = one failure record.
  *   TASK  : job, fn, count, isize (0: variable input records), osize (0:
  *           variable output records), payload = the items.
  *   RESULT: job, count, osize, nfail, nanos = time spent running,
  *           payload = outputs (see below).
  *   EXIT  : nothing.
+ *   OUTPUT: job (the chunk's, before its RESULT), count = the item's index
+ *           in the chunk, payload = what it printed on stdout and stderr
+ *           (at most WPOOL__CAPTURE_MAX bytes). Only when INIT asked.
  *
  * Payloads:
  *   fixed input  : count * isize bytes.

@@ -32,6 +32,8 @@ struct wpool_result {
   size_t accounted;  /* items finished or failed */
   size_t fail_index; /* map: lowest failing item so far */
   wpool__faillog_t fails; /* every failed item (sealed when ready) */
+  wpool__buf_t *outs; /* capture_output: what item i printed, by item
+                         (allocated at the first item that printed) */
   wpool__buf_t tail; /* apply: the record holding the output */
   const uint8_t *data;
   size_t len;
@@ -50,6 +52,9 @@ static void maybe_free(wpool_t *p, wpool_result_t *r) {
     return;
   wpool__buf_free(&r->tail);
   wpool__faillog_free(&r->fails);
+  for (size_t i = 0; r->outs && i < r->batch.n; i++)
+    wpool__buf_free(&r->outs[i]);
+  free(r->outs);
   free(r->msg);
   r->magic = RESULT_DEAD;
   free(r);
@@ -190,8 +195,23 @@ static void op_release(wpool_t *p, wpool__batch_t *b) {
   maybe_free(p, RESULT_OF(b));
 }
 
+/* An item that runs again (its chunk's worker died) prints again: the
+   last run's output is the one kept. Out of memory, it is dropped. */
+static void op_output(wpool_t *p, wpool__batch_t *b, size_t k, size_t item,
+                      const uint8_t *data, size_t len) {
+  wpool_result_t *r = RESULT_OF(b);
+  size_t i = k * b->chunksize + item;
+  (void)p;
+  if (i >= b->n || r->ready)
+    return;
+  if (!r->outs && !(r->outs = calloc(b->n, sizeof *r->outs)))
+    return;
+  r->outs[i].len = 0;
+  wpool__buf_append(&r->outs[i], data, len);
+}
+
 static const wpool__batch_ops_t result_ops = {
-    wpool__array_payload, NULL, op_deliver, op_abort, op_release};
+    wpool__array_payload, NULL, op_deliver, op_abort, op_release, op_output};
 
 /* The callback thread's work: the user's callback, then the release. */
 static void cb_run(wpool__cb_t *cb) {
@@ -305,7 +325,7 @@ static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
   if (chunksize == 0 && limit_ms)
     chunksize = 1;
   if (chunksize == 0) {
-    size_t div = 4 * (size_t)p->nworkers;
+    size_t div = 4 * (size_t)p->target;
     chunksize = n / div + (n % div != 0);
   }
   if (chunksize == 0)
@@ -494,6 +514,23 @@ int wpool_result_item_code(wpool_result_t *r, size_t i) {
     return WPOOL_EINVAL;
   const wpool__fail_range_t *f = wpool__faillog_find(&r->fails, i);
   return f ? f->code : 0;
+}
+
+int wpool_result_output(wpool_result_t *r, size_t i, const char **data,
+                        size_t *len) {
+  if (!usable(r))
+    return WPOOL_EINVAL;
+  if (!wpool_result_ready(r))
+    return WPOOL_ENOTREADY;
+  if (i >= r->batch.n)
+    return WPOOL_EINVAL;
+  /* Ready: nothing writes outs any more. */
+  const wpool__buf_t *o = r->outs ? &r->outs[i] : NULL;
+  if (data)
+    *data = o && o->len ? (const char *)o->data : "";
+  if (len)
+    *len = o ? o->len : 0;
+  return 0;
 }
 
 void wpool_result_free(wpool_result_t *r) {

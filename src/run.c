@@ -214,6 +214,17 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
   return end_record(out->tail, o.rec, code, task_code, (uint32_t)o.msg_len);
 }
 
+/* One item, with the hooks around it. */
+static int run_hooked(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
+                      uint32_t i, const uint8_t *arg, size_t len) {
+  if (in->item_begin)
+    in->item_begin(in->hook_ctx);
+  int rc = run_one(in, out, i, arg, len);
+  if (in->item_end)
+    in->item_end(in->hook_ctx, i);
+  return rc;
+}
+
 int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
   out->nfail = 0;
   out->bytes = 0;
@@ -222,7 +233,8 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
     if ((uint64_t)in->count * in->isize != in->items_len)
       return WPOOL_EPROTO;
     for (uint32_t i = 0; i < in->count && rc == 0; i++)
-      rc = run_one(in, out, i, in->items + (size_t)i * in->isize, in->isize);
+      rc = run_hooked(in, out, i, in->items + (size_t)i * in->isize,
+                      in->isize);
   } else {
     size_t off = 0;
     for (uint32_t i = 0; i < in->count && rc == 0; i++) {
@@ -230,7 +242,7 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
       uint32_t len;
       if (wpool__in_next(in->items, in->items_len, &off, &item, &len) != 1)
         return WPOOL_EPROTO;
-      rc = run_one(in, out, i, item, len);
+      rc = run_hooked(in, out, i, item, len);
     }
     if (rc == 0 && off != in->items_len)
       return WPOOL_EPROTO;

@@ -18,6 +18,11 @@ typedef struct wpool__chunk_in {
   const uint8_t *items;
   size_t items_len;
   uint64_t max_frame;
+  /* Optional: called around each item's task (a process worker captures
+     what it prints), with hook_ctx and the item's index in the chunk. */
+  void (*item_begin)(void *hook_ctx);
+  void (*item_end)(void *hook_ctx, uint32_t index);
+  void *hook_ctx;
 } wpool__chunk_in_t;
 
 typedef struct wpool__chunk_out {

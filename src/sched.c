@@ -166,6 +166,14 @@ static wpool__job_t fifo_pop(wpool_t *p, wpool__worker_t *w) {
   return j;
 }
 
+void wpool__output(wpool_t *p, wpool__worker_t *w, uint32_t index,
+                   const uint8_t *data, size_t len) {
+  const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
+  if (!j->cancelled && j->batch->ops->output)
+    j->batch->ops->output(p, j->batch, j->chunk, (size_t)j->first + index,
+                          data, len);
+}
+
 void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
                      wpool__buf_t *tail) {
   wpool__job_t j = fifo_pop(p, w);
@@ -314,7 +322,7 @@ static void fail_all(wpool_t *p, int code, const char *msg) {
     unpin(p, &j);
   }
   for (int i = 0; i < p->nworkers; i++) {
-    wpool__worker_t *w = &p->workers[i];
+    wpool__worker_t *w = p->workers[i];
     for (size_t c = 0; c < w->fifo.len; c++) {
       wpool__job_t *j = wpool__ring_at(&w->fifo, c);
       /* A process worker's map chunk is reported when its worker is
@@ -352,7 +360,7 @@ void wpool__drop_batch(wpool_t *p, wpool__batch_t *b, int code,
     b->inflight--;
   }
   for (int i = 0; i < p->nworkers; i++) {
-    wpool__worker_t *w = &p->workers[i];
+    wpool__worker_t *w = p->workers[i];
     for (size_t c = 0; c < w->fifo.len; c++) {
       wpool__job_t *h = wpool__ring_at(&w->fifo, c);
       if (h->batch != b || h->cancelled)

@@ -25,6 +25,9 @@ size_t wpool__depth(wpool_t *p);
    the scheduler takes over). */
 void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
                      wpool__buf_t *tail);
+/* Item index (in the chunk) of w's head job printed len bytes. */
+void wpool__output(wpool_t *p, wpool__worker_t *w, uint32_t index,
+                   const uint8_t *data, size_t len);
 /* Fail the head job of w with code and msg (a chunk of several items runs
    again an item at a time, when the failure is its worker's death or time
    limit); the others are run again elsewhere when requeue_rest, else they

@@ -51,6 +51,21 @@ void wpool__thread_join(wpool__thread_t *t);
 /* Called by t itself: nobody will join it; its resources go when it ends. */
 void wpool__thread_detach_self(wpool__thread_t *t);
 
+/*
+ * A wake-up that a signal handler may post: wpool_interrupt() posts it,
+ * a thread of the pool waits for it. Post is async-signal-safe (a write(2)
+ * to a pipe on POSIX; SetEvent on Windows, where console handlers run on a
+ * thread of their own). Wait blocks until a post; a wait may also return
+ * for a post it has already seen, so the waiter re-checks what it waits
+ * for.
+ * new: 0 or WPOOL_ENOMEM / WPOOL_ESYS.
+ */
+typedef struct wpool__sigwake wpool__sigwake_t;
+int wpool__sigwake_new(wpool__sigwake_t **w);
+void wpool__sigwake_free(wpool__sigwake_t *w); /* NULL is ignored */
+void wpool__sigwake_post(wpool__sigwake_t *w);
+void wpool__sigwake_wait(wpool__sigwake_t *w);
+
 /* A number that changes in a child process at every fork(); 0 where there
    is no fork. A pool remembers it to notice use from a forked child. */
 unsigned wpool__fork_generation(void);

@@ -24,9 +24,12 @@ typedef struct tslot {
 } tslot_t;
 
 typedef struct tstate {
-  tslot_t *slots;
+  tslot_t *slots; /* nslots; a slot keeps the handle of its last thread
+                     until a successor or tb_join joins it */
+  int nslots;
   int alive;
   int joined;
+  int started; /* tb_start has returned: later workers are replacements */
 } tstate_t;
 
 typedef struct targ {
@@ -81,7 +84,7 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   wpool__chunk_in_t in = {wpool__registry_at(j->hdr.fn), j->hdr.count,
                           j->hdr.isize, j->hdr.osize, j->payload, j->plen,
-                          p->max_frame};
+                          p->max_frame, NULL, NULL, NULL};
   /* A map's chunk writes straight into the caller's array: the scheduler
      does not report the map until this chunk is back. */
   uint8_t *fixed = j->hdr.osize ? wpool__job_out(j) : NULL;
@@ -123,7 +126,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
   wpool__mutex_lock(p->lock);
   w->thread_id = tid;
   if (init_rc) {
-    if (!p->start_code && p->ready_count < p->nworkers) {
+    if (!p->start_code && !ts->started) {
       p->start_code = init_rc;
       wpool__set_msg(&p->start_msg, "initializer failed: %s", msg);
     } else {
@@ -136,7 +139,9 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
   wpool__cond_broadcast(p->state_cond);
   wpool__buf_t tail = {0};
   for (;;) {
-    if (p->state == WPOOL__TERMINATED)
+    /* Beyond the pool's size (wpool_resize): go, after the task run last.
+       The slot keeps this thread's handle for whoever joins it. */
+    if (p->state == WPOOL__TERMINATED || w->index >= p->target)
       break;
     if (!wpool__take(p, w)) {
       if (p->state == WPOOL__CLOSED && !wpool__has_work(p))
@@ -148,7 +153,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
     }
     run_job(p, w, &tail);
     if (p->opt.maxtasksperchild && w->tasks_sent >= p->opt.maxtasksperchild &&
-        p->state != WPOOL__TERMINATED) {
+        p->state != WPOOL__TERMINATED && w->index < p->target) {
       p->st_replaced++;
       tslot_t me = ts->slots[w->index];
       ts->alive--;
@@ -183,11 +188,12 @@ static int tb_start(wpool_t *p, char **errmsg) {
     free(ts);
     return WPOOL_ENOMEM;
   }
+  ts->nslots = p->nworkers;
   p->be_state = ts;
   int rc = 0;
   wpool__mutex_lock(p->lock);
   for (int i = 0; i < p->nworkers && rc == 0; i++)
-    rc = spawn_thread(p, &p->workers[i], NULL, NULL);
+    rc = spawn_thread(p, p->workers[i], NULL, NULL);
   if (rc == 0) {
     while (p->ready_count < p->nworkers && !p->start_code)
       wpool__cond_wait(p->state_cond, p->lock);
@@ -195,8 +201,43 @@ static int tb_start(wpool_t *p, char **errmsg) {
   }
   if (rc && errmsg && p->start_msg)
     wpool__set_msg(errmsg, "%s", p->start_msg);
+  ts->started = 1;
   wpool__mutex_unlock(p->lock);
   return rc;
+}
+
+/* Grow: a slot whose thread is still running (retiring after a shrink)
+   keeps it, as it now sees it is within the size again; an empty slot
+   gets a new thread, which joins the slot's last one. Shrink: threads
+   beyond the size see it when they wake or finish their task. */
+static int tb_resize(wpool_t *p, int n) {
+  tstate_t *ts = p->be_state;
+  if (p->nworkers > ts->nslots) {
+    tslot_t *ss = realloc(ts->slots, (size_t)p->nworkers * sizeof *ss);
+    if (!ss)
+      return WPOOL_ENOMEM;
+    memset(ss + ts->nslots, 0,
+           (size_t)(p->nworkers - ts->nslots) * sizeof *ss);
+    ts->slots = ss;
+    ts->nslots = p->nworkers;
+  }
+  int old = p->target;
+  p->target = n;
+  for (int i = old; i < n; i++) {
+    wpool__worker_t *w = p->workers[i];
+    if (w->state != WPOOL__W_EMPTY)
+      continue;
+    tslot_t prev = ts->slots[i];
+    int rc = spawn_thread(p, w, prev.thread, prev.mem);
+    if (rc) {
+      /* The slots that have no thread stay beyond the size. */
+      p->target = i > old ? i : old;
+      wpool__cond_broadcast(p->work_cond);
+      return rc;
+    }
+  }
+  wpool__cond_broadcast(p->work_cond);
+  return 0;
 }
 
 static void tb_wake(wpool_t *p) {
@@ -217,7 +258,7 @@ static int tb_join(wpool_t *p) {
   wpool__mutex_unlock(p->lock);
   if (!first)
     return 0;
-  for (int i = 0; i < p->nworkers; i++) {
+  for (int i = 0; i < ts->nslots; i++) {
     if (!ts->slots[i].thread)
       continue;
     apr_status_t st;
@@ -238,4 +279,4 @@ static void tb_destroy(wpool_t *p) {
 }
 
 const wpool__backend_t wpool__thread_backend = {tb_start, tb_wake, tb_join,
-                                                tb_destroy};
+                                                tb_destroy, tb_resize};

@@ -7,11 +7,13 @@
  * result has not arrived.
  */
 #include "worker.h"
+#include "argv.h"
 #include "buf.h"
 #include "proto.h"
 #include "registry.h"
 #include "run.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,7 +108,7 @@ static int send_ready(const wpool__worker_os_t *os, intptr_t out, int code,
 }
 
 static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
-                     int *report_rss) {
+                     uint32_t *flags) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
   f.job = (uint64_t)r->os->getpid();
@@ -126,8 +128,14 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
     return -1;
   arg += WPOOL__TOKEN_LEN;
   f.len -= WPOOL__TOKEN_LEN;
+  /* The parent's command line ends the payload: adopted before the
+     initializer runs, so that it may parse options too. */
+  if (f.osize > f.len ||
+      wpool__argv_adopt(arg + (f.len - f.osize), f.osize, f.nfail))
+    return -1;
+  f.len -= f.osize;
   *max_frame = f.nanos;
-  *report_rss = f.count & 1;
+  *flags = f.count;
   if (f.job && r->os->limit_memory(f.job)) {
     send_ready(r->os, out, WPOOL_ESYS, 0,
                "could not limit the worker's memory");
@@ -148,14 +156,61 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
   return code ? -1 : 0;
 }
 
+/* Capturing what each task prints (INIT's flag 2): the hooks around each
+   item of a chunk. */
+typedef struct capture {
+  const wpool__worker_os_t *os;
+  intptr_t out;
+  uint64_t job;
+  int on;  /* this item's output is being captured */
+  int bad; /* writing an OUTPUT failed: the parent is gone */
+  uint8_t *buf;
+} capture_t;
+
+static void capture_begin(void *ctx) {
+  capture_t *c = ctx;
+  c->on = c->os->capture_start() == 0;
+}
+
+/* Send what item index printed, ahead of its chunk's RESULT. */
+static void capture_end(void *ctx, uint32_t index) {
+  capture_t *c = ctx;
+  if (!c->on)
+    return;
+  c->on = 0;
+  uint64_t total = 0;
+  /* Room at the end to say how much was dropped. */
+  const size_t note_room = 80;
+  size_t n = c->os->capture_stop(c->buf, WPOOL__CAPTURE_MAX - note_room,
+                                 &total);
+  if (total > n)
+    n += (size_t)snprintf((char *)c->buf + n, note_room,
+                          "\n[wpool: %llu more bytes of output dropped]\n",
+                          (unsigned long long)(total - n));
+  if (n == 0 || c->bad)
+    return;
+  wpool__frame_t f;
+  wpool__frame_init(&f, WPOOL__F_OUTPUT);
+  f.job = c->job;
+  f.count = index;
+  f.len = (uint32_t)n;
+  if (c->os->write_all(c->out, &f, sizeof f) ||
+      c->os->write_all(c->out, c->buf, n))
+    c->bad = 1;
+}
+
 int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
                         const wpool__worker_os_t *os) {
   reader_t r = {os, task_in, {0}, 0, {0}};
   wpool__buf_t res = {0};
   uint64_t max_frame;
-  int report_rss = 0;
+  uint32_t flags = 0;
   int rc = 1;
-  if (handshake(&r, result_out, &max_frame, &report_rss))
+  capture_t cap = {os, result_out, 0, 0, 0, NULL};
+  if (handshake(&r, result_out, &max_frame, &flags))
+    goto out;
+  int report_rss = flags & 1;
+  if ((flags & 2) && !(cap.buf = malloc(WPOOL__CAPTURE_MAX)))
     goto out;
   for (;;) {
     wpool__frame_t t;
@@ -171,7 +226,14 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     if (t.type != WPOOL__F_TASK)
       break;
     wpool__chunk_in_t in = {wpool__registry_at(t.fn), t.count, t.isize,
-                            t.osize, payload, t.len, max_frame};
+                            t.osize, payload, t.len, max_frame,
+                            NULL, NULL, NULL};
+    if (cap.buf) {
+      cap.job = t.job;
+      in.item_begin = capture_begin;
+      in.item_end = capture_end;
+      in.hook_ctx = &cap;
+    }
     if (!in.fn)
       break;
     /* The RESULT header, the fixed outputs and the records share one buffer
@@ -212,6 +274,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
       break;
   }
 out:
+  free(cap.buf);
   wpool__buf_free(&r.buf);
   wpool__buf_free(&r.aligned);
   wpool__buf_free(&res);

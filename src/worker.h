@@ -27,6 +27,13 @@ typedef struct wpool__worker_os {
   uint32_t (*rss_kib)(void);
   /* Nanoseconds of a clock that never steps, to time each chunk. */
   uint64_t (*now_ns)(void);
+  /* Capturing what a task prints: send stdout and stderr to a place of the
+     worker's own (0, or -1 when it cannot: the task then prints as usual),
+     and after the task put them back and copy up to cap bytes of what was
+     printed into buf: returns how many were copied, and *total how many
+     were printed. */
+  int (*capture_start)(void);
+  size_t (*capture_stop)(uint8_t *buf, size_t cap, uint64_t *total);
 } wpool__worker_os_t;
 
 /*
@@ -56,5 +63,7 @@ int wpool__os_write_all(intptr_t h, const void *buf, size_t len);
 long wpool__os_getpid(void);
 int wpool__os_limit_memory(uint64_t bytes);
 uint32_t wpool__os_rss_kib(void);
+int wpool__os_capture_start(void);
+size_t wpool__os_capture_stop(uint8_t *buf, size_t cap, uint64_t *total);
 
 #endif

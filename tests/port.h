@@ -77,6 +77,17 @@ int wt_children_left(void);
  */
 int wt_helper(int argc, char **argv);
 
+/*
+ * Ctrl-C for a test: install fn as the SIGINT handler (the previous one is
+ * restored by wt_sigint_restore), and deliver a SIGINT to this process as
+ * another process would (POSIX: kill(getpid()); Windows: raise(), whose
+ * handler runs as a console control handler would, apart from the program's
+ * own flow). 0, or -1 when it cannot be done.
+ */
+int wt_sigint_install(void (*fn)(int));
+void wt_sigint_restore(void);
+int wt_sigint_send(void);
+
 /* Milliseconds of a monotonic clock. */
 long wt_now_ms(void);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,3 +225,17 @@ void wt_gate_pass(const wt_gate_arg_t *a) {
     close(fd);
   }
 }
+
+static struct sigaction wt_old_sigint;
+
+int wt_sigint_install(void (*fn)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = fn;
+  sigemptyset(&sa.sa_mask);
+  return sigaction(SIGINT, &sa, &wt_old_sigint) == 0 ? 0 : -1;
+}
+
+void wt_sigint_restore(void) { sigaction(SIGINT, &wt_old_sigint, NULL); }
+
+int wt_sigint_send(void) { return kill(getpid(), SIGINT) == 0 ? 0 : -1; }

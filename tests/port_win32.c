@@ -12,6 +12,7 @@
 #include <io.h>
 #include <limits.h>
 #include <process.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,3 +246,17 @@ void wt_gate_pass(const wt_gate_arg_t *a) {
     if (h[i] != NULL)
       CloseHandle(h[i]);
 }
+
+static void (*wt_old_sigint)(int);
+
+int wt_sigint_install(void (*fn)(int)) {
+  wt_old_sigint = signal(SIGINT, fn);
+  return wt_old_sigint == SIG_ERR ? -1 : 0;
+}
+
+void wt_sigint_restore(void) { signal(SIGINT, wt_old_sigint); }
+
+/* The C runtime runs the handler on the calling thread here (a real Ctrl-C
+   runs it on a thread the system starts): a thread of the test's own that
+   is not the one blocked in the pool. */
+int wt_sigint_send(void) { return raise(SIGINT) == 0 ? 0 : -1; }

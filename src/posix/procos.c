@@ -30,6 +30,7 @@
 
 #include <apr_atomic.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -302,13 +303,45 @@ static void ended(wpool__chan_t *ch) {
   }
 }
 
+/* Room in the poll arrays for every open channel: the pool may have grown
+   past the size it started with (wpool_resize). Only the loop's thread
+   opens channels and waits, so nothing else uses the arrays meanwhile. */
+static int fit_pfd(wpool__xport_t *x) {
+  int open = 0;
+  for (wpool__chan_t *ch = x->chans; ch; ch = ch->next)
+    open++;
+  if (open <= x->nslots)
+    return 0;
+  size_t n = 3 * (size_t)open + 1;
+  struct pollfd *pfd = realloc(x->pfd, n * sizeof *pfd);
+  if (pfd)
+    x->pfd = pfd;
+  wpool__chan_t **pfd_chan = realloc(x->pfd_chan, n * sizeof *pfd_chan);
+  if (pfd_chan)
+    x->pfd_chan = pfd_chan;
+  int *pfd_what = realloc(x->pfd_what, n * sizeof *pfd_what);
+  if (pfd_what)
+    x->pfd_what = pfd_what;
+  if (!pfd || !pfd_chan || !pfd_what)
+    return -1;
+  x->nslots = open;
+  return 0;
+}
+
 static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
                   int max) {
   int n = 0, fallback = 0, pending = 0;
+  /* Out of memory: the channels that fit are watched now, and the others
+     by the fallback's round, until the arrays can grow. */
+  int room_for = fit_pfd(x) ? x->nslots : INT_MAX, watched = 0;
   x->pfd[n] = (struct pollfd){x->wake_r, POLLIN, 0};
   x->pfd_chan[n++] = NULL;
   for (wpool__chan_t *ch = x->chans; ch; ch = ch->next) {
     pending |= ch->pending;
+    if (watched++ >= room_for) {
+      fallback = 1;
+      continue;
+    }
     if ((ch->want & WPOOL__CH_READ) && !ch->ended) {
       x->pfd[n] = (struct pollfd){ch->proc.result_fd, POLLIN, 0};
       x->pfd_what[n] = WPOOL__CH_READ;

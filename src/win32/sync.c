@@ -137,3 +137,36 @@ void wpool__thread_detach_self(wpool__thread_t *t) {
 }
 
 unsigned wpool__fork_generation(void) { return 0; }
+
+/* The signal-safe wake-up of sync.h: an auto-reset event. Console control
+   handlers (SIGINT included) run on a thread of their own, so SetEvent is
+   safe there. */
+struct wpool__sigwake {
+  HANDLE ev;
+};
+
+int wpool__sigwake_new(wpool__sigwake_t **out) {
+  wpool__sigwake_t *w = malloc(sizeof *w);
+  if (!w)
+    return WPOOL_ENOMEM;
+  w->ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+  if (!w->ev) {
+    free(w);
+    return WPOOL_ESYS;
+  }
+  *out = w;
+  return 0;
+}
+
+void wpool__sigwake_free(wpool__sigwake_t *w) {
+  if (!w)
+    return;
+  CloseHandle(w->ev);
+  free(w);
+}
+
+void wpool__sigwake_post(wpool__sigwake_t *w) { SetEvent(w->ev); }
+
+void wpool__sigwake_wait(wpool__sigwake_t *w) {
+  WaitForSingleObject(w->ev, INFINITE);
+}
