@@ -280,6 +280,9 @@ static void close_all(HANDLE *h, size_t n) {
     }
 }
 
+/* Tries of CreateProcessW when it fails with ERROR_INTERNAL_ERROR. */
+#define SPAWN_ATTEMPTS 5
+
 /* CreateProcessW with the handle list; the process is left suspended. */
 static DWORD launch(wchar_t *cmd, wchar_t *env, HANDLE *inherit, size_t n,
                     HANDLE std[3], PROCESS_INFORMATION *pi) {
@@ -364,7 +367,15 @@ int wpool__win_spawn(wpool__wproc_t *w, const char *token, char **errmsg) {
        lock in wpool can prevent that), but not for long. */
     SetHandleInformation(child[0], HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
     SetHandleInformation(child[1], HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
-    err = launch(cmd, env, list, n, child + 2, &pi);
+    /* wine's CreateProcessW fails now and then with ERROR_INTERNAL_ERROR
+       under load and succeeds when asked again; Windows documents no such
+       transient failure, so a bounded retry costs nothing there. */
+    for (int attempt = 0; attempt < SPAWN_ATTEMPTS; attempt++) {
+      err = launch(cmd, env, list, n, child + 2, &pi);
+      if (err != ERROR_INTERNAL_ERROR)
+        break;
+      Sleep((DWORD)(attempt + 1));
+    }
   }
   free(cmd);
   free(env);
