@@ -156,6 +156,9 @@ struct wpool {
 
   wpool__worker_t *workers;
   const wpool__backend_t *be;
+  /* Process workers: the channel kind (NULL: the platform's process
+     channel); wpool_create_with() sets it. */
+  const struct wpool_chan_ops *kind;
   void *be_state;  /* the OS half's own state */
   wpool__pp_t *pp; /* process workers: the portable I/O state */
 

@@ -394,7 +394,7 @@ static int pb_start(wpool_t *p, char **errmsg) {
   if (!pp)
     return WPOOL_ENOMEM;
   pp->loop_done = 1; /* until the thread runs */
-  pp->ops = &wpool__proc_chan;
+  pp->ops = p->kind ? p->kind : &wpool__proc_chan;
   p->pp = pp;
   pp->slots = calloc((size_t)p->nworkers, sizeof *pp->slots);
   if (!pp->slots)

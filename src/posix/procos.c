@@ -52,7 +52,7 @@ const int wpool__default_method = WPOOL_SPAWN;
 #define IOV_MAX_BATCH 128
 #define FALLBACK_MS 100
 
-struct wpool__chan {
+struct wpool_chan {
   wpool__xport_t *x;
   void *data;
   wpool__proc_t proc;
@@ -63,10 +63,10 @@ struct wpool__chan {
   int reaped;  /* status holds its wait status */
   int lost;    /* it ended, but its status went to someone else */
   int status;
-  struct wpool__chan *next;
+  struct wpool_chan *next;
 };
 
-struct wpool__xport {
+struct wpool_xport {
   int method;
   const char *token;
   int wake_r, wake_w;
