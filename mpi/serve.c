@@ -1,0 +1,333 @@
+/*
+ * A serving rank: it runs the workers of rank 0's pool as local processes
+ * (the library's process channel, wpool_process_channel()) and relays the
+ * bytes of each between MPI and the worker's pipes. A task that crashes,
+ * hangs or leaks kills its local worker, never this rank: the worker's end
+ * goes back to rank 0 as GONE, with how it ended, this host and this rank.
+ *
+ * The loop polls: it takes rank 0's messages, then waits on the local
+ * channels for 0 ms while anything happened in the last SPIN_NS, for 1 ms
+ * after that (the local channels can wake it, MPI cannot). With no pool it
+ * sleeps between polls, up to 1 ms.
+ */
+#include "wire.h"
+#include "wpool_transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SPIN_NS 2000000
+#define EVENTS 64
+
+typedef struct lslot {
+  wpool_chan_t *ch;
+  uint32_t g;      /* the slot's number in rank 0's pool */
+  int gone;        /* the local worker has ended */
+  int eof;         /* its channel has nothing more to give */
+  wpm_msg_t *outq, *outq_tail; /* rank 0's bytes, to write to the worker */
+  size_t credit;   /* bytes we may still send to rank 0 */
+  size_t written;  /* bytes written to the worker, not yet credited */
+} lslot_t;
+
+typedef struct serve {
+  const wpool_chan_ops_t *ops;
+  wpool_xport_t *x;
+  lslot_t *slots;
+  int nlocal, nserv;
+  int64_t last_active;
+  char token[WPM_TOKEN_MAX]; /* the session's: the local transport keeps
+                                a pointer to it */
+  uint8_t buf[WPM_MSG_MAX];
+} serve_t;
+
+static void free_msgs(wpm_msg_t *m) {
+  while (m) {
+    wpm_msg_t *n = m->next;
+    free(m);
+    m = n;
+  }
+}
+
+static lslot_t *slot_of(serve_t *sv, uint32_t g) {
+  if (!sv->x || sv->nserv < 1)
+    return NULL;
+  uint32_t l = g / (uint32_t)sv->nserv;
+  if (g % (uint32_t)sv->nserv != (uint32_t)(wpm_w.rank - 1) ||
+      l >= (uint32_t)sv->nlocal)
+    return NULL;
+  return &sv->slots[l];
+}
+
+static void fail_reply(uint32_t type, uint32_t g, int code, const char *what,
+                       const char *detail) {
+  char msg[600];
+  snprintf(msg, sizeof msg, "%s on host %s (rank %d)%s%s", what, wpm_w.host,
+           wpm_w.rank, detail ? ": " : "", detail ? detail : "");
+  wpm_send(0, type, g, (uint64_t)(int64_t)code, msg, strlen(msg), NULL, 0);
+}
+
+typedef struct init_args {
+  serve_t *sv;
+  wpool_xport_cfg_t cfg;
+  char *err;
+} init_args_t;
+
+static int init_local(void *a) {
+  init_args_t *ia = a;
+  return ia->sv->ops->init(&ia->sv->x, &ia->cfg, &ia->err);
+}
+
+static void end_session(serve_t *sv) {
+  if (sv->x)
+    sv->ops->fini(sv->x); /* kills and reaps every worker still there */
+  sv->x = NULL;
+  for (int i = 0; sv->slots && i < sv->nlocal; i++)
+    free_msgs(sv->slots[i].outq);
+  free(sv->slots);
+  sv->slots = NULL;
+  sv->nlocal = 0;
+}
+
+static void on_session(serve_t *sv, const wpm_msg_t *m) {
+  wpm_session_t s;
+  if (m->len != sizeof s) {
+    fail_reply(M_SESSION_FAIL, 0, WPOOL_EPROTO, "a malformed session", NULL);
+    return;
+  }
+  memcpy(&s, m->payload, sizeof s);
+  s.token[WPM_TOKEN_MAX - 1] = '\0';
+  end_session(sv);
+  uint32_t nfn;
+  uint64_t hash = wpool_registry_fingerprint(&nfn);
+  if (hash != s.fnhash || nfn != s.nfn) {
+    char d[300];
+    snprintf(d, sizeof d,
+             "its table of registered functions differs from rank 0's "
+             "(%u functions here, %u there): every rank must run the same "
+             "program, built the same way",
+             nfn, s.nfn);
+    fail_reply(M_SESSION_FAIL, 0, WPOOL_ESPAWN, "a different program", d);
+    return;
+  }
+  int r = wpm_w.rank - 1;
+  sv->nserv = s.nserv;
+  sv->nlocal = s.nslots > r ? (s.nslots - r + s.nserv - 1) / s.nserv : 0;
+  sv->slots = calloc((size_t)(sv->nlocal ? sv->nlocal : 1), sizeof *sv->slots);
+  if (!sv->slots) {
+    fail_reply(M_SESSION_FAIL, 0, WPOOL_ENOMEM, "out of memory", NULL);
+    return;
+  }
+  memcpy(sv->token, s.token, sizeof sv->token);
+  init_args_t ia = {sv, {s.method, sv->nlocal, sv->token}, NULL};
+  int rc = wpm_without_crash_handlers(init_local, &ia);
+  if (rc) {
+    fail_reply(M_SESSION_FAIL, 0, rc, "cannot start local workers", ia.err);
+    wpool_free(ia.err);
+    sv->x = NULL;
+    end_session(sv);
+    return;
+  }
+  wpm_send(0, M_SESSION_OK, 0, 0, NULL, 0, NULL, 0);
+}
+
+static void on_open(serve_t *sv, uint32_t g) {
+  lslot_t *s = slot_of(sv, g);
+  if (!s || s->ch) {
+    fail_reply(M_OPENFAIL, g, WPOOL_EPROTO, "no such free slot", NULL);
+    return;
+  }
+  memset(s, 0, sizeof *s);
+  s->g = g;
+  s->credit = WPM_WINDOW;
+  char *err = NULL;
+  long pid = 0;
+  int rc = sv->ops->open(sv->x, s, &s->ch, &pid, &err);
+  if (rc) {
+    s->ch = NULL;
+    fail_reply(M_OPENFAIL, g, rc, "could not start a worker", err);
+    wpool_free(err);
+    return;
+  }
+  wpm_send(0, M_OPENED, g, (uint64_t)pid, NULL, 0, NULL, 0);
+}
+
+/* A message from rank 0; 1 when it says SHUTDOWN. */
+static int on_message(serve_t *sv, wpm_msg_t *m) {
+  lslot_t *s = slot_of(sv, m->hdr.slot);
+  int live = s && s->ch && !s->gone;
+  switch (m->hdr.type) {
+  case M_SESSION:
+    on_session(sv, m);
+    break;
+  case M_OPEN:
+    on_open(sv, m->hdr.slot);
+    break;
+  case M_DATA:
+    if (live && m->len) {
+      m->next = NULL;
+      if (s->outq_tail)
+        s->outq_tail->next = m;
+      else
+        s->outq = m;
+      s->outq_tail = m;
+      return 0;
+    }
+    break;
+  case M_CREDIT:
+    if (s && s->ch)
+      s->credit += (size_t)m->hdr.arg;
+    break;
+  case M_STOP:
+    if (live)
+      sv->ops->stop(s->ch);
+    break;
+  case M_END:
+    end_session(sv);
+    wpm_send(0, M_END_ACK, 0, 0, NULL, 0, NULL, 0);
+    break;
+  case M_SHUTDOWN:
+    free(m);
+    return 1;
+  default:
+    break;
+  }
+  free(m);
+  return 0;
+}
+
+/* Write what rank 0 sent to the worker, as far as its pipe takes it. */
+static void flush(serve_t *sv, lslot_t *s) {
+  while (s->outq && !s->gone) {
+    wpool_seg_t seg[16];
+    size_t n = 0;
+    for (wpm_msg_t *m = s->outq; m && n < 16; m = m->next)
+      seg[n++] = (wpool_seg_t){m->payload + m->off, m->len - m->off};
+    long wr = sv->ops->send(s->ch, seg, n);
+    if (wr < 0) { /* the worker is going: what it was sent goes with it */
+      free_msgs(s->outq);
+      s->outq = s->outq_tail = NULL;
+      return;
+    }
+    if (wr == 0)
+      return;
+    s->written += (size_t)wr;
+    for (size_t left = (size_t)wr; left > 0;) {
+      wpm_msg_t *m = s->outq;
+      size_t k = m->len - m->off < left ? m->len - m->off : left;
+      m->off += k;
+      left -= k;
+      if (m->off == m->len) {
+        s->outq = m->next;
+        if (!s->outq)
+          s->outq_tail = NULL;
+        free(m);
+      }
+    }
+    sv->last_active = wpm_now_ns();
+  }
+  if (s->written >= WPM_CREDIT_BATCH &&
+      !wpm_send(0, M_CREDIT, s->g, s->written, NULL, 0, NULL, 0))
+    s->written = 0;
+}
+
+/* Read what the worker wrote and send it on, as far as the credit goes. */
+static void relay(serve_t *sv, lslot_t *s) {
+  while (s->credit > 0 && !s->eof) {
+    size_t room = s->credit < sizeof sv->buf ? s->credit : sizeof sv->buf;
+    long n = sv->ops->recv(s->ch, sv->buf, room);
+    if (n < 0 || (n == 0 && s->gone)) {
+      s->eof = 1; /* after its end, "nothing now" is nothing ever */
+      return;
+    }
+    if (n == 0)
+      return;
+    if (wpm_send(0, M_DATA, s->g, 0, sv->buf, (size_t)n, NULL, 0))
+      return; /* out of memory: the bytes stay in the pipe... */
+    s->credit -= (size_t)n;
+    sv->last_active = wpm_now_ns();
+  }
+}
+
+/* The worker has ended and everything it wrote is on its way: say how it
+   ended, and free the slot for rank 0's next OPEN. */
+static void finish(serve_t *sv, lslot_t *s) {
+  char why[160], msg[300];
+  sv->ops->close(s->ch, why, sizeof why);
+  s->ch = NULL;
+  snprintf(msg, sizeof msg, "%s on host %s (rank %d)", why, wpm_w.host,
+           wpm_w.rank);
+  wpm_send(0, M_GONE, s->g, 0, msg, strlen(msg), NULL, 0);
+  free_msgs(s->outq);
+  s->outq = s->outq_tail = NULL;
+}
+
+static void step_local(serve_t *sv) {
+  wpool_chan_ev_t ev[EVENTS];
+  for (int i = 0; i < sv->nlocal; i++) {
+    lslot_t *s = &sv->slots[i];
+    if (!s->ch)
+      continue;
+    flush(sv, s);
+    sv->ops->want(s->ch, (s->credit > 0 && !s->eof ? WPOOL_CH_READ : 0) |
+                             (s->outq && !s->gone ? WPOOL_CH_WRITE : 0));
+  }
+  int busy = wpm_now_ns() - sv->last_active < SPIN_NS;
+  int n = sv->ops->wait(sv->x, busy ? 0 : 1, ev, EVENTS);
+  if (n > 0)
+    sv->last_active = wpm_now_ns();
+  else if (busy)
+    wpm_yield();
+  for (int k = 0; k < n; k++) {
+    lslot_t *s = ev[k].data;
+    if (ev[k].what & WPOOL_CH_GONE)
+      s->gone = 1;
+    if (ev[k].what & WPOOL_CH_READ)
+      relay(sv, s);
+    if (ev[k].what & WPOOL_CH_WRITE)
+      flush(sv, s);
+  }
+  for (int i = 0; i < sv->nlocal; i++) {
+    lslot_t *s = &sv->slots[i];
+    if (s->ch && s->gone) {
+      relay(sv, s);
+      if (s->eof)
+        finish(sv, s);
+    }
+  }
+}
+
+int wpm_serve(void) {
+  serve_t *sv = calloc(1, sizeof *sv);
+  if (!sv)
+    return WPOOL_ENOMEM;
+  sv->ops = wpool_process_channel();
+  int64_t nap = 1000;
+  for (;;) {
+    wpm_msg_t *m;
+    int shutdown = 0, got = 0;
+    wpm_outbox_progress();
+    while (!shutdown && (m = wpm_poll(0)) != NULL) {
+      shutdown = on_message(sv, m);
+      got = 1;
+    }
+    if (shutdown)
+      break;
+    if (got)
+      sv->last_active = wpm_now_ns();
+    if (sv->x) {
+      step_local(sv);
+      nap = 1000;
+    } else if (!got) {
+      wpm_sleep_ns(nap);
+      if (nap < 1000000)
+        nap *= 2;
+    } else {
+      nap = 1000;
+    }
+  }
+  end_session(sv);
+  free(sv);
+  wpm_outbox_drain(10000);
+  return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * Moving the component's messages: non-blocking sends that own a copy of
+ * their bytes until MPI has them, and a poll for a waiting message. Every
+ * call is made by one thread at a time (the pool's I/O thread on rank 0, the
+ * relay loop on a serving rank), as MPI_THREAD_SERIALIZED allows.
+ */
+#include "wire.h"
+#include "wpool.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+wpm_world_t wpm_w;
+
+int wpm_send(int dst, uint32_t type, uint32_t slot, uint64_t arg,
+             const void *p1, size_t n1, const void *p2, size_t n2) {
+  size_t len = n1 + n2;
+  if (len > WPM_MSG_MAX)
+    return WPOOL_EINVAL;
+  wpm_out_t *o = malloc(sizeof *o + len);
+  if (!o)
+    return WPOOL_ENOMEM;
+  o->hdr = (wpm_hdr_t){type, slot, arg};
+  if (n1)
+    memcpy(o->payload, p1, n1);
+  if (n2)
+    memcpy(o->payload + n1, p2, n2);
+  /* The header and the payload are contiguous: one message. */
+  int count = (int)(sizeof o->hdr + len);
+  if (MPI_Isend(&o->hdr, count, MPI_BYTE, dst, WPM_TAG, wpm_w.comm,
+                &o->req) != MPI_SUCCESS) {
+    free(o);
+    return WPOOL_ESYS;
+  }
+  o->next = wpm_w.outbox;
+  wpm_w.outbox = o;
+  wpm_w.outbox_len++;
+  return 0;
+}
+
+void wpm_outbox_progress(void) {
+  for (wpm_out_t **q = &wpm_w.outbox; *q;) {
+    int done = 0;
+    if (MPI_Test(&(*q)->req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      done = 1; /* a failed send will never complete: let it go */
+    if (!done) {
+      q = &(*q)->next;
+      continue;
+    }
+    wpm_out_t *o = *q;
+    *q = o->next;
+    free(o);
+    wpm_w.outbox_len--;
+  }
+}
+
+int wpm_outbox_drain(long ms) {
+  int64_t end = wpm_now_ns() + (int64_t)ms * 1000000;
+  int64_t nap = 1000;
+  for (;;) {
+    wpm_outbox_progress();
+    if (!wpm_w.outbox)
+      return 0;
+    if (wpm_now_ns() >= end)
+      return -1;
+    wpm_sleep_ns(nap);
+    if (nap < 1000000)
+      nap *= 2;
+  }
+}
+
+wpm_msg_t *wpm_poll(int src) {
+  int flag = 0, count = 0;
+  MPI_Status st;
+  if (MPI_Iprobe(src, WPM_TAG, wpm_w.comm, &flag, &st) != MPI_SUCCESS ||
+      !flag)
+    return NULL;
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  if (count < (int)sizeof(wpm_hdr_t))
+    count = (int)sizeof(wpm_hdr_t); /* received, then refused below */
+  wpm_msg_t *m = malloc(sizeof *m + (size_t)count - sizeof m->hdr);
+  if (!m)
+    return NULL; /* stays queued in MPI: taken once memory is back */
+  if (MPI_Recv(&m->hdr, count, MPI_BYTE, st.MPI_SOURCE, WPM_TAG, wpm_w.comm,
+               &st) != MPI_SUCCESS) {
+    free(m);
+    return NULL;
+  }
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  m->next = NULL;
+  m->src = st.MPI_SOURCE;
+  m->off = 0;
+  m->len = count >= (int)sizeof m->hdr ? (size_t)count - sizeof m->hdr : 0;
+  if (count < (int)sizeof m->hdr)
+    m->hdr.type = 0; /* not one of ours: ignored */
+  return m;
+}
+
+void wpm_msg(char **errmsg, const char *fmt, ...) {
+  if (!errmsg)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  *errmsg = malloc(512);
+  if (*errmsg)
+    vsnprintf(*errmsg, 512, fmt, ap);
+  va_end(ap);
+}
