@@ -63,6 +63,7 @@ int wpool_mpi_init(int *argc, char ***argv, char **errmsg) {
   } else {
     MPI_Query_thread(&provided);
   }
+  wpm_w.multiple = provided >= MPI_THREAD_MULTIPLE;
   if (provided < MPI_THREAD_SERIALIZED) {
     wpm_msg(errmsg, "this MPI offers less than MPI_THREAD_SERIALIZED: the "
                     "pool's I/O thread could not call it");
@@ -146,12 +147,14 @@ int wpool_mpi_finalize(void) {
     return WPOOL_ESTATE;
   if (wpm_w.finished)
     return 0;
-  if (wpm_w.session)
+  if (atomic_load(&wpm_w.sessions) > 0)
     return WPOOL_ESTATE;
   wpm_w.finished = 1;
+  wpm_outbox_t out = {NULL, 0};
+  const wpm_hdr_t h = {M_SHUTDOWN, 0, 0, 0, 0};
   for (int r = 1; r < wpm_w.size; r++)
-    wpm_send(r, M_SHUTDOWN, 0, 0, NULL, 0, NULL, 0);
-  wpm_outbox_drain(10000);
+    wpm_send(&out, r, WPM_TAG, &h, NULL, 0, NULL, 0);
+  wpm_outbox_drain(&out, 10000);
   MPI_Comm_free(&wpm_w.comm);
   free(wpm_w.hosts);
   free(wpm_w.ncpu);

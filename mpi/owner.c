@@ -49,6 +49,9 @@ struct wpool_chan {
 };
 
 struct wpool_xport {
+  uint32_t sid; /* this pool's session */
+  int tag;      /* on which the serving ranks answer it */
+  wpm_outbox_t out;
   int nslots, nserv;
   wpool_chan_t **by_slot;
   int *used;   /* per rank: 1 when it is in this pool's session */
@@ -56,7 +59,30 @@ struct wpool_xport {
   wpm_idle_t *idle;
   int64_t last_active;
   int broken; /* a rank stopped answering: do not wait for it again */
+  int has_sid;
 };
+
+/* Session numbers in use (rank 0). */
+static _Atomic unsigned char sid_used[WPM_SESSIONS];
+
+static int take_sid(uint32_t *sid) {
+  for (int tries = 0; tries < WPM_SESSIONS; tries++) {
+    uint32_t k = atomic_fetch_add(&wpm_w.next_sid, 1) % WPM_SESSIONS;
+    unsigned char free_ = 0;
+    if (atomic_compare_exchange_strong(&sid_used[k], &free_, 1)) {
+      *sid = k;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int to(wpool_xport_t *x, int rank, uint32_t type, uint32_t slot,
+              uint64_t arg, const void *p1, size_t n1, const void *p2,
+              size_t n2) {
+  wpm_hdr_t h = {type, slot, x->sid, 0, arg};
+  return wpm_send(&x->out, rank, WPM_TAG, &h, p1, n1, p2, n2);
+}
 
 static int slot_rank(const wpool_xport_t *x, uint32_t g) {
   return 1 + (int)(g % (uint32_t)x->nserv);
@@ -138,8 +164,8 @@ static void dispatch(wpool_xport_t *x, wpm_msg_t *m, wpm_msg_t **other) {
 static int pump(wpool_xport_t *x, wpm_msg_t **other) {
   int n = 0;
   wpm_msg_t *m, *sink = NULL;
-  wpm_outbox_progress();
-  while ((m = wpm_poll(MPI_ANY_SOURCE)) != NULL) {
+  wpm_outbox_progress(&x->out);
+  while ((m = wpm_poll(MPI_ANY_SOURCE, x->tag)) != NULL) {
     dispatch(x, m, other ? other : &sink);
     n++;
   }
@@ -169,17 +195,29 @@ static int x_init(wpool_xport_t **out, const wpool_xport_cfg_t *cfg,
   *out = NULL;
   if (!wpm_w.up || wpm_w.rank != 0 || wpm_w.size < 2)
     return WPOOL_ESTATE;
-  if (wpm_w.session) {
-    wpm_msg(errmsg, "only one MPI pool may exist at a time");
-    return WPOOL_ESTATE;
-  }
   if (!cfg->token || strlen(cfg->token) >= WPM_TOKEN_MAX)
     return WPOOL_EINVAL;
+  /* Without MPI_THREAD_MULTIPLE two pools' I/O threads could call MPI at
+     once: then one MPI pool at a time. */
+  if (atomic_fetch_add(&wpm_w.sessions, 1) > 0 && !wpm_w.multiple) {
+    atomic_fetch_sub(&wpm_w.sessions, 1);
+    wpm_msg(errmsg, "this MPI has no MPI_THREAD_MULTIPLE: one MPI pool at a "
+                    "time");
+    return WPOOL_ESTATE;
+  }
   wpool_xport_t *x = calloc(1, sizeof *x);
-  if (!x)
+  if (!x) {
+    atomic_fetch_sub(&wpm_w.sessions, 1);
     return WPOOL_ENOMEM;
+  }
   *out = x;
-  wpm_w.session = 1;
+  if (take_sid(&x->sid)) {
+    x->broken = 1;
+    wpm_msg(errmsg, "too many MPI pools at once");
+    return WPOOL_ESTATE;
+  }
+  x->has_sid = 1;
+  x->tag = WPM_TAG_SESSION0 + (int)x->sid;
   x->nslots = cfg->nslots;
   x->nserv = wpm_w.size - 1;
   x->by_slot = calloc((size_t)cfg->nslots, sizeof *x->by_slot);
@@ -197,7 +235,7 @@ static int x_init(wpool_xport_t **out, const wpool_xport_cfg_t *cfg,
   int waiting = 0;
   for (int g = 0; g < cfg->nslots && g < x->nserv; g++) {
     int r = slot_rank(x, (uint32_t)g);
-    if (wpm_send(r, M_SESSION, 0, 0, &s, sizeof s, NULL, 0))
+    if (to(x, r, M_SESSION, 0, 0, &s, sizeof s, NULL, 0))
       return WPOOL_ENOMEM;
     x->used[r] = 1;
     waiting++;
@@ -243,7 +281,7 @@ static void x_fini(wpool_xport_t *x) {
      it sent before comes first and is dropped here. */
   int waiting = 0;
   for (int r = 1; r < wpm_w.size && x->used; r++)
-    if (x->used[r] && !x->broken && !wpm_send(r, M_END, 0, 0, 0, 0, 0, 0))
+    if (x->used[r] && !x->broken && !to(x, r, M_END, 0, 0, 0, 0, 0, 0))
       waiting++;
   int64_t end = wpm_now_ns() + (int64_t)ANSWER_MS * 1000000;
   while (waiting > 0 && wpm_now_ns() < end) {
@@ -254,7 +292,7 @@ static void x_fini(wpool_xport_t *x) {
     if (waiting)
       idle(x, end);
   }
-  wpm_outbox_drain(ANSWER_MS);
+  wpm_outbox_drain(&x->out, ANSWER_MS);
   for (int g = 0; x->by_slot && g < x->nslots; g++) {
     wpool_chan_t *ch = x->by_slot[g];
     if (ch) {
@@ -267,8 +305,12 @@ static void x_fini(wpool_xport_t *x) {
   free(x->used);
   free(x->acked);
   wpm_idle_free(x->idle);
+  /* A session whose ranks did not all answer keeps its number: a late
+     answer must find no one. */
+  if (x->has_sid && waiting == 0)
+    atomic_store(&sid_used[x->sid], 0);
   free(x);
-  wpm_w.session = 0;
+  atomic_fetch_sub(&wpm_w.sessions, 1);
 }
 
 static void x_wake(wpool_xport_t *x) {
@@ -291,7 +333,7 @@ static int x_open(wpool_xport_t *x, void *data, wpool_chan_t **out,
   ch->slot = g;
   ch->rank = slot_rank(x, g);
   ch->credit = WPM_WINDOW;
-  int rc = wpm_send(ch->rank, M_OPEN, g, 0, NULL, 0, NULL, 0);
+  int rc = to(x, ch->rank, M_OPEN, g, 0, NULL, 0, NULL, 0);
   if (rc) {
     free(ch);
     return rc;
@@ -352,7 +394,8 @@ static long c_send(wpool_chan_t *ch, const wpool_seg_t *seg, size_t n) {
     }
     if (len[0] + len[1] == 0)
       continue;
-    if (wpm_send(ch->rank, M_DATA, ch->slot, 0, p[0], len[0], p[1], len[1]))
+    if (to(ch->x, ch->rank, M_DATA, ch->slot, 0, p[0], len[0], p[1],
+           len[1]))
       return taken ? (long)taken : 0;
     taken += len[0] + len[1];
     ch->credit -= len[0] + len[1];
@@ -379,7 +422,7 @@ static long c_recv(wpool_chan_t *ch, void *dst, size_t room) {
   }
   ch->consumed += got;
   if (ch->consumed >= WPM_CREDIT_BATCH && !ch->gone &&
-      !wpm_send(ch->rank, M_CREDIT, ch->slot, ch->consumed, 0, 0, 0, 0))
+      !to(ch->x, ch->rank, M_CREDIT, ch->slot, ch->consumed, 0, 0, 0, 0))
     ch->consumed = 0;
   if (got)
     return (long)got;
@@ -390,7 +433,7 @@ static void c_want(wpool_chan_t *ch, int what) { ch->want = what; }
 
 static void c_stop(wpool_chan_t *ch) {
   if (!ch->gone)
-    wpm_send(ch->rank, M_STOP, ch->slot, 0, 0, 0, 0, 0);
+    to(ch->x, ch->rank, M_STOP, ch->slot, 0, 0, 0, 0, 0);
 }
 
 static void c_close(wpool_chan_t *ch, char *why, size_t cap) {

@@ -33,6 +33,16 @@ void wpm_sleep_ns(int64_t ns) {
 
 void wpm_yield(void) { sched_yield(); }
 
+void wpm_block_sigpipe(void) {
+  /* A write to a dead worker's pipe raises SIGPIPE in the writing thread;
+     the process channel takes a pending one back after EPIPE (as the
+     pool's own I/O thread, which blocks it too). */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int wpm_ncpu(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;

@@ -30,14 +30,22 @@ typedef struct lslot {
   size_t written;  /* bytes written to the worker, not yet credited */
 } lslot_t;
 
-typedef struct serve {
-  const wpool_chan_ops_t *ops;
+/* One pool of rank 0 (a session), as this rank serves it. */
+typedef struct session {
+  struct session *next;
+  uint32_t sid;
+  int tag; /* on which rank 0 hears this session */
   wpool_xport_t *x;
   lslot_t *slots;
   int nlocal, nserv;
+  char token[WPM_TOKEN_MAX]; /* the local transport keeps a pointer to it */
+} session_t;
+
+typedef struct serve {
+  const wpool_chan_ops_t *ops;
+  session_t *sessions;
+  wpm_outbox_t out;
   int64_t last_active;
-  char token[WPM_TOKEN_MAX]; /* the session's: the local transport keeps
-                                a pointer to it */
   uint8_t buf[WPM_MSG_MAX];
 } serve_t;
 
@@ -49,55 +57,75 @@ static void free_msgs(wpm_msg_t *m) {
   }
 }
 
-static lslot_t *slot_of(serve_t *sv, uint32_t g) {
-  if (!sv->x || sv->nserv < 1)
-    return NULL;
-  uint32_t l = g / (uint32_t)sv->nserv;
-  if (g % (uint32_t)sv->nserv != (uint32_t)(wpm_w.rank - 1) ||
-      l >= (uint32_t)sv->nlocal)
-    return NULL;
-  return &sv->slots[l];
+static int to0(serve_t *sv, int tag, uint32_t type, uint32_t sid,
+               uint32_t slot, uint64_t arg, const void *p, size_t n) {
+  wpm_hdr_t h = {type, slot, sid, 0, arg};
+  return wpm_send(&sv->out, 0, tag, &h, p, n, NULL, 0);
 }
 
-static void fail_reply(uint32_t type, uint32_t g, int code, const char *what,
+static session_t *find(serve_t *sv, uint32_t sid) {
+  for (session_t *ss = sv->sessions; ss; ss = ss->next)
+    if (ss->sid == sid)
+      return ss;
+  return NULL;
+}
+
+static lslot_t *slot_of(session_t *ss, uint32_t g) {
+  if (!ss || !ss->x || ss->nserv < 1)
+    return NULL;
+  uint32_t l = g / (uint32_t)ss->nserv;
+  if (g % (uint32_t)ss->nserv != (uint32_t)(wpm_w.rank - 1) ||
+      l >= (uint32_t)ss->nlocal)
+    return NULL;
+  return &ss->slots[l];
+}
+
+static void fail_reply(serve_t *sv, int tag, uint32_t type, uint32_t sid,
+                       uint32_t g, int code, const char *what,
                        const char *detail) {
   char msg[600];
   snprintf(msg, sizeof msg, "%s on host %s (rank %d)%s%s", what, wpm_w.host,
            wpm_w.rank, detail ? ": " : "", detail ? detail : "");
-  wpm_send(0, type, g, (uint64_t)(int64_t)code, msg, strlen(msg), NULL, 0);
+  to0(sv, tag, type, sid, g, (uint64_t)(int64_t)code, msg, strlen(msg));
 }
 
 typedef struct init_args {
   serve_t *sv;
+  session_t *ss;
   wpool_xport_cfg_t cfg;
   char *err;
 } init_args_t;
 
 static int init_local(void *a) {
   init_args_t *ia = a;
-  return ia->sv->ops->init(&ia->sv->x, &ia->cfg, &ia->err);
+  return ia->sv->ops->init(&ia->ss->x, &ia->cfg, &ia->err);
 }
 
-static void end_session(serve_t *sv) {
-  if (sv->x)
-    sv->ops->fini(sv->x); /* kills and reaps every worker still there */
-  sv->x = NULL;
-  for (int i = 0; sv->slots && i < sv->nlocal; i++)
-    free_msgs(sv->slots[i].outq);
-  free(sv->slots);
-  sv->slots = NULL;
-  sv->nlocal = 0;
+static void end_session(serve_t *sv, session_t *ss) {
+  for (session_t **q = &sv->sessions; *q; q = &(*q)->next)
+    if (*q == ss) {
+      *q = ss->next;
+      break;
+    }
+  if (ss->x)
+    sv->ops->fini(ss->x); /* kills and reaps every worker still there */
+  for (int i = 0; ss->slots && i < ss->nlocal; i++)
+    free_msgs(ss->slots[i].outq);
+  free(ss->slots);
+  free(ss);
 }
 
 static void on_session(serve_t *sv, const wpm_msg_t *m) {
+  uint32_t sid = m->hdr.sid;
+  int tag = WPM_TAG_SESSION0 + (int)(sid % WPM_SESSIONS);
   wpm_session_t s;
-  if (m->len != sizeof s) {
-    fail_reply(M_SESSION_FAIL, 0, WPOOL_EPROTO, "a malformed session", NULL);
+  if (m->len != sizeof s || find(sv, sid)) {
+    fail_reply(sv, tag, M_SESSION_FAIL, sid, 0, WPOOL_EPROTO,
+               "a malformed session", NULL);
     return;
   }
   memcpy(&s, m->payload, sizeof s);
   s.token[WPM_TOKEN_MAX - 1] = '\0';
-  end_session(sv);
   uint32_t nfn;
   uint64_t hash = wpool_registry_fingerprint(&nfn);
   if (hash != s.fnhash || nfn != s.nfn) {
@@ -107,34 +135,49 @@ static void on_session(serve_t *sv, const wpm_msg_t *m) {
              "(%u functions here, %u there): every rank must run the same "
              "program, built the same way",
              nfn, s.nfn);
-    fail_reply(M_SESSION_FAIL, 0, WPOOL_ESPAWN, "a different program", d);
+    fail_reply(sv, tag, M_SESSION_FAIL, sid, 0, WPOOL_ESPAWN,
+               "a different program", d);
     return;
   }
   int r = wpm_w.rank - 1;
-  sv->nserv = s.nserv;
-  sv->nlocal = s.nslots > r ? (s.nslots - r + s.nserv - 1) / s.nserv : 0;
-  sv->slots = calloc((size_t)(sv->nlocal ? sv->nlocal : 1), sizeof *sv->slots);
-  if (!sv->slots) {
-    fail_reply(M_SESSION_FAIL, 0, WPOOL_ENOMEM, "out of memory", NULL);
+  session_t *ss = calloc(1, sizeof *ss);
+  int nlocal = s.nserv > 0 && s.nslots > r
+                   ? (s.nslots - r + s.nserv - 1) / s.nserv
+                   : 0;
+  if (ss)
+    ss->slots = calloc((size_t)(nlocal ? nlocal : 1), sizeof *ss->slots);
+  if (!ss || !ss->slots) {
+    free(ss);
+    fail_reply(sv, tag, M_SESSION_FAIL, sid, 0, WPOOL_ENOMEM,
+               "out of memory", NULL);
     return;
   }
-  memcpy(sv->token, s.token, sizeof sv->token);
-  init_args_t ia = {sv, {s.method, sv->nlocal, sv->token}, NULL};
+  ss->sid = sid;
+  ss->tag = tag;
+  ss->nserv = s.nserv;
+  ss->nlocal = nlocal;
+  memcpy(ss->token, s.token, sizeof ss->token);
+  ss->next = sv->sessions;
+  sv->sessions = ss;
+  init_args_t ia = {sv, ss, {s.method, nlocal, ss->token}, NULL};
   int rc = wpm_without_crash_handlers(init_local, &ia);
   if (rc) {
-    fail_reply(M_SESSION_FAIL, 0, rc, "cannot start local workers", ia.err);
+    fail_reply(sv, tag, M_SESSION_FAIL, sid, 0, rc,
+               "cannot start local workers", ia.err);
     wpool_free(ia.err);
-    sv->x = NULL;
-    end_session(sv);
+    /* The local transport cleans up after a failed init on its own
+       fini(), which end_session() calls. */
+    end_session(sv, ss);
     return;
   }
-  wpm_send(0, M_SESSION_OK, 0, 0, NULL, 0, NULL, 0);
+  to0(sv, tag, M_SESSION_OK, sid, 0, 0, NULL, 0);
 }
 
-static void on_open(serve_t *sv, uint32_t g) {
-  lslot_t *s = slot_of(sv, g);
+static void on_open(serve_t *sv, session_t *ss, uint32_t g) {
+  lslot_t *s = slot_of(ss, g);
   if (!s || s->ch) {
-    fail_reply(M_OPENFAIL, g, WPOOL_EPROTO, "no such free slot", NULL);
+    fail_reply(sv, ss->tag, M_OPENFAIL, ss->sid, g, WPOOL_EPROTO,
+               "no such free slot", NULL);
     return;
   }
   memset(s, 0, sizeof *s);
@@ -142,26 +185,29 @@ static void on_open(serve_t *sv, uint32_t g) {
   s->credit = WPM_WINDOW;
   char *err = NULL;
   long pid = 0;
-  int rc = sv->ops->open(sv->x, s, &s->ch, &pid, &err);
+  int rc = sv->ops->open(ss->x, s, &s->ch, &pid, &err);
   if (rc) {
     s->ch = NULL;
-    fail_reply(M_OPENFAIL, g, rc, "could not start a worker", err);
+    fail_reply(sv, ss->tag, M_OPENFAIL, ss->sid, g, rc,
+               "could not start a worker", err);
     wpool_free(err);
     return;
   }
-  wpm_send(0, M_OPENED, g, (uint64_t)pid, NULL, 0, NULL, 0);
+  to0(sv, ss->tag, M_OPENED, ss->sid, g, (uint64_t)pid, NULL, 0);
 }
 
 /* A message from rank 0; 1 when it says SHUTDOWN. */
 static int on_message(serve_t *sv, wpm_msg_t *m) {
-  lslot_t *s = slot_of(sv, m->hdr.slot);
+  session_t *ss = find(sv, m->hdr.sid);
+  lslot_t *s = slot_of(ss, m->hdr.slot);
   int live = s && s->ch && !s->gone;
   switch (m->hdr.type) {
   case M_SESSION:
     on_session(sv, m);
     break;
   case M_OPEN:
-    on_open(sv, m->hdr.slot);
+    if (ss)
+      on_open(sv, ss, m->hdr.slot);
     break;
   case M_DATA:
     if (live && m->len) {
@@ -182,10 +228,15 @@ static int on_message(serve_t *sv, wpm_msg_t *m) {
     if (live)
       sv->ops->stop(s->ch);
     break;
-  case M_END:
-    end_session(sv);
-    wpm_send(0, M_END_ACK, 0, 0, NULL, 0, NULL, 0);
+  case M_END: {
+    /* Also for a session that failed to start here: rank 0 counts every
+       rank it asked. */
+    int tag = WPM_TAG_SESSION0 + (int)(m->hdr.sid % WPM_SESSIONS);
+    if (ss)
+      end_session(sv, ss);
+    to0(sv, tag, M_END_ACK, m->hdr.sid, 0, 0, NULL, 0);
     break;
+  }
   case M_SHUTDOWN:
     free(m);
     return 1;
@@ -197,7 +248,7 @@ static int on_message(serve_t *sv, wpm_msg_t *m) {
 }
 
 /* Write what rank 0 sent to the worker, as far as its pipe takes it. */
-static void flush(serve_t *sv, lslot_t *s) {
+static void flush(serve_t *sv, session_t *ss, lslot_t *s) {
   while (s->outq && !s->gone) {
     wpool_seg_t seg[16];
     size_t n = 0;
@@ -210,7 +261,7 @@ static void flush(serve_t *sv, lslot_t *s) {
       return;
     }
     if (wr == 0)
-      return;
+      break;
     s->written += (size_t)wr;
     for (size_t left = (size_t)wr; left > 0;) {
       wpm_msg_t *m = s->outq;
@@ -227,12 +278,12 @@ static void flush(serve_t *sv, lslot_t *s) {
     sv->last_active = wpm_now_ns();
   }
   if (s->written >= WPM_CREDIT_BATCH &&
-      !wpm_send(0, M_CREDIT, s->g, s->written, NULL, 0, NULL, 0))
+      !to0(sv, ss->tag, M_CREDIT, ss->sid, s->g, s->written, NULL, 0))
     s->written = 0;
 }
 
 /* Read what the worker wrote and send it on, as far as the credit goes. */
-static void relay(serve_t *sv, lslot_t *s) {
+static void relay(serve_t *sv, session_t *ss, lslot_t *s) {
   while (s->credit > 0 && !s->eof) {
     size_t room = s->credit < sizeof sv->buf ? s->credit : sizeof sv->buf;
     long n = sv->ops->recv(s->ch, sv->buf, room);
@@ -242,8 +293,12 @@ static void relay(serve_t *sv, lslot_t *s) {
     }
     if (n == 0)
       return;
-    if (wpm_send(0, M_DATA, s->g, 0, sv->buf, (size_t)n, NULL, 0))
-      return; /* out of memory: the bytes stay in the pipe... */
+    if (to0(sv, ss->tag, M_DATA, ss->sid, s->g, 0, sv->buf, (size_t)n)) {
+      /* Out of memory: those bytes are lost, and so is the stream. */
+      sv->ops->stop(s->ch);
+      s->eof = 1;
+      return;
+    }
     s->credit -= (size_t)n;
     sv->last_active = wpm_now_ns();
   }
@@ -251,48 +306,46 @@ static void relay(serve_t *sv, lslot_t *s) {
 
 /* The worker has ended and everything it wrote is on its way: say how it
    ended, and free the slot for rank 0's next OPEN. */
-static void finish(serve_t *sv, lslot_t *s) {
+static void finish(serve_t *sv, session_t *ss, lslot_t *s) {
   char why[160], msg[300];
   sv->ops->close(s->ch, why, sizeof why);
   s->ch = NULL;
   snprintf(msg, sizeof msg, "%s on host %s (rank %d)", why, wpm_w.host,
            wpm_w.rank);
-  wpm_send(0, M_GONE, s->g, 0, msg, strlen(msg), NULL, 0);
+  to0(sv, ss->tag, M_GONE, ss->sid, s->g, 0, msg, strlen(msg));
   free_msgs(s->outq);
   s->outq = s->outq_tail = NULL;
 }
 
-static void step_local(serve_t *sv) {
+/* One round over one session's local workers; timeout_ms for its wait. */
+static void step_local(serve_t *sv, session_t *ss, int timeout_ms) {
   wpool_chan_ev_t ev[EVENTS];
-  for (int i = 0; i < sv->nlocal; i++) {
-    lslot_t *s = &sv->slots[i];
+  for (int i = 0; i < ss->nlocal; i++) {
+    lslot_t *s = &ss->slots[i];
     if (!s->ch)
       continue;
-    flush(sv, s);
+    flush(sv, ss, s);
     sv->ops->want(s->ch, (s->credit > 0 && !s->eof ? WPOOL_CH_READ : 0) |
                              (s->outq && !s->gone ? WPOOL_CH_WRITE : 0));
   }
-  int busy = wpm_now_ns() - sv->last_active < SPIN_NS;
-  int n = sv->ops->wait(sv->x, busy ? 0 : 1, ev, EVENTS);
+  int n = sv->ops->wait(ss->x, timeout_ms, ev, EVENTS);
   if (n > 0)
     sv->last_active = wpm_now_ns();
-  else if (busy)
-    wpm_yield();
   for (int k = 0; k < n; k++) {
     lslot_t *s = ev[k].data;
     if (ev[k].what & WPOOL_CH_GONE)
       s->gone = 1;
     if (ev[k].what & WPOOL_CH_READ)
-      relay(sv, s);
+      relay(sv, ss, s);
     if (ev[k].what & WPOOL_CH_WRITE)
-      flush(sv, s);
+      flush(sv, ss, s);
   }
-  for (int i = 0; i < sv->nlocal; i++) {
-    lslot_t *s = &sv->slots[i];
+  for (int i = 0; i < ss->nlocal; i++) {
+    lslot_t *s = &ss->slots[i];
     if (s->ch && s->gone) {
-      relay(sv, s);
+      relay(sv, ss, s);
       if (s->eof)
-        finish(sv, s);
+        finish(sv, ss, s);
     }
   }
 }
@@ -302,21 +355,32 @@ int wpm_serve(void) {
   if (!sv)
     return WPOOL_ENOMEM;
   sv->ops = wpool_process_channel();
+  wpm_block_sigpipe();
   int64_t nap = 1000;
   for (;;) {
     wpm_msg_t *m;
     int shutdown = 0, got = 0;
-    wpm_outbox_progress();
-    while (!shutdown && (m = wpm_poll(0)) != NULL) {
+    wpm_outbox_progress(&sv->out);
+    while (!shutdown && (m = wpm_poll(0, WPM_TAG)) != NULL) {
       shutdown = on_message(sv, m);
       got = 1;
     }
     if (shutdown)
       break;
+    int64_t now = wpm_now_ns();
     if (got)
-      sv->last_active = wpm_now_ns();
-    if (sv->x) {
-      step_local(sv);
+      sv->last_active = now;
+    if (sv->sessions) {
+      /* Only the first session's wait may sleep (1 ms): the local channels
+         can wake it, MPI cannot. */
+      int busy = now - sv->last_active < SPIN_NS;
+      int first = 1;
+      for (session_t *ss = sv->sessions; ss; ss = ss->next) {
+        step_local(sv, ss, busy || !first ? 0 : 1);
+        first = 0;
+      }
+      if (busy)
+        wpm_yield();
       nap = 1000;
     } else if (!got) {
       wpm_sleep_ns(nap);
@@ -326,8 +390,9 @@ int wpm_serve(void) {
       nap = 1000;
     }
   }
-  end_session(sv);
+  while (sv->sessions)
+    end_session(sv, sv->sessions);
+  wpm_outbox_drain(&sv->out, 10000);
   free(sv);
-  wpm_outbox_drain(10000);
   return 0;
 }

@@ -14,7 +14,7 @@
 
 wpm_world_t wpm_w;
 
-int wpm_send(int dst, uint32_t type, uint32_t slot, uint64_t arg,
+int wpm_send(wpm_outbox_t *ob, int dst, int tag, const wpm_hdr_t *h,
              const void *p1, size_t n1, const void *p2, size_t n2) {
   size_t len = n1 + n2;
   if (len > WPM_MSG_MAX)
@@ -22,26 +22,26 @@ int wpm_send(int dst, uint32_t type, uint32_t slot, uint64_t arg,
   wpm_out_t *o = malloc(sizeof *o + len);
   if (!o)
     return WPOOL_ENOMEM;
-  o->hdr = (wpm_hdr_t){type, slot, arg};
+  o->hdr = *h;
   if (n1)
     memcpy(o->payload, p1, n1);
   if (n2)
     memcpy(o->payload + n1, p2, n2);
   /* The header and the payload are contiguous: one message. */
   int count = (int)(sizeof o->hdr + len);
-  if (MPI_Isend(&o->hdr, count, MPI_BYTE, dst, WPM_TAG, wpm_w.comm,
+  if (MPI_Isend(&o->hdr, count, MPI_BYTE, dst, tag, wpm_w.comm,
                 &o->req) != MPI_SUCCESS) {
     free(o);
     return WPOOL_ESYS;
   }
-  o->next = wpm_w.outbox;
-  wpm_w.outbox = o;
-  wpm_w.outbox_len++;
+  o->next = ob->head;
+  ob->head = o;
+  ob->len++;
   return 0;
 }
 
-void wpm_outbox_progress(void) {
-  for (wpm_out_t **q = &wpm_w.outbox; *q;) {
+void wpm_outbox_progress(wpm_outbox_t *ob) {
+  for (wpm_out_t **q = &ob->head; *q;) {
     int done = 0;
     if (MPI_Test(&(*q)->req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
       done = 1; /* a failed send will never complete: let it go */
@@ -52,16 +52,16 @@ void wpm_outbox_progress(void) {
     wpm_out_t *o = *q;
     *q = o->next;
     free(o);
-    wpm_w.outbox_len--;
+    ob->len--;
   }
 }
 
-int wpm_outbox_drain(long ms) {
+int wpm_outbox_drain(wpm_outbox_t *ob, long ms) {
   int64_t end = wpm_now_ns() + (int64_t)ms * 1000000;
   int64_t nap = 1000;
   for (;;) {
-    wpm_outbox_progress();
-    if (!wpm_w.outbox)
+    wpm_outbox_progress(ob);
+    if (!ob->head)
       return 0;
     if (wpm_now_ns() >= end)
       return -1;
@@ -71,10 +71,10 @@ int wpm_outbox_drain(long ms) {
   }
 }
 
-wpm_msg_t *wpm_poll(int src) {
+wpm_msg_t *wpm_poll(int src, int tag) {
   int flag = 0, count = 0;
   MPI_Status st;
-  if (MPI_Iprobe(src, WPM_TAG, wpm_w.comm, &flag, &st) != MPI_SUCCESS ||
+  if (MPI_Iprobe(src, tag, wpm_w.comm, &flag, &st) != MPI_SUCCESS ||
       !flag)
     return NULL;
   MPI_Get_count(&st, MPI_BYTE, &count);
@@ -83,7 +83,7 @@ wpm_msg_t *wpm_poll(int src) {
   wpm_msg_t *m = malloc(sizeof *m + (size_t)count - sizeof m->hdr);
   if (!m)
     return NULL; /* stays queued in MPI: taken once memory is back */
-  if (MPI_Recv(&m->hdr, count, MPI_BYTE, st.MPI_SOURCE, WPM_TAG, wpm_w.comm,
+  if (MPI_Recv(&m->hdr, count, MPI_BYTE, st.MPI_SOURCE, tag, wpm_w.comm,
                &st) != MPI_SUCCESS) {
     free(m);
     return NULL;

@@ -9,7 +9,7 @@
  * message names the slot by g alone.
  *
  * Every message is one MPI message of MPI_BYTEs on the component's own
- * communicator and tag: a 16-byte header and a payload of at most MSG_MAX
+ * communicator: a 24-byte header and a payload of at most MSG_MAX
  * bytes, so no count comes near INT_MAX whatever the frames carry (a frame
  * is a byte stream: a payload of any size crosses as many messages). MPI
  * keeps messages between two ranks in order, which the protocol relies on:
@@ -26,9 +26,15 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
+/* Rank 0 -> serving ranks: one tag for every pool (the header names the
+   pool's session). Serving ranks -> rank 0: a tag per session, so that each
+   pool's I/O thread takes its own messages only (MPI_THREAD_MULTIPLE). */
 #define WPM_TAG 7301
+#define WPM_TAG_SESSION0 7400
+#define WPM_SESSIONS 16384 /* tags up to 7400 + 16383, under MPI's 32767 */
 #define WPM_MSG_MAX ((size_t)256 << 10)
 #define WPM_WINDOW ((size_t)4 << 20)
 /* Credit goes back once this much was consumed: fewer messages, and the
@@ -56,6 +62,8 @@ enum {
 typedef struct wpm_hdr {
   uint32_t type;
   uint32_t slot;
+  uint32_t sid; /* the pool's session */
+  uint32_t pad;
   uint64_t arg;
 } wpm_hdr_t;
 
@@ -89,29 +97,35 @@ typedef struct wpm_world {
   int up;        /* wpool_mpi_init() succeeded */
   int we_init;   /* we called MPI_Init_thread (so we finalize) */
   int finished;  /* wpool_mpi_finalize() ran */
-  int session;   /* an MPI pool exists (rank 0) */
+  int multiple;  /* MPI_THREAD_MULTIPLE: pools may coexist */
+  _Atomic int sessions;     /* MPI pools alive (rank 0) */
+  _Atomic unsigned next_sid; /* rank 0 */
   MPI_Comm comm; /* our own duplicate of MPI_COMM_WORLD */
   int rank, size;
   char host[WPM_HOST_MAX];
   char (*hosts)[WPM_HOST_MAX]; /* rank 0: every rank's host */
   int *ncpu;                   /* rank 0: every rank's CPUs */
-  wpm_out_t *outbox;           /* sends not yet complete */
-  size_t outbox_len;
 } wpm_world_t;
+
+/* Sends not yet complete; each thread that sends has its own. */
+typedef struct wpm_outbox {
+  wpm_out_t *head;
+  size_t len;
+} wpm_outbox_t;
 
 extern wpm_world_t wpm_w;
 
 /* Queue a message (header and a copy of up to two pieces of payload);
    0 or a WPOOL_E* code. Never blocks. */
-int wpm_send(int dst, uint32_t type, uint32_t slot, uint64_t arg,
+int wpm_send(wpm_outbox_t *ob, int dst, int tag, const wpm_hdr_t *h,
              const void *p1, size_t n1, const void *p2, size_t n2);
 /* Complete what can be completed of the outbox; without blocking. */
-void wpm_outbox_progress(void);
+void wpm_outbox_progress(wpm_outbox_t *ob);
 /* Complete the whole outbox, for at most ms milliseconds; 0 when it is
    empty. */
-int wpm_outbox_drain(long ms);
-/* A waiting message from src (MPI_ANY_SOURCE: anyone), or NULL. */
-wpm_msg_t *wpm_poll(int src);
+int wpm_outbox_drain(wpm_outbox_t *ob, long ms);
+/* A waiting message from src (MPI_ANY_SOURCE: anyone) with tag, or NULL. */
+wpm_msg_t *wpm_poll(int src, int tag);
 
 /* *errmsg = a malloc'ed message (when errmsg is not NULL). */
 void wpm_msg(char **errmsg, const char *fmt, ...);
@@ -120,6 +134,8 @@ void wpm_msg(char **errmsg, const char *fmt, ...);
 int64_t wpm_now_ns(void);
 void wpm_sleep_ns(int64_t ns);
 void wpm_yield(void);
+/* Block SIGPIPE in the calling thread (a serving rank's relay loop). */
+void wpm_block_sigpipe(void);
 int wpm_ncpu(void);
 /* Remove the launcher's variables (OMPI_*, PMIX_*, ...) from the
    environment, so that no local worker, nor anything its tasks start,

@@ -16,6 +16,9 @@
 #include "harness.h"
 
 #include <CUnit/CUnit.h>
+#ifdef WT_MPI
+#include "wpool_mpi.h"
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -112,7 +115,9 @@ static void on_test_complete(const CU_pTest t, const CU_pSuite s,
 static int add_suite(const wt_suite_t *s, const char *only, int *added) {
   char name[64];
   if (s->per_method)
-    snprintf(name, sizeof name, "%s.%s", s->name, wt_method_name(wt_method));
+    snprintf(name, sizeof name, "%s.%s%s%s", s->name,
+             wt_transport ? wt_transport : "", wt_transport ? "-" : "",
+             wt_method_name(wt_method));
   else
     snprintf(name, sizeof name, "%s", s->name);
   CU_pSuite cs = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
@@ -132,11 +137,25 @@ static int add_suite(const wt_suite_t *s, const char *only, int *added) {
 int main(int argc, char **argv) {
   /* First, always: a spawned worker re-executes this binary and must be
      caught here before anything else runs. */
+#ifdef WT_MPI
+  /* wpool_mpi_tests: the same suites over the MPI component. Every rank
+     but 0 serves here and never returns. */
+  char *err = NULL;
+  int rc = wpool_mpi_init(&argc, &argv, &err);
+  if (rc != 0) {
+    fprintf(stderr, "wpool_mpi_init: %s\n", err ? err : wpool_strerror(rc));
+    wpool_free(err);
+    return 2;
+  }
+  wt_transport = "mpi";
+  wt_create_fn = wpool_mpi_create;
+#else
   int rc = wpool_bootstrap(argc, argv);
   if (rc != 0) {
     fprintf(stderr, "wpool_bootstrap: %s\n", wpool_strerror(rc));
     return 2;
   }
+#endif
   /* Some tests start this program again as a helper (port.h). */
   rc = wt_helper(argc, argv);
   if (rc >= 0)

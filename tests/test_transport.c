@@ -141,6 +141,8 @@ static void test_daemon_holds_channel(void) {
  * longer has). The fork server sets SIGCHLD back to the default for itself.
  */
 static void test_sigchld_ignored(void) {
+  WT_SKIP_REMOTE("workers are the serving ranks' children: this process's "
+                 "SIGCHLD does not reach them");
   struct sigaction ign, old;
   memset(&ign, 0, sizeof ign);
   ign.sa_handler = SIG_IGN;
