@@ -20,6 +20,7 @@
 #include "wpool_mpi.h"
 #endif
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* test_hardening.c checks POSIX matters (signals, descriptors, fork);
@@ -36,6 +37,9 @@ extern const wt_suite_t wt_suite_errors, wt_suite_options, wt_suite_registry,
 #ifndef _WIN32
 extern const wt_suite_t wt_suite_posix_lifecycle;
 #endif
+#ifdef WT_MPI
+extern const wt_suite_t wt_suite_mpi;
+#endif
 
 static const wt_suite_t *const suites[] = {
     &wt_suite_errors,    &wt_suite_options,   &wt_suite_registry,
@@ -47,6 +51,9 @@ static const wt_suite_t *const suites[] = {
     &wt_suite_outcomes,  &wt_suite_transport,
 #ifndef _WIN32
     &wt_suite_posix_lifecycle,
+#endif
+#ifdef WT_MPI
+    &wt_suite_mpi,
 #endif
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
@@ -134,6 +141,12 @@ static int add_suite(const wt_suite_t *s, const char *only, int *added) {
   return 0;
 }
 
+#ifdef WT_MPI
+static int extra_fn(const void *arg, size_t len, wpool_out_t *out) {
+  return wpool_out_set(out, arg, len);
+}
+#endif
+
 int main(int argc, char **argv) {
   /* First, always: a spawned worker re-executes this binary and must be
      caught here before anything else runs. */
@@ -141,6 +154,9 @@ int main(int argc, char **argv) {
   /* wpool_mpi_tests: the same suites over the MPI component. Every rank
      but 0 serves here and never returns. */
   char *err = NULL;
+  /* The registry_mismatch test makes one rank another program. */
+  if (getenv("WT_MPI_EXTRA_FN"))
+    wpool_register("wt_mpi_extra_fn", extra_fn);
   int rc = wpool_mpi_init(&argc, &argv, &err);
   if (rc != 0) {
     fprintf(stderr, "wpool_mpi_init: %s\n", err ? err : wpool_strerror(rc));

@@ -181,7 +181,7 @@ static void test_ready_with_unknown_code(void) {
   o.initializer = init_forge_ready;
   wpool_t *pool = NULL;
   char *err = NULL;
-  int rc = wpool_create(&pool, &o, &err);
+  int rc = wt_create_fn(&pool, &o, &err);
   CU_ASSERT_EQUAL(rc, WPOOL_EPROTO);
   CU_ASSERT_TRUE(wt_contains(err, "unknown error code"));
   wpool_free(err);

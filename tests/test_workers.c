@@ -159,7 +159,7 @@ static void test_init_fails(void) {
   char *msg = NULL;
   wt_options(&o, 2);
   o.initializer = init_refuse;
-  int rc = wpool_create(&pool, &o, &msg);
+  int rc = wt_create_fn(&pool, &o, &msg);
   CU_ASSERT_EQUAL(rc, WPOOL_ETASK);
   CU_ASSERT_PTR_NULL(pool);
   CU_ASSERT(wt_contains(msg, "init refused"));
