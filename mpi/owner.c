@@ -8,10 +8,10 @@
  * implements by spinning anyway) cannot be woken by another thread under
  * MPI_THREAD_SERIALIZED. So wait() polls: it takes every waiting message,
  * and while nothing happens it spins (yielding the CPU) for SPIN_NS after
- * the last activity, then sleeps on a condition variable that wake() signals,
+ * the last message (longer would take the CPU from local work), then sleeps on a condition variable that wake() signals,
  * for an eighth of the time it has been idle, between IDLE_MIN_NS and
  * IDLE_MAX_NS. A busy pool thus answers a message within microseconds; an
- * idle one costs about a thousand polls a second and sees a message from a
+ * idle one costs about 4000 polls a second and sees a message from a
  * serving rank at most IDLE_MAX_NS late; a wake-up (a submission) is never
  * late.
  */
@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPIN_NS 500000
+#define SPIN_NS 200000
 #define IDLE_MIN_NS 20000
-#define IDLE_MAX_NS 1000000
+#define IDLE_MAX_NS 250000
 /* A serving rank answers OPEN at once; one that does not in this time is
    lost (an MPI without fault tolerance would have ended the job). */
 #define ANSWER_MS 60000

@@ -6,9 +6,11 @@
  * goes back to rank 0 as GONE, with how it ended, this host and this rank.
  *
  * The loop polls: it takes rank 0's messages, then waits on the local
- * channels for 0 ms while anything happened in the last SPIN_NS, for 1 ms
- * after that (the local channels can wake it, MPI cannot). With no pool it
- * sleeps between polls, up to 1 ms.
+ * channels for 0 ms while MPI was busy in the last SPIN_NS (a message came
+ * from rank 0, or one went to it, which rank 0 may answer at once), for
+ * 1 ms after that: the local channels can wake it, MPI cannot. Spinning
+ * longer would take the CPU from the workers. With no pool it sleeps
+ * between polls, up to 1 ms.
  */
 #include "wire.h"
 #include "wpool_transport.h"
@@ -17,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPIN_NS 2000000
+#define SPIN_NS 500000
 #define EVENTS 64
 
 typedef struct lslot {
@@ -275,7 +277,6 @@ static void flush(serve_t *sv, session_t *ss, lslot_t *s) {
         free(m);
       }
     }
-    sv->last_active = wpm_now_ns();
   }
   if (s->written >= WPM_CREDIT_BATCH &&
       !to0(sv, ss->tag, M_CREDIT, ss->sid, s->g, s->written, NULL, 0))
@@ -329,8 +330,6 @@ static void step_local(serve_t *sv, session_t *ss, int timeout_ms) {
                              (s->outq && !s->gone ? WPOOL_CH_WRITE : 0));
   }
   int n = sv->ops->wait(ss->x, timeout_ms, ev, EVENTS);
-  if (n > 0)
-    sv->last_active = wpm_now_ns();
   for (int k = 0; k < n; k++) {
     lslot_t *s = ev[k].data;
     if (ev[k].what & WPOOL_CH_GONE)
