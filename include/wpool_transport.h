@@ -1,5 +1,6 @@
-/*
- * wpool_transport.h: the extension point for transports (advanced).
+/**
+ * @file wpool_transport.h
+ * The extension point for transports (advanced).
  *
  * A process pool talks to its workers through a *channel kind*: a const
  * table of operations that starts a peer, moves bytes to and from it

@@ -1,5 +1,6 @@
-/*
- * wpool_mpi.h: the same program on many machines, over MPI (wpool::mpi).
+/**
+ * @file wpool_mpi.h
+ * The same program on many machines, over MPI (wpool::mpi).
  *
  * Launch the program with `mpiexec -n K ./prog args` (or srun): rank 0 runs
  * main() and owns the pools; every other rank serves them. A program
