@@ -14,10 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The message names a serving rank, and its host: under mpi_netns.sh
+   (WT_MPI_NETNS) the serving ranks are the namespaces' hosts wpb and wpc. */
 static void assert_names_rank(const char *msg) {
   CU_ASSERT_TRUE(wt_contains(msg, " on host "));
   CU_ASSERT_TRUE(wt_contains(msg, "(rank 1)") ||
                  wt_contains(msg, "(rank 2)"));
+  if (getenv("WT_MPI_NETNS"))
+    CU_ASSERT_TRUE(wt_contains(msg, "on host wpb (rank 1)") ||
+                   wt_contains(msg, "on host wpc (rank 2)"));
 }
 
 static void test_crash_names_rank(void) {
