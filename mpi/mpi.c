@@ -84,6 +84,7 @@ int wpool_mpi_init(int *argc, char ***argv, char **errmsg) {
     return rc;
   }
   wpm_w.up = 1;
+  wpm_w.pid = wpm_getpid();
   if (wpm_w.rank == 0) {
     atexit(at_exit);
     return 0;
@@ -118,7 +119,8 @@ int wpool_mpi_create(wpool_t **pool, const wpool_options_t *opts,
   if (!pool)
     return WPOOL_EINVAL;
   *pool = NULL;
-  if (!wpm_w.up || wpm_w.finished || wpm_w.rank != 0) {
+  if (!wpm_w.up || wpm_w.finished || wpm_w.rank != 0 ||
+      wpm_w.pid != wpm_getpid()) {
     wpm_msg(errmsg, "wpool_mpi_create() needs wpool_mpi_init() first, on "
                     "rank 0, before wpool_mpi_finalize()");
     return WPOOL_ESTATE;
@@ -143,7 +145,9 @@ int wpool_mpi_create(wpool_t **pool, const wpool_options_t *opts,
 }
 
 int wpool_mpi_finalize(void) {
-  if (!wpm_w.up || wpm_w.rank != 0)
+  /* A forked child of rank 0 (which may run atexit handlers) is not rank
+     0: it must not end the job's MPI. */
+  if (!wpm_w.up || wpm_w.rank != 0 || wpm_w.pid != wpm_getpid())
     return WPOOL_ESTATE;
   if (wpm_w.finished)
     return 0;

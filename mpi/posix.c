@@ -33,6 +33,8 @@ void wpm_sleep_ns(int64_t ns) {
 
 void wpm_yield(void) { sched_yield(); }
 
+long wpm_getpid(void) { return (long)getpid(); }
+
 void wpm_block_sigpipe(void) {
   /* A write to a dead worker's pipe raises SIGPIPE in the writing thread;
      the process channel takes a pending one back after EPIPE (as the

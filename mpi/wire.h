@@ -102,6 +102,7 @@ typedef struct wpm_world {
   _Atomic unsigned next_sid; /* rank 0 */
   MPI_Comm comm; /* our own duplicate of MPI_COMM_WORLD */
   int rank, size;
+  long pid; /* the process that called wpool_mpi_init */
   char host[WPM_HOST_MAX];
   char (*hosts)[WPM_HOST_MAX]; /* rank 0: every rank's host */
   int *ncpu;                   /* rank 0: every rank's CPUs */
@@ -137,6 +138,7 @@ void wpm_yield(void);
 /* Block SIGPIPE in the calling thread (a serving rank's relay loop). */
 void wpm_block_sigpipe(void);
 int wpm_ncpu(void);
+long wpm_getpid(void);
 /* Remove the launcher's variables (OMPI_*, PMIX_*, ...) from the
    environment, so that no local worker, nor anything its tasks start,
    takes itself for an MPI process of this job. */

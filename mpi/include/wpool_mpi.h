@@ -80,7 +80,8 @@ WPOOL_EXTERN int wpool_mpi_create(wpool_t **pool,
  * Rank 0: tell every serving rank to finalize and exit, then finalize MPI
  * (if wpool_mpi_init() initialized it). Idempotent; runs at exit on its
  * own. Every MPI pool must have been destroyed (else WPOOL_ESTATE and
- * nothing is done). On a serving rank: WPOOL_ESTATE.
+ * nothing is done). On a serving rank, or in a forked child of rank 0:
+ * WPOOL_ESTATE, and nothing is done.
  */
 WPOOL_EXTERN int wpool_mpi_finalize(void);
 
