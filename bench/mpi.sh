@@ -7,6 +7,8 @@
 #
 # apply: MPI round trip / local round trip (target <= 2).
 # map:   MPI over K ranks / (K x one local worker) (target >= 0.8).
+# delay: map of 10 ms (sleeping) tasks with 5 ms added to every message /
+#        without (target >= 0.9).
 # Needs an MPI (Open MPI: openmpi-bin libopenmpi-dev). Not a test.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +28,16 @@ for n in 2 3; do
   # shellcheck disable=SC2086
   mpiexec $flags -n "$n" "$build/mpi_bench" "$@" | tee -a "$out/mpi.txt"
 done
+# A slow link: every message held 5 ms after it arrives (so 10 ms more per
+# round trip), against the same run without it, on 10 ms tasks that sleep
+# (computing ones would measure the CPUs the processes share here).
+# shellcheck disable=SC2086
+mpiexec $flags -n 3 "$build/mpi_bench" --task-us 10000 --applies 200 \
+  --nap 1 --tag .t10 "$@" | tee -a "$out/mpi.txt"
+# shellcheck disable=SC2086
+mpiexec $flags -n 3 -x WPOOL_MPI_TEST_DELAY_US=5000 "$build/mpi_bench" \
+  --task-us 10000 --applies 200 --nap 1 --tag .t10.d5 "$@" |
+  tee -a "$out/mpi.txt"
 awk '
   /^RESULT/ {
     for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
@@ -42,6 +54,13 @@ awk '
   END {
     printf "\n%-16s %-8s %14s %14s %8s  %s\n", "metric", "impl", "local-1",
       "mpi", "ratio", "target"
+    for (x = 1; x <= 2; x++) {
+      m = x == 1 ? "map_rate" : "map_rate_chunk1"
+      a = "mpi-2.t10" SUBSEP m; b = "mpi-2.t10.d5" SUBSEP m
+      if ((a in n) && (b in n))
+        printf "%-16s %-8s %10.0f /s %10.0f /s %8.2f  >= 0.9 (5 ms delay / none, 10 ms tasks)\n",
+          m, "delay", median(a), median(b), median(b) / median(a)
+    }
     for (k = 1; k <= 2; k++) {
       impl = "mpi-" k
       if (!((impl SUBSEP "apply_latency") in n)) continue

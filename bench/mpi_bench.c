@@ -5,19 +5,23 @@
  *
  *   apply   sequential empty applies: microseconds per round trip, on a
  *           local fork pool of 1 worker and on an MPI pool of 1 slot;
- *   map     a map of CPU-bound items (about --task-ms each), default
+ *   map     a map of CPU-bound items (about --task-us each), default
  *           chunksize and chunksize 1: items per second on a local pool of
  *           ONE worker and on an MPI pool of K slots (one per serving rank);
  *           the figure to compare is MPI / (K x one local worker).
+ *           With --nap 1 the items sleep instead of computing.
  *
  * Every figure is a RESULT line (common.h); bench/mpi.sh runs it for
- * K = 1 and 2 and prints the table. Not a test: it asserts nothing.
+ * K = 1 and 2, and for K = 2 with 10 ms tasks with and without an added
+ * delay on every message (WPOOL_MPI_TEST_DELAY_US), --tag naming the run,
+ * and prints the table. Not a test: it asserts nothing.
  */
 #include "common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <wpool.h>
 #include <wpool_mpi.h>
 
@@ -36,6 +40,21 @@ static int crunch(const void *arg, size_t len, wpool_out_t *out) {
   return wpool_out_set(out, &r, sizeof r);
 }
 WPOOL_REGISTER(crunch)
+
+/* An item that waits its argument's microseconds (--nap): what a slow link
+   costs, apart from the CPUs that the ranks and workers share here. */
+static int nap(const void *arg, size_t len, wpool_out_t *out) {
+  uint64_t us = 0;
+  if (len == sizeof us)
+    memcpy(&us, arg, sizeof us);
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+  return wpool_out_set(out, &us, sizeof us);
+}
+WPOOL_REGISTER(nap)
+
+static wpool_fn item_fn = crunch;
 
 static wpool_t *make(int mpi, int processes) {
   wpool_options_t o;
@@ -67,7 +86,7 @@ static double apply_us(wpool_t *p, int n) {
 static double map_rate(wpool_t *p, const uint64_t *in, uint64_t *out, int n,
                        size_t chunksize) {
   uint64_t t0 = bench_now_ns();
-  if (wpool_map(p, crunch, in, (size_t)n, sizeof *in, out, sizeof *out,
+  if (wpool_map(p, item_fn, in, (size_t)n, sizeof *in, out, sizeof *out,
                 chunksize, NULL))
     bench_die("map failed");
   return n / bench_secs(t0, bench_now_ns());
@@ -84,7 +103,10 @@ int main(int argc, char **argv) {
   int napply = (int)bench_arg_long(argc, argv, "--applies", 5000);
   int nitems = (int)bench_arg_long(argc, argv, "--items", 400);
   double task_ms = bench_arg_long(argc, argv, "--task-us", 2000) / 1000.0;
-  uint64_t iters = bench_calibrate(task_ms);
+  int naps = bench_arg_long(argc, argv, "--nap", 0) != 0;
+  uint64_t iters = naps ? (uint64_t)(task_ms * 1000) : bench_calibrate(task_ms);
+  if (naps)
+    item_fn = nap;
   uint64_t *in = malloc((size_t)nitems * sizeof *in);
   uint64_t *out = malloc((size_t)nitems * sizeof *out);
   if (!in || !out)
@@ -92,8 +114,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nitems; i++)
     in[i] = iters;
   char impl[32], local[32];
-  snprintf(impl, sizeof impl, "mpi-%d", k);
-  snprintf(local, sizeof local, "local-1.k%d", k); /* this run's local */
+  const char *tag = bench_arg_str(argc, argv, "--tag", "");
+  snprintf(impl, sizeof impl, "mpi-%d%s", k, tag);
+  snprintf(local, sizeof local, "local-1.k%d%s", k, tag); /* this run's */
   wpool_t *local1 = make(0, 1);
   wpool_t *mpi1 = make(1, 1);
   wpool_t *mpik = make(1, k);

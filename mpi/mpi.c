@@ -83,6 +83,11 @@ int wpool_mpi_init(int *argc, char ***argv, char **errmsg) {
     wpm_msg(errmsg, "could not learn the ranks' hosts");
     return rc;
   }
+  /* For tests and the benchmark only: a slow link, made by holding every
+     message this many microseconds after it arrives (on every rank). */
+  const char *delay = getenv("WPOOL_MPI_TEST_DELAY_US");
+  if (delay && atol(delay) > 0)
+    wpm_w.delay_ns = (int64_t)atol(delay) * 1000;
   wpm_w.up = 1;
   wpm_w.pid = wpm_getpid();
   if (wpm_w.rank == 0) {

@@ -52,6 +52,7 @@ struct wpool_xport {
   uint32_t sid; /* this pool's session */
   int tag;      /* on which the serving ranks answer it */
   wpm_outbox_t out;
+  wpm_delay_t held;
   int nslots, nserv;
   wpool_chan_t **by_slot;
   int *used;   /* per rank: 1 when it is in this pool's session */
@@ -165,7 +166,7 @@ static int pump(wpool_xport_t *x, wpm_msg_t **other) {
   int n = 0;
   wpm_msg_t *m, *sink = NULL;
   wpm_outbox_progress(&x->out);
-  while ((m = wpm_poll(MPI_ANY_SOURCE, x->tag)) != NULL) {
+  while ((m = wpm_next(&x->held, MPI_ANY_SOURCE, x->tag)) != NULL) {
     dispatch(x, m, other ? other : &sink);
     n++;
   }
@@ -301,6 +302,7 @@ static void x_fini(wpool_xport_t *x) {
       free(ch);
     }
   }
+  wpm_delay_clear(&x->held);
   free(x->by_slot);
   free(x->used);
   free(x->acked);

@@ -47,6 +47,7 @@ typedef struct serve {
   const wpool_chan_ops_t *ops;
   session_t *sessions;
   wpm_outbox_t out;
+  wpm_delay_t held;
   int64_t last_active;
   uint8_t buf[WPM_MSG_MAX];
 } serve_t;
@@ -360,7 +361,7 @@ int wpm_serve(void) {
     wpm_msg_t *m;
     int shutdown = 0, got = 0;
     wpm_outbox_progress(&sv->out);
-    while (!shutdown && (m = wpm_poll(0, WPM_TAG)) != NULL) {
+    while (!shutdown && (m = wpm_next(&sv->held, 0, WPM_TAG)) != NULL) {
       shutdown = on_message(sv, m);
       got = 1;
     }
@@ -381,7 +382,7 @@ int wpm_serve(void) {
       if (busy)
         wpm_yield();
       nap = 1000;
-    } else if (!got) {
+    } else if (!got && !sv->held.head) {
       wpm_sleep_ns(nap);
       if (nap < 1000000)
         nap *= 2;
@@ -392,6 +393,7 @@ int wpm_serve(void) {
   while (sv->sessions)
     end_session(sv, sv->sessions);
   wpm_outbox_drain(&sv->out, 10000);
+  wpm_delay_clear(&sv->held);
   free(sv);
   return 0;
 }

@@ -108,3 +108,35 @@ void wpm_msg(char **errmsg, const char *fmt, ...) {
     vsnprintf(*errmsg, 512, fmt, ap);
   va_end(ap);
 }
+
+wpm_msg_t *wpm_next(wpm_delay_t *d, int src, int tag) {
+  if (wpm_w.delay_ns <= 0 && !d->head)
+    return wpm_poll(src, tag);
+  int64_t now = wpm_now_ns();
+  wpm_msg_t *m;
+  while ((m = wpm_poll(src, tag)) != NULL) {
+    m->due = now + wpm_w.delay_ns;
+    if (d->tail)
+      d->tail->next = m;
+    else
+      d->head = m;
+    d->tail = m;
+  }
+  m = d->head;
+  if (!m || m->due > now)
+    return NULL;
+  d->head = m->next;
+  if (!d->head)
+    d->tail = NULL;
+  m->next = NULL;
+  return m;
+}
+
+void wpm_delay_clear(wpm_delay_t *d) {
+  while (d->head) {
+    wpm_msg_t *m = d->head;
+    d->head = m->next;
+    free(m);
+  }
+  d->tail = NULL;
+}

@@ -77,6 +77,7 @@ typedef struct wpm_session {
 /* A received message: header and payload as they arrived. */
 typedef struct wpm_msg {
   struct wpm_msg *next;
+  int64_t due; /* when it may be acted on (the test delay, below) */
   int src;
   size_t len; /* payload bytes */
   size_t off; /* payload bytes already consumed */
@@ -98,6 +99,8 @@ typedef struct wpm_world {
   int we_init;   /* we called MPI_Init_thread (so we finalize) */
   int finished;  /* wpool_mpi_finalize() ran */
   int multiple;  /* MPI_THREAD_MULTIPLE: pools may coexist */
+  int64_t delay_ns; /* WPOOL_MPI_TEST_DELAY_US: every message is held this
+                       long after it arrives (a slow link, for tests) */
   _Atomic int sessions;     /* MPI pools alive (rank 0) */
   _Atomic unsigned next_sid; /* rank 0 */
   MPI_Comm comm; /* our own duplicate of MPI_COMM_WORLD */
@@ -127,6 +130,17 @@ void wpm_outbox_progress(wpm_outbox_t *ob);
 int wpm_outbox_drain(wpm_outbox_t *ob, long ms);
 /* A waiting message from src (MPI_ANY_SOURCE: anyone) with tag, or NULL. */
 wpm_msg_t *wpm_poll(int src, int tag);
+
+/* Messages received and held back by the test delay; one per receiver. */
+typedef struct wpm_delay {
+  wpm_msg_t *head, *tail;
+} wpm_delay_t;
+/* The next message to act on from src with tag, or NULL: wpm_poll(), or,
+   with a test delay, the oldest message received at least that long ago
+   (every waiting one is received first, so that MPI never holds them). */
+wpm_msg_t *wpm_next(wpm_delay_t *d, int src, int tag);
+/* Drop what d holds. */
+void wpm_delay_clear(wpm_delay_t *d);
 
 /* *errmsg = a malloc'ed message (when errmsg is not NULL). */
 void wpm_msg(char **errmsg, const char *fmt, ...);
