@@ -18,8 +18,8 @@ int main(int argc, char **argv) {
   wpool_t *pool;
   int rc = wpool_mpi_create(&pool, NULL, NULL); /* changed: was wpool_create */
   if (rc == 0)
-    rc = wpool_map(pool, square, in, 10, sizeof(int), out, sizeof(int), 0,
-                   NULL);
+    rc =
+        wpool_map(pool, square, in, 10, sizeof(int), out, sizeof(int), 0, NULL);
   for (int i = 0; rc == 0 && i < 10; i++)
     printf("%s%d%s", i ? "" : "[", out[i], i < 9 ? ", " : "]\n");
   wpool_destroy(pool);

@@ -79,14 +79,13 @@ typedef struct wpool_chan_ops {
   /** Short name, for messages. */
   const char *name;
   /** Set up the set for cfg->nslots channels. 0 or a WPOOL_E* code. */
-  int (*init)(wpool_xport_t **x, const wpool_xport_cfg_t *cfg,
-              char **errmsg);
+  int (*init)(wpool_xport_t **x, const wpool_xport_cfg_t *cfg, char **errmsg);
   /** Tear the set down, closing any channel still open. */
   void (*fini)(wpool_xport_t *x);
   /** Make a blocked or the next wait() return soon. Any thread. */
   void (*wake)(wpool_xport_t *x);
   /** Start a peer and open a channel to it. data comes back in its events;
-      *peer names it in messages and in wpool_stats() (a process id). */
+   *peer names it in messages and in wpool_stats() (a process id). */
   int (*open)(wpool_xport_t *x, void *data, wpool_chan_t **ch, long *peer,
               char **errmsg);
   /** Send from the pieces without blocking: bytes taken (0: none now, wait
@@ -119,8 +118,7 @@ typedef struct wpool_chan_ops {
  * wpool_create() is.
  */
 WPOOL_EXTERN int wpool_create_with(wpool_t **pool, const wpool_options_t *opts,
-                                   const wpool_chan_ops_t *kind,
-                                   char **errmsg);
+                                   const wpool_chan_ops_t *kind, char **errmsg);
 
 /**
  * The platform's process channel: a kind that starts local worker

@@ -29,8 +29,8 @@ static int gather_facts(void) {
       return WPOOL_ENOMEM; /* the others block in the gather: the job ends */
   }
   if (MPI_Gather(wpm_w.host, WPM_HOST_MAX, MPI_CHAR,
-                 wpm_w.hosts ? wpm_w.hosts[0] : NULL, WPM_HOST_MAX, MPI_CHAR,
-                 0, wpm_w.comm) != MPI_SUCCESS ||
+                 wpm_w.hosts ? wpm_w.hosts[0] : NULL, WPM_HOST_MAX, MPI_CHAR, 0,
+                 wpm_w.comm) != MPI_SUCCESS ||
       MPI_Gather(&ncpu, 1, MPI_INT, wpm_w.ncpu, 1, MPI_INT, 0, wpm_w.comm) !=
           MPI_SUCCESS)
     return WPOOL_ESYS;
@@ -174,6 +174,4 @@ int wpool_mpi_finalize(void) {
   return 0;
 }
 
-int wpool_mpi_serving_ranks(void) {
-  return wpm_w.up ? wpm_w.size - 1 : -1;
-}
+int wpool_mpi_serving_ranks(void) { return wpm_w.up ? wpm_w.size - 1 : -1; }

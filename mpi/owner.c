@@ -8,12 +8,12 @@
  * implements by spinning anyway) cannot be woken by another thread under
  * MPI_THREAD_SERIALIZED. So wait() polls: it takes every waiting message,
  * and while nothing happens it spins (yielding the CPU) for SPIN_NS after
- * the last message (longer would take the CPU from local work), then sleeps on a condition variable that wake() signals,
- * for an eighth of the time it has been idle, between IDLE_MIN_NS and
- * IDLE_MAX_NS. A busy pool thus answers a message within microseconds; an
- * idle one costs about 4000 polls a second and sees a message from a
- * serving rank at most IDLE_MAX_NS late; a wake-up (a submission) is never
- * late.
+ * the last message (longer would take the CPU from local work), then sleeps on
+ * a condition variable that wake() signals, for an eighth of the time it has
+ * been idle, between IDLE_MIN_NS and IDLE_MAX_NS. A busy pool thus answers a
+ * message within microseconds; an idle one costs about 4000 polls a second and
+ * sees a message from a serving rank at most IDLE_MAX_NS late; a wake-up (a
+ * submission) is never late.
  */
 #include "wire.h"
 #include "wpool_mpi.h"
@@ -37,14 +37,14 @@ struct wpool_chan {
   int rank;
   long pid;
   int want;
-  int opened;     /* 0 waiting for OPENED, 1 open, -1 refused */
+  int opened; /* 0 waiting for OPENED, 1 open, -1 refused */
   int open_code;
   char *open_msg;
-  int gone;       /* GONE arrived: nothing more will */
-  int gone_told;  /* and was reported */
+  int gone;      /* GONE arrived: nothing more will */
+  int gone_told; /* and was reported */
   char why[200];
   wpm_msg_t *inq, *inq_tail; /* DATA received, in order */
-  size_t credit;   /* bytes we may still send */
+  size_t credit;             /* bytes we may still send */
   size_t consumed; /* bytes taken by recv() and not yet credited back */
 };
 
@@ -55,8 +55,8 @@ struct wpool_xport {
   wpm_delay_t held;
   int nslots, nserv;
   wpool_chan_t **by_slot;
-  int *used;   /* per rank: 1 when it is in this pool's session */
-  int *acked;  /* per rank: its END_ACK arrived */
+  int *used;  /* per rank: 1 when it is in this pool's session */
+  int *acked; /* per rank: its END_ACK arrived */
   wpm_idle_t *idle;
   int64_t last_active;
   int broken; /* a rank stopped answering: do not wait for it again */
@@ -161,7 +161,7 @@ static void dispatch(wpool_xport_t *x, wpm_msg_t *m, wpm_msg_t **other) {
 }
 
 /* Take every waiting message; how many there were. Session replies go to
-   *other when it is not NULL, else are dropped. */
+ *other when it is not NULL, else are dropped. */
 static int pump(wpool_xport_t *x, wpm_msg_t **other) {
   int n = 0;
   wpm_msg_t *m, *sink = NULL;
@@ -265,8 +265,7 @@ static int x_init(wpool_xport_t **out, const wpool_xport_cfg_t *cfg,
     free_msgs(replies);
     if (waiting > 0 && wpm_now_ns() > end) {
       x->broken = 1;
-      wpm_msg(errmsg, "a serving rank did not answer within %d ms",
-              ANSWER_MS);
+      wpm_msg(errmsg, "a serving rank did not answer within %d ms", ANSWER_MS);
       return WPOOL_ESPAWN;
     }
     if (waiting > 0)
@@ -320,8 +319,8 @@ static void x_wake(wpool_xport_t *x) {
     wpm_idle_kick(x->idle);
 }
 
-static int x_open(wpool_xport_t *x, void *data, wpool_chan_t **out,
-                  long *peer, char **errmsg) {
+static int x_open(wpool_xport_t *x, void *data, wpool_chan_t **out, long *peer,
+                  char **errmsg) {
   uint32_t g = 0;
   while (g < (uint32_t)x->nslots && x->by_slot[g])
     g++;
@@ -349,8 +348,10 @@ static int x_open(wpool_xport_t *x, void *data, wpool_chan_t **out,
       break;
     if (wpm_now_ns() > end) {
       /* The slot stays taken: a late answer must find no one. */
-      wpm_msg(errmsg, "rank %d (host %s) did not answer a request to start "
-              "a worker", ch->rank, wpm_w.hosts[ch->rank]);
+      wpm_msg(errmsg,
+              "rank %d (host %s) did not answer a request to start "
+              "a worker",
+              ch->rank, wpm_w.hosts[ch->rank]);
       return WPOOL_ESPAWN;
     }
     idle(x, end);
@@ -396,8 +397,7 @@ static long c_send(wpool_chan_t *ch, const wpool_seg_t *seg, size_t n) {
     }
     if (len[0] + len[1] == 0)
       continue;
-    if (to(ch->x, ch->rank, M_DATA, ch->slot, 0, p[0], len[0], p[1],
-           len[1]))
+    if (to(ch->x, ch->rank, M_DATA, ch->slot, 0, p[0], len[0], p[1], len[1]))
       return taken ? (long)taken : 0;
     taken += len[0] + len[1];
     ch->credit -= len[0] + len[1];
@@ -487,6 +487,6 @@ static int x_wait(wpool_xport_t *x, int timeout_ms, wpool_chan_ev_t *ev,
   }
 }
 
-const wpool_chan_ops_t wpm_chan = {
-    "mpi",  x_init, x_fini,  x_wake,  x_open, c_send,
-    c_recv, c_want, c_stop, c_close, x_wait};
+const wpool_chan_ops_t wpm_chan = {"mpi",  x_init,  x_fini, x_wake,
+                                   x_open, c_send,  c_recv, c_want,
+                                   c_stop, c_close, x_wait};

@@ -51,8 +51,8 @@ int wpm_ncpu(void) {
 }
 
 static int launcher_var(const char *e) {
-  static const char *const prefixes[] = {"OMPI_", "PMIX_", "OPAL_", "PRTE_",
-                                         "PMI_", "MPICH_", "HYDRA_"};
+  static const char *const prefixes[] = {"OMPI_", "PMIX_",  "OPAL_", "PRTE_",
+                                         "PMI_",  "MPICH_", "HYDRA_"};
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
     if (strncmp(e, prefixes[i], strlen(prefixes[i])) == 0)
       return 1;
@@ -81,8 +81,7 @@ void wpm_scrub_env(void) {
 }
 
 int wpm_without_crash_handlers(int (*fn)(void *), void *arg) {
-  static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
-                             SIGSYS};
+  static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
   enum { N = sizeof sigs / sizeof sigs[0] };
   struct sigaction dfl, saved[N];
   memset(&dfl, 0, sizeof dfl);

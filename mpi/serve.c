@@ -24,12 +24,12 @@
 
 typedef struct lslot {
   wpool_chan_t *ch;
-  uint32_t g;      /* the slot's number in rank 0's pool */
-  int gone;        /* the local worker has ended */
-  int eof;         /* its channel has nothing more to give */
+  uint32_t g;                  /* the slot's number in rank 0's pool */
+  int gone;                    /* the local worker has ended */
+  int eof;                     /* its channel has nothing more to give */
   wpm_msg_t *outq, *outq_tail; /* rank 0's bytes, to write to the worker */
-  size_t credit;   /* bytes we may still send to rank 0 */
-  size_t written;  /* bytes written to the worker, not yet credited */
+  size_t credit;               /* bytes we may still send to rank 0 */
+  size_t written; /* bytes written to the worker, not yet credited */
 } lslot_t;
 
 /* One pool of rank 0 (a session), as this rank serves it. */
@@ -60,8 +60,8 @@ static void free_msgs(wpm_msg_t *m) {
   }
 }
 
-static int to0(serve_t *sv, int tag, uint32_t type, uint32_t sid,
-               uint32_t slot, uint64_t arg, const void *p, size_t n) {
+static int to0(serve_t *sv, int tag, uint32_t type, uint32_t sid, uint32_t slot,
+               uint64_t arg, const void *p, size_t n) {
   wpm_hdr_t h = {type, slot, sid, 0, arg};
   return wpm_send(&sv->out, 0, tag, &h, p, n, NULL, 0);
 }
@@ -144,15 +144,14 @@ static void on_session(serve_t *sv, const wpm_msg_t *m) {
   }
   int r = wpm_w.rank - 1;
   session_t *ss = calloc(1, sizeof *ss);
-  int nlocal = s.nserv > 0 && s.nslots > r
-                   ? (s.nslots - r + s.nserv - 1) / s.nserv
-                   : 0;
+  int nlocal =
+      s.nserv > 0 && s.nslots > r ? (s.nslots - r + s.nserv - 1) / s.nserv : 0;
   if (ss)
     ss->slots = calloc((size_t)(nlocal ? nlocal : 1), sizeof *ss->slots);
   if (!ss || !ss->slots) {
     free(ss);
-    fail_reply(sv, tag, M_SESSION_FAIL, sid, 0, WPOOL_ENOMEM,
-               "out of memory", NULL);
+    fail_reply(sv, tag, M_SESSION_FAIL, sid, 0, WPOOL_ENOMEM, "out of memory",
+               NULL);
     return;
   }
   ss->sid = sid;

@@ -29,8 +29,8 @@ int wpm_send(wpm_outbox_t *ob, int dst, int tag, const wpm_hdr_t *h,
     memcpy(o->payload + n1, p2, n2);
   /* The header and the payload are contiguous: one message. */
   int count = (int)(sizeof o->hdr + len);
-  if (MPI_Isend(&o->hdr, count, MPI_BYTE, dst, tag, wpm_w.comm,
-                &o->req) != MPI_SUCCESS) {
+  if (MPI_Isend(&o->hdr, count, MPI_BYTE, dst, tag, wpm_w.comm, &o->req) !=
+      MPI_SUCCESS) {
     free(o);
     return WPOOL_ESYS;
   }
@@ -74,8 +74,7 @@ int wpm_outbox_drain(wpm_outbox_t *ob, long ms) {
 wpm_msg_t *wpm_poll(int src, int tag) {
   int flag = 0, count = 0;
   MPI_Status st;
-  if (MPI_Iprobe(src, tag, wpm_w.comm, &flag, &st) != MPI_SUCCESS ||
-      !flag)
+  if (MPI_Iprobe(src, tag, wpm_w.comm, &flag, &st) != MPI_SUCCESS || !flag)
     return NULL;
   MPI_Get_count(&st, MPI_BYTE, &count);
   if (count < (int)sizeof(wpm_hdr_t))
@@ -83,8 +82,8 @@ wpm_msg_t *wpm_poll(int src, int tag) {
   wpm_msg_t *m = malloc(sizeof *m + (size_t)count - sizeof m->hdr);
   if (!m)
     return NULL; /* stays queued in MPI: taken once memory is back */
-  if (MPI_Recv(&m->hdr, count, MPI_BYTE, st.MPI_SOURCE, tag, wpm_w.comm,
-               &st) != MPI_SUCCESS) {
+  if (MPI_Recv(&m->hdr, count, MPI_BYTE, st.MPI_SOURCE, tag, wpm_w.comm, &st) !=
+      MPI_SUCCESS) {
     free(m);
     return NULL;
   }

@@ -25,8 +25,8 @@
 #define WPOOL_MPI_WIRE_H
 
 #include <mpi.h>
-#include <stddef.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Rank 0 -> serving ranks: one tag for every pool (the header names the
@@ -44,19 +44,19 @@
 #define WPM_TOKEN_MAX 72
 
 enum {
-  M_SESSION = 1, /* 0 -> r: a pool starts (wpm_session_t) */
-  M_SESSION_OK,  /* r -> 0 */
+  M_SESSION = 1,  /* 0 -> r: a pool starts (wpm_session_t) */
+  M_SESSION_OK,   /* r -> 0 */
   M_SESSION_FAIL, /* r -> 0: arg = code, payload = message */
-  M_OPEN,        /* 0 -> r: start a worker in slot */
-  M_OPENED,      /* r -> 0: arg = its pid */
-  M_OPENFAIL,    /* r -> 0: arg = code, payload = message */
-  M_DATA,        /* both ways: bytes of the slot's stream */
-  M_CREDIT,      /* both ways: arg = bytes consumed */
-  M_STOP,        /* 0 -> r: kill the slot's worker */
-  M_GONE,        /* r -> 0: the slot's worker ended; payload = how */
-  M_END,         /* 0 -> r: the pool is gone, close every slot */
-  M_END_ACK,     /* r -> 0: nothing more will come for that pool */
-  M_SHUTDOWN     /* 0 -> r: finalize MPI and exit */
+  M_OPEN,         /* 0 -> r: start a worker in slot */
+  M_OPENED,       /* r -> 0: arg = its pid */
+  M_OPENFAIL,     /* r -> 0: arg = code, payload = message */
+  M_DATA,         /* both ways: bytes of the slot's stream */
+  M_CREDIT,       /* both ways: arg = bytes consumed */
+  M_STOP,         /* 0 -> r: kill the slot's worker */
+  M_GONE,         /* r -> 0: the slot's worker ended; payload = how */
+  M_END,          /* 0 -> r: the pool is gone, close every slot */
+  M_END_ACK,      /* r -> 0: nothing more will come for that pool */
+  M_SHUTDOWN      /* 0 -> r: finalize MPI and exit */
 };
 
 typedef struct wpm_hdr {
@@ -95,15 +95,15 @@ typedef struct wpm_out {
 
 /* What wpool_mpi_init() learnt; one per process. */
 typedef struct wpm_world {
-  int up;        /* wpool_mpi_init() succeeded */
-  int we_init;   /* we called MPI_Init_thread (so we finalize) */
-  int finished;  /* wpool_mpi_finalize() ran */
-  int multiple;  /* MPI_THREAD_MULTIPLE: pools may coexist */
-  int64_t delay_ns; /* WPOOL_MPI_TEST_DELAY_US: every message is held this
-                       long after it arrives (a slow link, for tests) */
-  _Atomic int sessions;     /* MPI pools alive (rank 0) */
+  int up;               /* wpool_mpi_init() succeeded */
+  int we_init;          /* we called MPI_Init_thread (so we finalize) */
+  int finished;         /* wpool_mpi_finalize() ran */
+  int multiple;         /* MPI_THREAD_MULTIPLE: pools may coexist */
+  int64_t delay_ns;     /* WPOOL_MPI_TEST_DELAY_US: every message is held this
+                           long after it arrives (a slow link, for tests) */
+  _Atomic int sessions; /* MPI pools alive (rank 0) */
   _Atomic unsigned next_sid; /* rank 0 */
-  MPI_Comm comm; /* our own duplicate of MPI_COMM_WORLD */
+  MPI_Comm comm;             /* our own duplicate of MPI_COMM_WORLD */
   int rank, size;
   long pid; /* the process that called wpool_mpi_init */
   char host[WPM_HOST_MAX];

@@ -1,10 +1,10 @@
 /*
  * What the MPI transport adds to a pool (wpool_mpi_tests only, under
  * mpiexec -n 3): a task's death or time limit names the host and the rank
- * it happened on; a cancelled task's remote worker is replaced; slots are spread over the serving ranks;
- * payloads far larger than one MPI message and one credit window cross
- * whole; a serving rank with other registered functions is refused by
- * name; and two MPI pools work at once.
+ * it happened on; a cancelled task's remote worker is replaced; slots are
+ * spread over the serving ranks; payloads far larger than one MPI message and
+ * one credit window cross whole; a serving rank with other registered functions
+ * is refused by name; and two MPI pools work at once.
  */
 #include "harness.h"
 
@@ -18,8 +18,7 @@
    (WT_MPI_NETNS) the serving ranks are the namespaces' hosts wpb and wpc. */
 static void assert_names_rank(const char *msg) {
   CU_ASSERT_TRUE(wt_contains(msg, " on host "));
-  CU_ASSERT_TRUE(wt_contains(msg, "(rank 1)") ||
-                 wt_contains(msg, "(rank 2)"));
+  CU_ASSERT_TRUE(wt_contains(msg, "(rank 1)") || wt_contains(msg, "(rank 2)"));
   if (getenv("WT_MPI_NETNS"))
     CU_ASSERT_TRUE(wt_contains(msg, "on host wpb (rank 1)") ||
                    wt_contains(msg, "on host wpc (rank 2)"));
@@ -70,8 +69,7 @@ static void test_cancel_remote(void) {
       0);
   CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
   CU_ASSERT_EQUAL(wpool_result_cancel(r), 0);
-  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
-                  WPOOL_ECANCELED);
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), WPOOL_ECANCELED);
   /* As on a local pool the result fails at once, before its worker is
      killed: the message is the pool's, not a rank's. */
   CU_ASSERT_TRUE(wt_contains(wpool_result_message(r), "cancelled"));

@@ -73,8 +73,8 @@ WPOOL_EXTERN int wpool_mpi_init(int *argc, char ***argv, char **errmsg);
  * functions differ, or it could not start its workers).
  * Call it on rank 0, from any thread.
  */
-WPOOL_EXTERN int wpool_mpi_create(wpool_t **pool,
-                                  const wpool_options_t *opts, char **errmsg);
+WPOOL_EXTERN int wpool_mpi_create(wpool_t **pool, const wpool_options_t *opts,
+                                  char **errmsg);
 
 /**
  * Rank 0: tell every serving rank to finalize and exit, then finalize MPI

@@ -20,8 +20,8 @@ int main(int argc, char **argv) {
   wpool_options_t o;
   wpool_options_init(&o);
   o.processes = 2;
-  o.method = argc > 1 && strcmp(argv[1], "spawn") == 0 ? WPOOL_SPAWN
-                                                       : WPOOL_FORK;
+  o.method =
+      argc > 1 && strcmp(argv[1], "spawn") == 0 ? WPOOL_SPAWN : WPOOL_FORK;
   wpool_t *pool = NULL;
   int rc = wpool_mpi_create(&pool, &o, &err);
   if (rc != 0) {
