@@ -59,6 +59,7 @@ struct wpool_xport {
   int *acked; /* per rank: its END_ACK arrived */
   wpm_idle_t *idle;
   int64_t last_active;
+  int scan;   /* where collect() starts: no slot is always last */
   int broken; /* a rank stopped answering: do not wait for it again */
   int has_sid;
 };
@@ -448,7 +449,10 @@ static void c_close(wpool_chan_t *ch, char *why, size_t cap) {
 
 static int collect(wpool_xport_t *x, wpool_chan_ev_t *ev, int max) {
   int m = 0;
-  for (int g = 0; g < x->nslots && m < max; g++) {
+  /* Events are level-triggered: starting where the last round stopped
+     keeps slots past the first max from waiting for ever. */
+  for (int k = 0; k < x->nslots && m < max; k++) {
+    int g = (x->scan + k) % x->nslots;
     wpool_chan_t *ch = x->by_slot[g];
     if (!ch || ch->opened != 1)
       continue;
@@ -464,6 +468,8 @@ static int collect(wpool_xport_t *x, wpool_chan_ev_t *ev, int max) {
     if (what) {
       ev[m].data = ch->data;
       ev[m++].what = what;
+      if (m == max)
+        x->scan = (g + 1) % x->nslots;
     }
   }
   return m;

@@ -30,6 +30,7 @@ typedef struct lslot {
   wpm_msg_t *outq, *outq_tail; /* rank 0's bytes, to write to the worker */
   size_t credit;               /* bytes we may still send to rank 0 */
   size_t written; /* bytes written to the worker, not yet credited */
+  size_t late;    /* bytes relayed after the worker ended */
 } lslot_t;
 
 /* One pool of rank 0 (a session), as this rank serves it. */
@@ -283,9 +284,18 @@ static void flush(serve_t *sv, session_t *ss, lslot_t *s) {
     s->written = 0;
 }
 
+/* What a worker can have left in its pipe when it ends is what a pipe
+   holds: past this, the bytes come from a process its task started, which
+   may write for ever (as procpool.c's DRAIN_MAX). */
+#define LATE_MAX ((size_t)4 << 20)
+
 /* Read what the worker wrote and send it on, as far as the credit goes. */
 static void relay(serve_t *sv, session_t *ss, lslot_t *s) {
   while (s->credit > 0 && !s->eof) {
+    if (s->gone && s->late >= LATE_MAX) {
+      s->eof = 1;
+      return;
+    }
     size_t room = s->credit < sizeof sv->buf ? s->credit : sizeof sv->buf;
     long n = sv->ops->recv(s->ch, sv->buf, room);
     if (n < 0 || (n == 0 && s->gone)) {
@@ -301,6 +311,8 @@ static void relay(serve_t *sv, session_t *ss, lslot_t *s) {
       return;
     }
     s->credit -= (size_t)n;
+    if (s->gone)
+      s->late += (size_t)n;
     sv->last_active = wpm_now_ns();
   }
 }

@@ -103,6 +103,24 @@ static void test_slots_spread(void) {
   wpool_destroy(pool);
 }
 
+/* More slots than one wait() reports events (64): every slot is served. */
+static void test_many_slots(void) {
+  wpool_t *pool = wt_pool(80);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  int in[800], out[800];
+  for (int i = 0; i < 800; i++)
+    in[i] = i;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_square, in, 800, sizeof *in, out,
+                            sizeof *out, 1, NULL),
+                  0);
+  for (int i = 0; i < 800; i++)
+    CU_ASSERT_EQUAL(out[i], i * i);
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.workers, 80);
+  wpool_destroy(pool);
+}
+
 /* 40 MiB each way: 160 messages and ten credit windows per direction. */
 static void test_large_payload(void) {
   const size_t n = (size_t)40 << 20;
@@ -164,6 +182,7 @@ static const wt_test_t tests[] = {
     {"time_limit_names_rank", test_time_limit_names_rank},
     {"cancel_remote", test_cancel_remote},
     {"slots_spread", test_slots_spread},
+    {"many_slots", test_many_slots},
     {"large_payload", test_large_payload},
     {"two_pools", test_two_pools},
     {"registry_mismatch", test_registry_mismatch},
