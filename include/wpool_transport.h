@@ -107,6 +107,12 @@ typedef struct wpool_chan_ops {
   /** Wait up to timeout_ms (-1: no limit) for events or a wake-up; store up
       to max of them in ev and return how many. */
   int (*wait)(wpool_xport_t *x, int timeout_ms, wpool_chan_ev_t *ev, int max);
+  /** How much work, in microseconds of the pool's measured task time, to
+      send ahead to each worker so that it never waits for a round trip
+      between tasks; 0 for the default (2 ms). A kind whose round trip is
+      long (another host, a relay) wants more, at the price of balance at
+      the end of a skewed workload. */
+  long ahead_us;
 } wpool_chan_ops_t;
 
 /**

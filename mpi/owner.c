@@ -493,6 +493,12 @@ static int x_wait(wpool_xport_t *x, int timeout_ms, wpool_chan_ev_t *ev,
   }
 }
 
+/* 50 ms of work ahead per worker: a round trip here crosses MPI twice and
+   may wait for a serving rank's poll (up to 1 ms) besides the link, which
+   may be slow; a worker is then sent tasks up to 50 ms ahead (at most 256),
+   which a skewed workload pays for in balance at its end. */
+#define AHEAD_US 50000
+
 const wpool_chan_ops_t wpm_chan = {"mpi",  x_init,  x_fini, x_wake,
                                    x_open, c_send,  c_recv, c_want,
-                                   c_stop, c_close, x_wait};
+                                   c_stop, c_close, x_wait, AHEAD_US};

@@ -148,6 +148,7 @@ struct wpool {
      from a command line alone. */
   char token[WPOOL__TOKEN_LEN + 1];
   uint64_t max_frame;
+  uint64_t ahead_ns; /* work kept queued per process worker; 0: default */
 
   wpool__qnode_t queue; /* batches with chunks never sent */
   wpool__ring_t retry;  /* jobs given back by dead workers: run first */

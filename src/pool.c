@@ -100,6 +100,8 @@ static int create(wpool_t **pool, const wpool_options_t *opts,
   p->be = method == WPOOL_THREAD ? &wpool__thread_backend
                                  : &wpool__proc_backend;
   p->kind = kind;
+  if (kind && kind->ahead_us > 0)
+    p->ahead_ns = (uint64_t)kind->ahead_us * 1000;
   p->init_fn = WPOOL__NO_FN;
   if (o.initializer)
     wpool__registry_index(o.initializer, &p->init_fn);
