@@ -2,7 +2,8 @@
  * What the MPI transport adds to a pool (wpool_mpi_tests only, under
  * mpiexec -n 3): a task's death or time limit names the host and the rank
  * it happened on; a cancelled task's remote worker is replaced; slots are
- * spread over the serving ranks; payloads far larger than one MPI message and
+ * spread over the serving ranks, and more slots than one wait reports
+ * events are all served; payloads far larger than one MPI message and
  * one credit window cross whole; a serving rank with other registered functions
  * is refused by name; and two MPI pools work at once.
  */
