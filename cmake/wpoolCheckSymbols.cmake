@@ -3,7 +3,8 @@
 # Checks the shared library's exported (defined, dynamic) symbols both ways:
 # - nothing but wpool_ functions and wpool__register_static leaves it (the
 #   internal wpool__ functions and everything else stay hidden);
-# - every function wpool.h declares WPOOL_EXTERN is exported, so a program
+# - every function wpool.h (or a header beside it) declares WPOOL_EXTERN is
+#   exported, so a program
 #   linked against the shared library finds the whole API.
 cmake_minimum_required(VERSION 3.16)
 
@@ -50,7 +51,14 @@ foreach(line IN LISTS lines)
   list(APPEND bad ${name})
 endforeach()
 
-file(READ ${HEADER} header)
+# The API is wpool.h and the headers beside it (wpool_transport.h).
+get_filename_component(hdir ${HEADER} DIRECTORY)
+file(GLOB headers ${hdir}/wpool*.h)
+set(header "")
+foreach(h IN LISTS headers)
+  file(READ ${h} text)
+  string(APPEND header "${text}")
+endforeach()
 string(REGEX MATCHALL "WPOOL_EXTERN[^;(]*[ *](wpool_[A-Za-z0-9_]*)[ ]*\\("
        decls "${header}")
 set(declared)

@@ -3,7 +3,9 @@
  * workers, whatever carries the bytes. A channel kind is a const table of
  * operations (wpool__chan_ops_t): pipes and processes on POSIX
  * (src/posix/procos.c), overlapped pipes and process handles on Windows
- * (src/win32/procos.c); a socket or MPI kind would be one more table.
+ * (src/win32/procos.c); another kind (the MPI component's) comes from
+ * outside through wpool_create_with(). The operations are documented in
+ * include/wpool_transport.h.
  *
  * Layers call down only. procpool.c calls these operations; a kind never
  * calls into procpool.c, never sees the pool or its lock, and reports what
@@ -20,70 +22,22 @@
 #ifndef WPOOL_CHAN_H
 #define WPOOL_CHAN_H
 
-#include <stddef.h>
+#include "wpool_transport.h"
 
-/* A piece of memory to send; a frame goes out as one or more of them. */
-typedef struct wpool__seg {
-  const void *base;
-  size_t len;
-} wpool__seg_t;
-
-/* The set of channels of one pool, and what waits on them. */
-typedef struct wpool__xport wpool__xport_t;
-/* One channel to one peer. */
-typedef struct wpool__chan wpool__chan_t;
+/* The contract is public (wpool_transport.h) so that a transport can live
+   outside the library; inside it keeps its internal names. */
+typedef wpool_seg_t wpool__seg_t;
+typedef wpool_xport_t wpool__xport_t;
+typedef wpool_chan_t wpool__chan_t;
+typedef wpool_chan_ev_t wpool__chan_ev_t;
+typedef wpool_xport_cfg_t wpool__xport_cfg_t;
+typedef wpool_chan_ops_t wpool__chan_ops_t;
 
 enum {
-  WPOOL__CH_READ = 1,  /* recv() may have bytes (or the end of input) */
-  WPOOL__CH_WRITE = 2, /* send() may take bytes (or report a failure) */
-  WPOOL__CH_GONE = 4   /* the peer has ended: reported once */
+  WPOOL__CH_READ = WPOOL_CH_READ,
+  WPOOL__CH_WRITE = WPOOL_CH_WRITE,
+  WPOOL__CH_GONE = WPOOL_CH_GONE
 };
-
-typedef struct wpool__chan_ev {
-  void *data; /* the channel's owner, as given to open() */
-  int what;   /* WPOOL__CH_* bits */
-} wpool__chan_ev_t;
-
-typedef struct wpool__xport_cfg {
-  int method;        /* WPOOL_FORK or WPOOL_SPAWN */
-  int nslots;        /* at most this many channels open at once */
-  const char *token; /* the pool's secret, for the peer's environment */
-} wpool__xport_cfg_t;
-
-typedef struct wpool__chan_ops {
-  const char *name;
-  /* Set up and tear down the set. init runs before the pool has a thread
-     of its own (a fork server is forked there); fini after its I/O thread
-     has ended, and also closes any channel still open. */
-  int (*init)(wpool__xport_t **x, const wpool__xport_cfg_t *cfg, char **errmsg);
-  void (*fini)(wpool__xport_t *x);
-  /* Make a blocked or the next wait() return soon. Any thread. */
-  void (*wake)(wpool__xport_t *x);
-  /* Start a peer and open a channel to it. data comes back in its events;
-   *peer names it in messages (a pid). May take a while. */
-  int (*open)(wpool__xport_t *x, void *data, wpool__chan_t **ch, long *peer,
-              char **errmsg);
-  /* Send from the pieces without blocking: bytes taken (0: none now, wait
-     for WRITE), or -1 when the channel cannot send any more. Bytes taken
-     belong to the channel: the pieces need to stay valid only during the
-     call. */
-  long (*send)(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n);
-  /* Receive without blocking: bytes stored (0: none now, wait for READ),
-     or -1 at the end of input or when the channel broke. */
-  long (*recv)(wpool__chan_t *ch, void *dst, size_t room);
-  /* Which events the owner wants from the next wait(): WPOOL__CH_READ and
-     WPOOL__CH_WRITE bits. GONE is always reported. */
-  void (*want)(wpool__chan_t *ch, int what);
-  /* Make the peer end now, without waiting for it: GONE follows. Only
-     through a handle that cannot name another peer (no recycled pid). */
-  void (*stop)(wpool__chan_t *ch);
-  /* After GONE: describe how the peer ended in why ("killed by signal 9
-     (SIGKILL)"), release the channel. Never blocks for long. */
-  void (*close)(wpool__chan_t *ch, char *why, size_t cap);
-  /* Wait up to timeout_ms (-1: no limit) for events or a wake-up; store up
-     to max of them in ev and return how many. */
-  int (*wait)(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev, int max);
-} wpool__chan_ops_t;
 
 /* The platform's process channel (src/posix/procos.c, src/win32/procos.c). */
 extern const wpool__chan_ops_t wpool__proc_chan;

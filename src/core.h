@@ -167,6 +167,7 @@ struct wpool {
      from a command line alone. */
   char token[WPOOL__TOKEN_LEN + 1];
   uint64_t max_frame;
+  uint64_t ahead_ns; /* work kept queued per process worker; 0: default */
 
   wpool__qnode_t queue; /* batches with chunks never sent */
   wpool__ring_t retry;  /* jobs given back by dead workers: run first */
@@ -176,6 +177,9 @@ struct wpool {
 
   wpool__worker_t **workers;
   const wpool__backend_t *be;
+  /* Process workers: the channel kind (NULL: the platform's process
+     channel); wpool_create_with() sets it. */
+  const struct wpool_chan_ops *kind;
   void *be_state;  /* the OS half's own state */
   wpool__pp_t *pp; /* process workers: the portable I/O state */
 

@@ -5,6 +5,7 @@
  */
 #include "argv.h"
 #include "callbacks.h"
+#include "chan.h"
 #include "fault.h"
 #include "interrupt.h"
 #include "os.h"
@@ -55,7 +56,8 @@ static int check_options(const wpool_options_t *o, char **errmsg) {
   return 0;
 }
 
-int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
+static int create(wpool_t **pool, const wpool_options_t *opts,
+                  const wpool_chan_ops_t *kind, char **errmsg) {
   if (errmsg)
     *errmsg = NULL;
   if (!pool)
@@ -68,6 +70,11 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   int rc = check_options(&o, errmsg);
   if (rc)
     return rc;
+  if (kind && o.method == WPOOL_THREAD) {
+    wpool__set_msg(errmsg, "a channel kind needs process workers, not "
+                           "threads");
+    return WPOOL_EINVAL;
+  }
   if (o.capture_output &&
       (o.method == WPOOL_THREAD || !wpool__os_can_capture())) {
     wpool__set_msg(errmsg, "%s", o.method == WPOOL_THREAD
@@ -128,6 +135,9 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
     p->opt.start_timeout_ms = DEFAULT_START_TIMEOUT_MS;
   p->be = method == WPOOL_THREAD ? &wpool__thread_backend
                                  : &wpool__proc_backend;
+  p->kind = kind;
+  if (kind && kind->ahead_us > 0)
+    p->ahead_ns = (uint64_t)kind->ahead_us * 1000;
   p->init_fn = WPOOL__NO_FN;
   if (o.initializer)
     wpool__registry_index(o.initializer, &p->init_fn);
@@ -146,6 +156,35 @@ int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
   }
   *pool = p;
   return 0;
+}
+
+int wpool_create(wpool_t **pool, const wpool_options_t *opts, char **errmsg) {
+  return create(pool, opts, NULL, errmsg);
+}
+
+int wpool_create_with(wpool_t **pool, const wpool_options_t *opts,
+                      const wpool_chan_ops_t *kind, char **errmsg) {
+  if (!kind) {
+    if (errmsg)
+      *errmsg = NULL;
+    if (pool)
+      *pool = NULL;
+    return WPOOL_EINVAL;
+  }
+  return create(pool, opts, kind, errmsg);
+}
+
+const wpool_chan_ops_t *wpool_process_channel(void) {
+  /* A transport's serving end may use it without ever creating a pool. */
+  wpool__os_once(global_init);
+  return &wpool__proc_chan;
+}
+
+uint64_t wpool_registry_fingerprint(uint32_t *count) {
+  wpool__os_once(global_init);
+  if (count)
+    *count = wpool__registry_count();
+  return wpool__registry_hash();
 }
 
 int wpool_close(wpool_t *p) {

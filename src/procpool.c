@@ -431,6 +431,8 @@ static int add_slots(wpool_t *p, int n) {
 }
 
 static int pb_resize(wpool_t *p, int n) {
+  if (n > p->pp->nslots_init && !p->pp->ops->grows)
+    return WPOOL_ENOTSUP;
   int rc = add_slots(p, p->nworkers);
   if (rc)
     return rc;
@@ -448,7 +450,7 @@ static int pb_start(wpool_t *p, char **errmsg) {
   if (!pp)
     return WPOOL_ENOMEM;
   pp->loop_done = 1; /* until the thread runs */
-  pp->ops = &wpool__proc_chan;
+  pp->ops = p->kind ? p->kind : &wpool__proc_chan;
   p->pp = pp;
   int rc = add_slots(p, p->nworkers);
   if (rc)
@@ -456,6 +458,7 @@ static int pb_start(wpool_t *p, char **errmsg) {
   /* The channels first: a fork server must be forked before this pool has
      a thread of its own. */
   const wpool__xport_cfg_t cfg = {p->method, p->nworkers, p->token};
+  pp->nslots_init = p->nworkers;
   rc = pp->ops->init(&pp->x, &cfg, errmsg);
   if (rc)
     return rc;

@@ -60,6 +60,7 @@ struct wpool__pp {
   int started;        /* every first worker reported ready */
   int start_failures; /* in a row, after start-up */
   int killed;         /* terminate: every worker was told to stop */
+  int nslots_init;    /* the channel set's size at init (ops->grows) */
   wpool__pslot_t **slots; /* nslots of them, each allocated on its own */
   int nslots;
 };

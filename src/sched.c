@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Keep roughly this much work queued on a process worker. */
+/* Keep roughly this much work queued on a process worker, unless the
+   pool's channel kind asks for more (p->ahead_ns). */
 #define DEPTH_BUDGET_NS 2000000u
 #define DEPTH_MAX 256u
 
@@ -139,7 +140,7 @@ int wpool__take(wpool_t *p, wpool__worker_t *w) {
 size_t wpool__depth(wpool_t *p) {
   if (p->ewma_ns == 0)
     return 1; /* nothing measured yet: do not hoard unknown work */
-  uint64_t d = DEPTH_BUDGET_NS / p->ewma_ns;
+  uint64_t d = (p->ahead_ns ? p->ahead_ns : DEPTH_BUDGET_NS) / p->ewma_ns;
   if (d < 1)
     d = 1;
   return d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;

@@ -4,6 +4,9 @@
 #include <string.h>
 
 wpool_method_t wt_method = WPOOL_THREAD;
+const char *wt_transport;
+int (*wt_create_fn)(wpool_t **pool, const wpool_options_t *opts,
+                    char **errmsg) = wpool_create;
 
 /* Tests run one at a time, on the main thread: no lock needed. */
 static const char *skip_reason;
@@ -47,7 +50,7 @@ void wt_options(wpool_options_t *o, int processes) {
 
 int wt_create(wpool_t **pool, const wpool_options_t *o) {
   char *msg = NULL;
-  int rc = wpool_create(pool, o, &msg);
+  int rc = wt_create_fn(pool, o, &msg);
   if (rc != 0)
     fprintf(stderr, "\n  wpool_create(%s): %s: %s\n",
             wt_method_name(o ? o->method : WPOOL_DEFAULT), wpool_err_name(rc),

@@ -60,6 +60,20 @@ extern wpool_method_t wt_method;
 
 int wt_parse_method(const char *s, wpool_method_t *m);
 const char *wt_method_name(wpool_method_t m);
+/* The transport under test: NULL for local workers, "mpi" when the suites
+   run over the MPI component (wpool_mpi_tests, under mpiexec), where
+   wt_create() and wt_pool() make MPI pools. */
+extern const char *wt_transport;
+extern int (*wt_create_fn)(wpool_t **pool, const wpool_options_t *opts,
+                           char **errmsg);
+/* WT_SKIP(why) when the workers are not local processes of this program
+   (a test about the pool process's own signals, limits or death). */
+#define WT_SKIP_REMOTE(why)                                                    \
+  do {                                                                         \
+    if (wt_transport)                                                          \
+      WT_SKIP(why);                                                            \
+  } while (0)
+
 /* 1 when workers are processes (fork or spawn). */
 int wt_is_process(void);
 

@@ -16,7 +16,11 @@
 #include "harness.h"
 
 #include <CUnit/CUnit.h>
+#ifdef WT_MPI
+#include "wpool_mpi.h"
+#endif
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* test_hardening.c checks POSIX matters (signals, descriptors, fork);
@@ -34,6 +38,9 @@ extern const wt_suite_t wt_suite_errors, wt_suite_options, wt_suite_registry,
 #ifndef _WIN32
 extern const wt_suite_t wt_suite_posix_lifecycle;
 #endif
+#ifdef WT_MPI
+extern const wt_suite_t wt_suite_mpi;
+#endif
 
 static const wt_suite_t *const suites[] = {
     &wt_suite_errors,    &wt_suite_options,   &wt_suite_registry,
@@ -47,6 +54,9 @@ static const wt_suite_t *const suites[] = {
     &wt_suite_argv,      &wt_suite_resize,    &wt_suite_capture,
 #ifndef _WIN32
     &wt_suite_posix_lifecycle,
+#endif
+#ifdef WT_MPI
+    &wt_suite_mpi,
 #endif
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
@@ -115,7 +125,9 @@ static void on_test_complete(const CU_pTest t, const CU_pSuite s,
 static int add_suite(const wt_suite_t *s, const char *only, int *added) {
   char name[64];
   if (s->per_method)
-    snprintf(name, sizeof name, "%s.%s", s->name, wt_method_name(wt_method));
+    snprintf(name, sizeof name, "%s.%s%s%s", s->name,
+             wt_transport ? wt_transport : "", wt_transport ? "-" : "",
+             wt_method_name(wt_method));
   else
     snprintf(name, sizeof name, "%s", s->name);
   CU_pSuite cs = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
@@ -132,14 +144,37 @@ static int add_suite(const wt_suite_t *s, const char *only, int *added) {
   return 0;
 }
 
+#ifdef WT_MPI
+static int extra_fn(const void *arg, size_t len, wpool_out_t *out) {
+  return wpool_out_set(out, arg, len);
+}
+#endif
+
 int main(int argc, char **argv) {
   /* First, always: a spawned worker re-executes this binary and must be
      caught here before anything else runs. */
+#ifdef WT_MPI
+  /* wpool_mpi_tests: the same suites over the MPI component. Every rank
+     but 0 serves here and never returns. */
+  char *err = NULL;
+  /* The registry_mismatch test makes one rank another program. */
+  if (getenv("WT_MPI_EXTRA_FN"))
+    wpool_register("wt_mpi_extra_fn", extra_fn);
+  int rc = wpool_mpi_init(&argc, &argv, &err);
+  if (rc != 0) {
+    fprintf(stderr, "wpool_mpi_init: %s\n", err ? err : wpool_strerror(rc));
+    wpool_free(err);
+    return 2;
+  }
+  wt_transport = "mpi";
+  wt_create_fn = wpool_mpi_create;
+#else
   int rc = wpool_bootstrap(argc, argv);
   if (rc != 0) {
     fprintf(stderr, "wpool_bootstrap: %s\n", wpool_strerror(rc));
     return 2;
   }
+#endif
   /* Some tests start this program again as a helper (port.h). */
   rc = wt_helper(argc, argv);
   if (rc >= 0)

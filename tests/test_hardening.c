@@ -381,6 +381,8 @@ static void test_spawn_inherits_nothing(void) {
  * none is left. A survivor would hang the test until CTest's timeout.
  */
 static void test_parent_death(void) {
+  WT_SKIP_REMOTE("over MPI the pool's owner is rank 0: its death ends the "
+                 "job (mpiexec), and a forked copy of it cannot own a pool");
   CU_ASSERT_EQUAL_FATAL(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   int report[2];
   CU_ASSERT_EQUAL_FATAL(pipe(report), 0);
@@ -589,6 +591,8 @@ static int passed_fds_ignore_limit(int sv[2]) {
 }
 
 static void test_replacement_start_fails(void) {
+  WT_SKIP_REMOTE("workers start on the serving ranks: this process's "
+                 "limits do not reach them");
   wpool_options_t o;
   wt_options(&o, 1);
   o.maxtasksperchild = 1; /* the one worker goes after its first task */

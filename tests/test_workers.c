@@ -1,10 +1,12 @@
 /*
  * Worker life: the initializer (its argument, once per worker, its failure)
- * and maxtasksperchild recycling. task_ident reports the worker's pid, an id
+ * and maxtasksperchild recycling; pools made through the transport
+ * extension point (wpool_create_with). task_ident reports the worker's pid, an id
  * the initializer drew for the worker, and how often the initializer ran in
  * it; for thread workers the id tells the threads apart.
  */
 #include "harness.h"
+#include "wpool_transport.h"
 
 #include <string.h>
 
@@ -159,7 +161,7 @@ static void test_init_fails(void) {
   char *msg = NULL;
   wt_options(&o, 2);
   o.initializer = init_refuse;
-  int rc = wpool_create(&pool, &o, &msg);
+  int rc = wt_create_fn(&pool, &o, &msg);
   CU_ASSERT_EQUAL(rc, WPOOL_ETASK);
   CU_ASSERT_PTR_NULL(pool);
   CU_ASSERT(wt_contains(msg, "init refused"));
@@ -175,7 +177,38 @@ static void test_init_fails(void) {
   wpool_destroy(pool);
 }
 
+/* The extension point (wpool_transport.h): a pool made with the platform's
+   process channel given from outside works as any other; a kind with
+   thread workers, or no kind, is refused. */
+static void test_create_with_kind(void) {
+  wpool_options_t o;
+  wt_options(&o, 2);
+  wpool_t *pool = (wpool_t *)&o;
+  char *err = NULL;
+  CU_ASSERT_EQUAL(wpool_create_with(&pool, &o, NULL, &err), WPOOL_EINVAL);
+  CU_ASSERT_PTR_NULL(pool);
+  const wpool_chan_ops_t *kind = wpool_process_channel();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(kind);
+  CU_ASSERT_PTR_NOT_NULL(kind->name);
+  int rc = wpool_create_with(&pool, &o, kind, &err);
+  if (!wt_is_process()) {
+    CU_ASSERT_EQUAL(rc, WPOOL_EINVAL);
+    CU_ASSERT_TRUE(wt_contains(err, "process workers"));
+    CU_ASSERT_PTR_NULL(pool);
+    wpool_free(err);
+    return;
+  }
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  wt_assert_squares(pool, 30);
+  wpool_destroy(pool);
+  uint32_t n = 0;
+  CU_ASSERT_EQUAL(wpool_registry_fingerprint(&n),
+                  wpool_registry_fingerprint(NULL));
+  CU_ASSERT_TRUE(n > 0);
+}
+
 static const wt_test_t tests[] = {
+    {"create_with_kind", test_create_with_kind},
     {"maxtasks_one", test_maxtasks_one},
     {"maxtasks_chunks", test_maxtasks_chunks},
     {"init_once_per_worker", test_init_once_per_worker},

@@ -60,7 +60,8 @@ for kind in shared static; do
     -DCMAKE_INSTALL_PREFIX="$prefix" "${extra[@]}" >/dev/null
   cmake --build "$build" -j
   if [ "$kind" = shared ]; then
-    ctest --test-dir "$build" --output-on-failure -j2
+    # The MPI suites ran in the build+test stage already.
+    ctest --test-dir "$build" --output-on-failure -j2 -LE mpi
     ctest --test-dir "$build" -R '^symbols$' -V | sed -n 's/^[0-9]*: //p'
     step "API reference (Doxygen, warnings are errors)"
     cmake --build "$build" --target docs
@@ -90,6 +91,29 @@ for kind in shared static; do
   cc -Wall -Wextra -Werror -o "$work/pc-$kind" tests/consumer/main.c $flags
   LD_LIBRARY_PATH=$(pkg-config --variable=libdir wpool) \
     run_consumer "$work/pc-$kind" "$kind"
+  if [ -f "$prefix/include/wpool_mpi.h" ]; then
+    step "MPI component consumer, find_package(wpool COMPONENTS mpi), $kind"
+    cmake -S tests/consumer_mpi -B "$work/fpm-$kind" \
+      -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+    cmake --build "$work/fpm-$kind"
+    step "MPI component consumer, pkg-config wpool-mpi, $kind"
+    if [ "$kind" = shared ]; then
+      flags=$(pkg-config --cflags --libs wpool-mpi)
+    else
+      flags=$(pkg-config --static --cflags --libs wpool-mpi)
+    fi
+    echo "cc main.c $flags"
+    # shellcheck disable=SC2086
+    cc -Wall -Wextra -Werror -o "$work/pcm-$kind" tests/consumer_mpi/main.c \
+      $flags
+    for bin in "$work/fpm-$kind/consumer_mpi" "$work/pcm-$kind"; do
+      for method in fork spawn; do
+        LD_LIBRARY_PATH=$(pkg-config --variable=libdir wpool) \
+          OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+          timeout 120 mpiexec --oversubscribe -n 3 "$bin" "$method"
+      done
+    done
+  fi
   unset PKG_CONFIG_PATH
 done
 

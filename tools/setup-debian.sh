@@ -3,7 +3,9 @@
 # packages named as arguments (CI adds doxygen for the API reference).
 # Runs apt-get directly as root, through sudo otherwise.
 set -eu
-pkgs="cmake make gcc pkg-config libapr1-dev libcunit1-dev $*"
+# Open MPI: the MPI component (wpool::mpi) and its tests under mpiexec.
+pkgs="cmake make gcc pkg-config libapr1-dev libcunit1-dev openmpi-bin
+libopenmpi-dev $*"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

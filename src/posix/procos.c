@@ -53,7 +53,7 @@ const int wpool__default_method = WPOOL_SPAWN;
 #define IOV_MAX_BATCH 128
 #define FALLBACK_MS 100
 
-struct wpool__chan {
+struct wpool_chan {
   wpool__xport_t *x;
   void *data;
   wpool__proc_t proc;
@@ -64,10 +64,10 @@ struct wpool__chan {
   int reaped;  /* status holds its wait status */
   int lost;    /* it ended, but its status went to someone else */
   int status;
-  struct wpool__chan *next;
+  struct wpool_chan *next;
 };
 
-struct wpool__xport {
+struct wpool_xport {
   int method;
   const char *token;
   int wake_r, wake_w;
@@ -408,4 +408,4 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 
 const wpool__chan_ops_t wpool__proc_chan = {
     "posix-process", x_init, x_fini, x_wake,  x_open, c_send,
-    c_recv,          c_want, c_stop, c_close, x_wait};
+    c_recv,          c_want, c_stop, c_close, x_wait, 0, 1};

@@ -52,7 +52,7 @@
 #define CLOSE_WAIT_MS 5000u
 #define DRAIN_MS 10000u
 
-struct wpool__chan {
+struct wpool_chan {
   wpool__xport_t *x;
   void *data;
   wpool__wproc_t w;
@@ -72,11 +72,11 @@ struct wpool__chan {
   ULONGLONG kill_at;         /* stop() after a broken pipe: kill then */
   uint8_t *wbuf;
   size_t wcap;
-  struct wpool__chan *next; /* in the open or the orphan list */
+  struct wpool_chan *next; /* in the open or the orphan list */
   uint8_t rbuf[READ_SIZE];
 };
 
-struct wpool__xport {
+struct wpool_xport {
   HANDLE port;
   const char *token;
   volatile LONG wake_pending;
@@ -454,5 +454,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 }
 
 const wpool__chan_ops_t wpool__proc_chan = {
-    "win32-process", x_init, x_fini, x_wake,  x_open, c_send,
-    c_recv,          c_want, c_stop, c_close, x_wait};
+    "win32-process", x_init, x_fini,  x_wake,  x_open, c_send,
+    c_recv,          c_want, c_stop,  c_close, x_wait, 0, 1};
