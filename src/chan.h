@@ -21,6 +21,7 @@
 #define WPOOL_CHAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A piece of memory to send; a frame goes out as one or more of them. */
 typedef struct wpool__seg {
@@ -66,8 +67,12 @@ typedef struct wpool__chan_ops {
   /* Send from the pieces without blocking: bytes taken (0: none now, wait
      for WRITE), or -1 when the channel cannot send any more. Bytes taken
      belong to the channel: the pieces need to stay valid only during the
-     call. */
-  long (*send)(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n);
+     call. The nh handles (a shared buffer's descriptors) go with the first
+     byte taken, so that the peer has them before it reads that byte; when
+     no byte is taken they are not sent. A kind that cannot pass handles
+     returns -1 when nh > 0. */
+  long (*send)(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n,
+               const intptr_t *handles, size_t nh);
   /* Receive without blocking: bytes stored (0: none now, wait for READ),
      or -1 at the end of input or when the channel broke. */
   long (*recv)(wpool__chan_t *ch, void *dst, size_t room);

@@ -81,6 +81,12 @@ struct wpool__batch {
      may still write keeps its chunk until it answers or is reaped. */
   uint8_t *out;
   long timeout_ms; /* time limit of one item; 0 = none */
+  /* Shared buffers holding the items and the outputs (then items and out
+     point into this process's mappings), and the TASK flags that say so
+     (proto.h): the process backend sends a descriptor instead of the
+     bytes. NULL and 0 for everything else. */
+  struct wpool_shm *shm_in, *shm_out;
+  uint16_t frame_flags;
 };
 
 enum wpool__wstate {

@@ -7,6 +7,8 @@
  */
 #include "procpool.h"
 #include "registry.h"
+#include "scheduler.h"
+#include "shm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -92,7 +94,11 @@ static int on_header(void *ctx, const wpool__frame_t *f, uint8_t **fixed,
   const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   if (f->job != j->seq || f->count != j->hdr.count || f->osize != j->hdr.osize)
     return refuse(s, "result does not match the task it answers");
-  size_t flen = (size_t)f->count * f->osize;
+  /* Outputs that a worker wrote into a shared buffer are not in the
+     frame: only their failure records are. */
+  size_t flen = (j->hdr.flags & WPOOL__FL_SHM_OUT)
+                    ? 0
+                    : (size_t)f->count * f->osize;
   if (f->len < flen)
     return refuse(s, "result shorter than its outputs");
   /* A fixed map's outputs go straight into the caller's array. Those of a
@@ -208,9 +214,44 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
     s->dead = 1; /* out of memory: a failed start */
 }
 
-size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max) {
+static int shm_job(const wpool__job_t *j) {
+  return (j->hdr.flags & (WPOOL__FL_SHM_IN | WPOOL__FL_SHM_OUT)) != 0;
+}
+
+/* The bytes of job j's frame after its header. */
+static size_t wire_len(const wpool__job_t *j) {
+  return shm_job(j) ? WPOOL__SHM_DESC_SIZE : j->plen;
+}
+
+/* Lay out shared-memory job j's frame in s->shm_wire and give the handles
+   it needs: offsets into the buffers are where the scheduler cut its items
+   and where its first item's output slot is. */
+static size_t shm_frame(wpool__pslot_t *s, const wpool__job_t *j,
+                        intptr_t *handles) {
+  const wpool__batch_t *b = j->batch;
+  size_t nh = 0;
+  s->shm_wire.hdr = j->hdr;
+  s->shm_wire.hdr.len = WPOOL__SHM_DESC_SIZE;
+  memset(&s->shm_wire.desc, 0, sizeof s->shm_wire.desc);
+  if (j->hdr.flags & WPOOL__FL_SHM_IN) {
+    s->shm_wire.desc.in_off = (uint64_t)(j->payload - b->shm_in->base);
+    s->shm_wire.desc.in_len = j->plen;
+    handles[nh++] = b->shm_in->handle;
+  }
+  if (j->hdr.flags & WPOOL__FL_SHM_OUT) {
+    const uint8_t *out = b->out + wpool__job_first_item(j) * b->osize;
+    s->shm_wire.desc.out_off = (uint64_t)(out - b->shm_out->base);
+    s->shm_wire.desc.out_len = (uint64_t)j->hdr.count * b->osize;
+    handles[nh++] = b->shm_out->handle;
+  }
+  return nh;
+}
+
+size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
+                          intptr_t *handles, size_t *nh) {
   const wpool__worker_t *w = s->w;
   size_t n = 0;
+  *nh = 0;
   if (!s->ch || s->dead || s->wbroken)
     return 0;
   if (s->ctl_off < s->ctl.len && n < max) {
@@ -220,6 +261,23 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max) {
   size_t off = s->off;
   for (size_t k = s->sent; k < w->fifo.len && n + 2 <= max; k++) {
     const wpool__job_t *j = wpool__ring_at(&w->fifo, k);
+    if (shm_job(j)) {
+      /* Its handles go with its first byte, and s->shm_wire holds one
+         frame: it leads a send of its own (what follows may join it). */
+      if (n > 0 && (off == 0 || k != s->sent))
+        break;
+      intptr_t mine[2];
+      size_t c = shm_frame(s, j, mine);
+      if (off == 0) {
+        memcpy(handles, mine, c * sizeof *mine);
+        *nh = c;
+      }
+      seg[n].base = (const uint8_t *)&s->shm_wire + off;
+      seg[n++].len = WPOOL__FRAME_SIZE + WPOOL__SHM_DESC_SIZE - off;
+      off = 0;
+      /* One descriptor at a time: the next one goes in the next send. */
+      break;
+    }
     if (off < WPOOL__FRAME_SIZE) {
       seg[n].base = (const uint8_t *)&j->hdr + off;
       seg[n++].len = WPOOL__FRAME_SIZE - off;
@@ -259,7 +317,7 @@ void wpool__pp_wrote(wpool__pslot_t *s, size_t n) {
   int exit_next = s->sent == w->fifo.len;
   while (n && s->sent < w->fifo.len) {
     const wpool__job_t *j = wpool__ring_at(&w->fifo, s->sent);
-    size_t rest = WPOOL__FRAME_SIZE + j->plen - s->off;
+    size_t rest = WPOOL__FRAME_SIZE + wire_len(j) - s->off;
     if (n >= rest) {
       n -= rest;
       s->sent++;

@@ -8,6 +8,7 @@
 #include "faillog.h"
 #include "registry.h"
 #include "scheduler.h"
+#include "shm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,9 @@ static void maybe_free(wpool_t *p, wpool_result_t *r) {
   wpool__buf_free(&r->tail);
   wpool__faillog_free(&r->fails);
   free(r->msg);
+  /* The caller may read a map's outputs through the result until now. */
+  wpool__shm_unref(r->batch.shm_in);
+  wpool__shm_unref(r->batch.shm_out);
   r->magic = RESULT_DEAD;
   free(r);
   p->refs--;
@@ -229,6 +233,8 @@ static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
   wpool__mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
     wpool__mutex_unlock(p->lock);
+    wpool__shm_unref(r->batch.shm_in);
+    wpool__shm_unref(r->batch.shm_out);
     free(r);
     return WPOOL_ECLOSED;
   }
@@ -352,6 +358,129 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   r->len = n * out_size;
   r->data = out;
   return submit(p, r, call, result);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Shared buffers: the same results, with items and outputs in a buffer    */
+
+/* The batch names a buffer: it holds it until the result is freed. */
+static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
+  wpool__shm_ref(s);
+  *slot = s;
+}
+
+static int apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
+                     const wpool_call_t *call, wpool_result_t **result,
+                     char **errmsg) {
+  uint32_t fi;
+  long limit;
+  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  if (rc == 0)
+    rc = wpool__slice_check(arg, "argument", errmsg);
+  if (rc)
+    return rc;
+  wpool_result_t *r = result_new(p, 0);
+  if (!r)
+    return WPOOL_ENOMEM;
+  wpool__batch_t *b = &r->batch;
+  b->fn = fi;
+  /* One item of any length (WHOLE): no frame carries it. */
+  b->items = arg->shm->base + arg->offset;
+  b->items_len = arg->len;
+  b->n = 1;
+  b->chunksize = 1;
+  b->nchunks = 1;
+  b->timeout_ms = limit;
+  b->frame_flags = WPOOL__FL_SHM_IN | WPOOL__FL_WHOLE;
+  hold(&b->shm_in, arg->shm);
+  return submit(p, r, call, result);
+}
+
+int wpool_apply_shm_async(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
+                          const wpool_call_t *call, wpool_result_t **result) {
+  return apply_shm(p, fn, arg, call, result, NULL);
+}
+
+static int map_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *in,
+                   size_t item_size, const wpool_slice_t *out,
+                   size_t out_size, size_t chunksize, const wpool_call_t *call,
+                   wpool_result_t **result, char **errmsg) {
+  uint32_t fi;
+  long limit;
+  int rc = wpool__check_call(p, fn, call, &fi, &limit);
+  if (rc == 0)
+    rc = wpool__slice_check(in, "input", errmsg);
+  if (rc == 0)
+    rc = wpool__slice_check(out, "output", errmsg);
+  if (rc)
+    return rc;
+  if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
+      out_size > UINT32_MAX) {
+    wpool__set_msg(errmsg, "item and output sizes must be 1 byte to 4 GiB");
+    return WPOOL_EINVAL;
+  }
+  size_t n = in->len / item_size;
+  if (in->len % item_size) {
+    wpool__set_msg(errmsg,
+                   "the input slice's %zu bytes are not a whole number of "
+                   "%zu-byte items",
+                   in->len, item_size);
+    return WPOOL_EINVAL;
+  }
+  if (n > out->len / out_size) {
+    wpool__set_msg(errmsg,
+                   "the output slice's %zu bytes cannot hold %zu outputs of "
+                   "%zu bytes",
+                   out->len, n, out_size);
+    return WPOOL_EINVAL;
+  }
+  /* Workers write outputs while other workers read items: the two ranges
+     must not share a byte. */
+  if (in->shm == out->shm && n &&
+      in->offset < out->offset + n * out_size &&
+      out->offset < in->offset + in->len) {
+    wpool__set_msg(errmsg, "the input and output slices overlap");
+    return WPOOL_EINVAL;
+  }
+  /* No frame carries the items or the outputs: only the chunk's count is
+     limited (a 32-bit field). */
+  size_t cs = chunksize;
+  if (cs == 0) {
+    size_t div = 4 * (size_t)p->nworkers;
+    cs = n / div + (n % div != 0);
+  }
+  if (cs == 0)
+    cs = 1;
+  if (cs > UINT32_MAX)
+    cs = UINT32_MAX;
+  wpool_result_t *r = result_new(p, 0);
+  if (!r)
+    return WPOOL_ENOMEM;
+  r->is_map = 1;
+  wpool__batch_t *b = &r->batch;
+  b->fn = fi;
+  b->isize = (uint32_t)item_size;
+  b->osize = (uint32_t)out_size;
+  b->items = in->shm->base + in->offset;
+  b->n = n;
+  b->chunksize = cs;
+  b->nchunks = n / cs + (n % cs != 0);
+  b->out = out->shm->base + out->offset;
+  b->timeout_ms = limit;
+  b->frame_flags = WPOOL__FL_SHM_IN | WPOOL__FL_SHM_OUT;
+  hold(&b->shm_in, in->shm);
+  hold(&b->shm_out, out->shm);
+  r->len = n * out_size;
+  r->data = b->out;
+  return submit(p, r, call, result);
+}
+
+int wpool_map_shm_async(wpool_t *p, wpool_fn fn, const wpool_slice_t *in,
+                        size_t item_size, const wpool_slice_t *out,
+                        size_t out_size, size_t chunksize,
+                        const wpool_call_t *call, wpool_result_t **result) {
+  return map_shm(p, fn, in, item_size, out, out_size, chunksize, call, result,
+                 NULL);
 }
 
 /* A handle the caller may still use: not NULL, not freed. */
@@ -509,6 +638,9 @@ static void refusal_message(wpool_t *p, int rc, char **errmsg, size_t arg,
                            "wpool_terminate was called): create another");
 }
 
+static int finish_apply(wpool_result_t *r, void **out, size_t *out_len,
+                        char **errmsg);
+
 static void take_message(wpool_result_t *r, char **errmsg) {
   if (!errmsg)
     return;
@@ -535,9 +667,16 @@ int wpool_apply(wpool_t *p, wpool_fn fn, const void *arg, size_t arg_len,
     refusal_message(p, rc, errmsg, arg_len, 0);
     return rc;
   }
+  return finish_apply(r, out, out_len, errmsg);
+}
+
+/* Wait for an apply's result r, hand its output and message over, free
+   it. */
+static int finish_apply(wpool_result_t *r, void **out, size_t *out_len,
+                        char **errmsg) {
   const void *data;
   size_t len;
-  rc = wpool_result_get(r, WPOOL_FOREVER, &data, &len);
+  int rc = wpool_result_get(r, WPOOL_FOREVER, &data, &len);
   if (rc == 0 && out && len) {
     *out = malloc(len);
     if (*out)
@@ -562,6 +701,43 @@ int wpool_map(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                            chunksize, NULL, NULL, NULL, &r);
   if (rc) {
     refusal_message(p, rc, errmsg, item_size, out_size);
+    return rc;
+  }
+  rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
+  take_message(r, errmsg);
+  wpool_result_free(r);
+  return rc;
+}
+
+int wpool_apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
+                    void **out, size_t *out_len, char **errmsg) {
+  if (out)
+    *out = NULL;
+  if (out_len)
+    *out_len = 0;
+  if (errmsg)
+    *errmsg = NULL;
+  wpool_result_t *r;
+  int rc = apply_shm(p, fn, arg, NULL, &r, errmsg);
+  if (rc) {
+    if (errmsg && !*errmsg)
+      refusal_message(p, rc, errmsg, arg ? arg->len : 0, 0);
+    return rc;
+  }
+  return finish_apply(r, out, out_len, errmsg);
+}
+
+int wpool_map_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *in,
+                  size_t item_size, const wpool_slice_t *out,
+                  size_t out_size, size_t chunksize, char **errmsg) {
+  if (errmsg)
+    *errmsg = NULL;
+  wpool_result_t *r;
+  int rc = map_shm(p, fn, in, item_size, out, out_size, chunksize, NULL, &r,
+                   errmsg);
+  if (rc) {
+    if (errmsg && !*errmsg)
+      refusal_message(p, rc, errmsg, item_size, out_size);
     return rc;
   }
   rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);

@@ -18,6 +18,7 @@ typedef struct wpool__chunk_in {
   const uint8_t *items;
   size_t items_len;
   uint64_t max_frame;
+  int whole; /* isize 0: items_len bytes are one item, not records */
 } wpool__chunk_in_t;
 
 typedef struct wpool__chunk_out {

@@ -260,8 +260,12 @@ static void start_read(wpool__chan_t *ch) {
   }
 }
 
-static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n) {
-  if (ch->werr)
+static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n,
+                   const intptr_t *handles, size_t nh) {
+  /* No shared buffers on Windows yet (wpool_shm_alloc says WPOOL_ENOTSUP),
+     so no task ever comes with handles. */
+  (void)handles;
+  if (ch->werr || nh)
     return -1;
   if (ch->writing)
     return 0;
