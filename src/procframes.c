@@ -247,6 +247,26 @@ static size_t shm_frame(wpool__pslot_t *s, const wpool__job_t *j,
   return nh;
 }
 
+/* Shared-memory tasks sent to one worker and not yet answered, at most:
+   each has its handles in flight or open in the worker, and the system
+   bounds the descriptors in flight per user (about RLIMIT_NOFILE), past
+   which a send fails. Four keep a worker busy while it answers. */
+#define SHM_AHEAD_MAX 4
+
+/* May the next unsent job of s go? A shared-memory one waits while
+   SHM_AHEAD_MAX others are unanswered; one partly sent always may. */
+static int next_may_go(const wpool__pslot_t *s) {
+  const wpool__worker_t *w = s->w;
+  if (s->sent >= w->fifo.len)
+    return 0;
+  if (s->off || !shm_job(wpool__ring_at(&w->fifo, s->sent)))
+    return 1;
+  size_t held = 0;
+  for (size_t k = 0; k < s->sent; k++)
+    held += shm_job(wpool__ring_at(&w->fifo, k));
+  return held < SHM_AHEAD_MAX;
+}
+
 size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
                           intptr_t *handles, size_t *nh) {
   const wpool__worker_t *w = s->w;
@@ -263,8 +283,8 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
     const wpool__job_t *j = wpool__ring_at(&w->fifo, k);
     if (shm_job(j)) {
       /* Its handles go with its first byte, and s->shm_wire holds one
-         frame: it leads a send of its own (what follows may join it). */
-      if (n > 0 && (off == 0 || k != s->sent))
+         frame: it leads a send of its own. */
+      if ((n > 0 && (off == 0 || k != s->sent)) || !next_may_go(s))
         break;
       intptr_t mine[2];
       size_t c = shm_frame(s, j, mine);
@@ -302,7 +322,7 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
 
 int wpool__pp_wants_write(const wpool__pslot_t *s) {
   return s->ch && !s->dead && !s->wbroken &&
-         (s->ctl_off < s->ctl.len || s->sent < s->w->fifo.len ||
+         (s->ctl_off < s->ctl.len || next_may_go(s) ||
           (s->exit_pending && s->exit_off < WPOOL__FRAME_SIZE));
 }
 

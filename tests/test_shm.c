@@ -251,6 +251,35 @@ static void outputs_in_slots(void) {
   wpool_shm_free(shm);
 }
 
+/* Many small items, one per chunk: the pool sends tasks ahead of a
+   worker, and a worker holds only a few buffers' handles at a time; every
+   output lands in its slot. */
+static void many_small_items(void) {
+  enum { N = 5000 };
+  wpool_shm_t *in, *out;
+  NEED_SHM(in, N * 8);
+  CU_ASSERT_EQUAL_FATAL(wpool_shm_alloc(N * 8, &out), 0);
+  uint64_t *w = wpool_shm_ptr(in);
+  for (int i = 0; i < N; i++)
+    w[i] = (uint64_t)i * 7 + 1;
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_slice_t sin = wpool_slice(in, 0, N * 8);
+  wpool_slice_t sout = wpool_slice(out, 0, N * 8);
+  CU_ASSERT_EQUAL(wpool_map_shm(pool, shm_sum, &sin, 8, &sout, 8, 1, NULL),
+                  0);
+  const uint64_t *o = wpool_shm_ptr(out);
+  int bad = 0;
+  for (int i = 0; i < N; i++)
+    bad += o[i] != (uint64_t)i * 7 + 1;
+  CU_ASSERT_EQUAL(bad, 0);
+  /* Ordinary work in between and after goes as before. */
+  wt_assert_squares(pool, 50);
+  wpool_destroy(pool);
+  wpool_shm_free(in);
+  wpool_shm_free(out);
+}
+
 /* A task that writes into its input dies alone (process workers map inputs
    read-only): its item fails with WPOOL_EWORKER, the others succeed, and
    the caller's data is unchanged. */
@@ -512,6 +541,7 @@ static const wt_test_t tests[] = {
     {"map_large_array", map_large_array},
     {"apply_slices", apply_slices},
     {"outputs_in_slots", outputs_in_slots},
+    {"many_small_items", many_small_items},
     {"readonly_input", readonly_input},
     {"bad_slices", bad_slices},
     {"free_while_running", free_while_running},
