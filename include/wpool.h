@@ -666,14 +666,16 @@ WPOOL_EXTERN void wpool_result_free(wpool_result_t *result);
  * outputs may go straight into another slice, each item in its own slot.
  *
  * - Process workers (fork and spawn) map an input read-only: a task that
- *   writes into its input is killed by the system (SIGSEGV) and fails alone
+ *   writes into its input is killed by the system (SIGSEGV; an access
+ *   violation on Windows) and fails alone
  *   with WPOOL_EWORKER; the pool goes on. A worker maps only the pages that
  *   hold its chunk's items and output slots, so protection is per page:
  *   slots that share a page with another chunk's can be written by either.
  *   Thread workers see the caller's own mapping and cannot be protected.
  * - The memory is anonymous and passed as a handle, never by a name: a
  *   sealed memfd on Linux (POSIX shm_open() unlinked at once where memfd is
- *   missing), sent to process workers over their task socket (SCM_RIGHTS).
+ *   missing), sent to process workers over their task socket (SCM_RIGHTS);
+ *   on Windows, see below.
  *   Nothing is ever left in /dev/shm or the file system, whoever is killed.
  * - A buffer is reference-counted: wpool_shm_free() drops the caller's
  *   reference, and the memory goes when no submitted call uses it any
@@ -682,7 +684,10 @@ WPOOL_EXTERN void wpool_result_free(wpool_result_t *result);
  * - A buffer is not inherited by the program's own fork() children (it is
  *   marked so on Linux, so that a process forked later cannot keep gigabytes
  *   alive); pass it to a pool instead.
- * - Windows: not yet; wpool_shm_alloc() returns WPOOL_ENOTSUP.
+ * - Windows: an unnamed file mapping (paging-file backed), duplicated into
+ *   each worker for the task that needs it, read-only for an input (a task
+ *   that writes into one fails with an access violation). Its whole size
+ *   is committed when it is allocated.
  *
  * The functions are thread-safe; a buffer may serve several pools at once.
  */
@@ -699,8 +704,7 @@ typedef struct wpool_slice {
  * Allocate a shared buffer of size bytes (zero-filled) and store its handle
  * in *shm. Only the pages that are touched take memory. Returns 0,
  * WPOOL_EINVAL (shm NULL or size 0), WPOOL_ENOMEM, WPOOL_ESYS (the system
- * refused the memory: a limit, or no shared-memory support) or
- * WPOOL_ENOTSUP (Windows, for now).
+ * refused the memory: a limit, or no shared-memory support).
  */
 WPOOL_EXTERN int wpool_shm_alloc(size_t size, wpool_shm_t **shm);
 

@@ -73,6 +73,11 @@ typedef struct wpool__chan_ops {
      returns -1 when nh > 0. */
   long (*send)(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n,
                const intptr_t *handles, size_t nh);
+  /* Make handle h (a shared buffer's) usable by ch's peer, read-only
+     unless writable, and give in *peer_h the value the peer knows it by;
+     the peer closes it. 0, or -1. NULL in a kind whose send() carries
+     handles instead (a kind has one way or the other). */
+  int (*lend)(wpool__chan_t *ch, intptr_t h, int writable, uint64_t *peer_h);
   /* Receive without blocking: bytes stored (0: none now, wait for READ),
      or -1 at the end of input or when the channel broke. */
   long (*recv)(wpool__chan_t *ch, void *dst, size_t room);

@@ -224,27 +224,54 @@ static size_t wire_len(const wpool__job_t *j) {
 }
 
 /* Lay out shared-memory job j's frame in s->shm_wire and give the handles
-   it needs: offsets into the buffers are where the scheduler cut its items
-   and where its first item's output slot is. */
-static size_t shm_frame(wpool__pslot_t *s, const wpool__job_t *j,
-                        intptr_t *handles) {
+   that must travel with it (none where the channel lends them instead);
+   -1 when a handle could not be lent. Offsets into the buffers are where
+   the scheduler cut its items and where its first item's output slot is. */
+static int shm_frame(wpool__pslot_t *s, const wpool__job_t *j,
+                     intptr_t *handles, size_t *nh) {
   const wpool__batch_t *b = j->batch;
-  size_t nh = 0;
+  const wpool__chan_ops_t *ops = s->pool->pp->ops;
+  wpool__shm_desc_t *d = &s->shm_wire.desc;
+  intptr_t h[2];
+  int writable[2];
+  size_t n = 0;
   s->shm_wire.hdr = j->hdr;
   s->shm_wire.hdr.len = WPOOL__SHM_DESC_SIZE;
-  memset(&s->shm_wire.desc, 0, sizeof s->shm_wire.desc);
+  memset(d, 0, sizeof *d);
   if (j->hdr.flags & WPOOL__FL_SHM_IN) {
-    s->shm_wire.desc.in_off = (uint64_t)(j->payload - b->shm_in->base);
-    s->shm_wire.desc.in_len = j->plen;
-    handles[nh++] = b->shm_in->handle;
+    d->in_off = (uint64_t)(j->payload - b->shm_in->base);
+    d->in_len = j->plen;
+    writable[n] = 0;
+    h[n++] = b->shm_in->handle;
   }
   if (j->hdr.flags & WPOOL__FL_SHM_OUT) {
     const uint8_t *out = b->out + wpool__job_first_item(j) * b->osize;
-    s->shm_wire.desc.out_off = (uint64_t)(out - b->shm_out->base);
-    s->shm_wire.desc.out_len = (uint64_t)j->hdr.count * b->osize;
-    handles[nh++] = b->shm_out->handle;
+    d->out_off = (uint64_t)(out - b->shm_out->base);
+    d->out_len = (uint64_t)j->hdr.count * b->osize;
+    writable[n] = 1;
+    h[n++] = b->shm_out->handle;
   }
-  return nh;
+  *nh = 0;
+  if (ops->lend) {
+    if (s->lent_seq != j->seq) {
+      for (size_t k = 0; k < n; k++)
+        if (ops->lend(s->ch, h[k], writable[k], &s->lent[k]))
+          return -1;
+      s->lent_seq = j->seq;
+    }
+  } else {
+    for (size_t k = 0; k < n; k++) {
+      handles[k] = h[k];
+      s->lent[k] = (uint64_t)h[k];
+    }
+    *nh = n;
+  }
+  size_t k = 0;
+  if (j->hdr.flags & WPOOL__FL_SHM_IN)
+    d->in_h = s->lent[k++];
+  if (j->hdr.flags & WPOOL__FL_SHM_OUT)
+    d->out_h = s->lent[k];
+  return 0;
 }
 
 /* Shared-memory tasks sent to one worker and not yet answered, at most:
@@ -287,7 +314,16 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
       if ((n > 0 && (off == 0 || k != s->sent)) || !next_may_go(s))
         break;
       intptr_t mine[2];
-      size_t c = shm_frame(s, j, mine);
+      size_t c;
+      if (shm_frame(s, j, mine, &c)) {
+        if (!s->err_code) {
+          s->err_code = WPOOL_ESYS;
+          snprintf(s->err_msg, sizeof s->err_msg,
+                   "could not be lent a shared buffer");
+        }
+        s->dead = 1;
+        return 0;
+      }
       if (off == 0) {
         memcpy(handles, mine, c * sizeof *mine);
         *nh = c;

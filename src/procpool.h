@@ -54,6 +54,11 @@ typedef struct wpool__pslot {
     wpool__frame_t hdr;
     wpool__shm_desc_t desc;
   } shm_wire;
+  /* Where the channel lends handles (chan.h): the job (its seq) whose
+     handles the worker was given, and their values there, so that a frame
+     sent in several pieces lends them once. */
+  uint64_t lent_seq;
+  uint64_t lent[2];
 } wpool__pslot_t;
 
 /* The backend's state (p->pp). */

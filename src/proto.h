@@ -38,7 +38,8 @@ enum wpool__frame_type {
  * in_len bytes. With WPOOL__FL_SHM_OUT (fixed outputs only) the outputs go
  * to [out_off, out_off + count * osize) of the buffer whose handle came
  * next, and the RESULT carries only the failure records. The handles travel
- * with the frame's first byte (chan.h), input first. A RESULT carries no
+ * with the frame's first byte (chan.h), input first, or are lent to the
+ * worker beforehand and named in the descriptor. A RESULT carries no
  * offset: the parent alone decides where a worker writes, so nothing a
  * worker returns needs checking against a buffer's bounds.
  */
@@ -47,10 +48,14 @@ enum {
   WPOOL__FL_SHM_OUT = 2,
   WPOOL__FL_WHOLE = 4
 };
-#define WPOOL__SHM_DESC_SIZE 32u
+#define WPOOL__SHM_DESC_SIZE 48u
 typedef struct wpool__shm_desc {
   uint64_t in_off, in_len;
   uint64_t out_off, out_len;
+  /* The buffers' handles as the worker knows them, where the channel lends
+     them (Windows); where they travel with the frame (POSIX), the parent's
+     own values, unused. */
+  uint64_t in_h, out_h;
 } wpool__shm_desc_t;
 
 /*

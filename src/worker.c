@@ -111,9 +111,10 @@ static int shm_open_task(const wpool__worker_os_t *os, const wpool__frame_t *t,
   if (t->len != WPOOL__SHM_DESC_SIZE)
     return -1;
   memcpy(&d, payload, sizeof d);
-  if ((t->flags & WPOOL__FL_SHM_IN) && os->take_handle(&s->hin) == 0)
+  if ((t->flags & WPOOL__FL_SHM_IN) && os->take_handle(d.in_h, &s->hin) == 0)
     s->has_in = 1;
-  if ((t->flags & WPOOL__FL_SHM_OUT) && os->take_handle(&s->hout) == 0)
+  if ((t->flags & WPOOL__FL_SHM_OUT) &&
+      os->take_handle(d.out_h, &s->hout) == 0)
     s->has_out = 1;
   int bad = ((t->flags & WPOOL__FL_SHM_IN) && !s->has_in) ||
             ((t->flags & WPOOL__FL_SHM_OUT) && !s->has_out);

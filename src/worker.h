@@ -37,9 +37,11 @@ typedef struct wpool__worker_os {
   uint32_t (*rss_kib)(void);
   /* Nanoseconds of a clock that never steps, to time each chunk. */
   uint64_t (*now_ns)(void);
-  /* The oldest handle that arrived with the task channel's bytes and was
-     not taken yet: 0, or -1 when there is none. The caller closes it. */
-  int (*take_handle)(intptr_t *h);
+  /* The handle of a shared buffer that the parent named sent: where
+     handles arrive with the task channel's bytes (POSIX), the oldest one
+     not taken yet, whatever sent says; where they are lent (Windows),
+     sent itself. 0, or -1 when there is none. The caller closes it. */
+  int (*take_handle)(uint64_t sent, intptr_t *h);
   void (*close_handle)(intptr_t h);
   /* Map the pages of shared buffer h that hold [off, off + len), read-only
      unless writable: 0 or -1. */
@@ -75,7 +77,7 @@ int wpool__os_write_all(intptr_t h, const void *buf, size_t len);
 long wpool__os_getpid(void);
 int wpool__os_limit_memory(uint64_t bytes);
 uint32_t wpool__os_rss_kib(void);
-int wpool__os_take_handle(intptr_t *h);
+int wpool__os_take_handle(uint64_t sent, intptr_t *h);
 void wpool__os_close_handle(intptr_t h);
 int wpool__os_shm_map(intptr_t h, uint64_t off, uint64_t len, int writable,
                       wpool__shm_map_t *m);

@@ -104,7 +104,8 @@ long wpool__os_read(intptr_t h, void *buf, size_t len) {
   }
 }
 
-int wpool__os_take_handle(intptr_t *h) {
+int wpool__os_take_handle(uint64_t sent, intptr_t *h) {
+  (void)sent; /* the parent's number for it, not ours */
   if (!handles_len)
     return -1;
   int fd = handles[handles_head];

@@ -408,5 +408,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 }
 
 const wpool__chan_ops_t wpool__proc_chan = {
-    "posix-process", x_init, x_fini, x_wake,  x_open, c_send,
+    "posix-process", x_init, x_fini, x_wake,  x_open, c_send, NULL,
     c_recv,          c_want, c_stop, c_close, x_wait};
