@@ -77,6 +77,17 @@ static int shm_double(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(shm_double)
 
+/* The sum of one 64-bit word per 4 KiB: touches every page of a large
+   item without a full pass. */
+static int shm_stride_sum(const void *arg, size_t len, wpool_out_t *out) {
+  const uint64_t *w = arg;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < len / sizeof *w; i += 512)
+    sum += w[i];
+  return wpool_out_set(out, &sum, sizeof sum);
+}
+WPOOL_REGISTER(shm_stride_sum)
+
 /* How many mappings of wpool's shared memory this process has. */
 static int shm_count_maps(const void *arg, size_t len, wpool_out_t *out) {
   (void)arg;
@@ -251,6 +262,61 @@ static void outputs_in_slots(void) {
   wpool_shm_free(shm);
 }
 
+/* MiB of memory available, from /proc/meminfo; 0 when unknown. */
+static size_t available_mb(void) {
+  size_t kb = 0;
+#ifdef __linux__
+  FILE *f = fopen("/proc/meminfo", "r");
+  char line[128];
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+#endif
+  return kb / 1024;
+}
+
+/* An apply whose argument is 5 GiB: past 32-bit sizes and any frame. */
+static void apply_over_4gib(void) {
+#ifdef WT_HEAVY_TOOLS
+  WT_SKIP("5 GiB under a sanitizer's shadow memory");
+#else
+  if (WT_UNDER_VALGRIND())
+    WT_SKIP("5 GiB under valgrind");
+  if (sizeof(size_t) < 8)
+    WT_SKIP("needs a 64-bit address space");
+  if (available_mb() < 12 * 1024)
+    WT_SKIP("needs 12 GiB of available memory (MemAvailable, Linux)");
+  const uint64_t size = (uint64_t)5 << 30;
+  wpool_shm_t *shm;
+  NEED_SHM(shm, (size_t)size);
+  uint64_t *w = wpool_shm_ptr(shm);
+  uint64_t pages = size / 4096;
+  for (uint64_t i = 0; i < pages; i++)
+    w[i * 512] = i;
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_slice_t all = wpool_slice(shm, 0, (size_t)size);
+  void *out = NULL;
+  size_t len = 0;
+  char *msg = NULL;
+  int rc = wpool_apply_shm(pool, shm_stride_sum, &all, &out, &len, &msg);
+  CU_ASSERT_EQUAL(rc, 0);
+  if (rc)
+    fprintf(stderr, "apply_shm: %s\n", msg ? msg : "(no message)");
+  wpool_free(msg);
+  uint64_t sum = 0;
+  CU_ASSERT_EQUAL(len, sizeof sum);
+  if (out && len == sizeof sum)
+    memcpy(&sum, out, sizeof sum);
+  CU_ASSERT_EQUAL(sum, pages * (pages - 1) / 2);
+  wpool_free(out);
+  wpool_destroy(pool);
+  wpool_shm_free(shm);
+#endif
+}
+
 /* Many small items, one per chunk: the pool sends tasks ahead of a
    worker, and a worker holds only a few buffers' handles at a time; every
    output lands in its slot. */
@@ -266,8 +332,7 @@ static void many_small_items(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   wpool_slice_t sin = wpool_slice(in, 0, N * 8);
   wpool_slice_t sout = wpool_slice(out, 0, N * 8);
-  CU_ASSERT_EQUAL(wpool_map_shm(pool, shm_sum, &sin, 8, &sout, 8, 1, NULL),
-                  0);
+  CU_ASSERT_EQUAL(wpool_map_shm(pool, shm_sum, &sin, 8, &sout, 8, 1, NULL), 0);
   const uint64_t *o = wpool_shm_ptr(out);
   int bad = 0;
   for (int i = 0; i < N; i++)
@@ -541,6 +606,7 @@ static void killed_worker_leaks_nothing(void) {
 static const wt_test_t tests[] = {
     {"map_large_array", map_large_array},
     {"apply_slices", apply_slices},
+    {"apply_over_4gib", apply_over_4gib},
     {"outputs_in_slots", outputs_in_slots},
     {"many_small_items", many_small_items},
     {"readonly_input", readonly_input},
