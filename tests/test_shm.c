@@ -88,6 +88,13 @@ static int shm_stride_sum(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(shm_stride_sum)
 
+/* A line of /proc/self/maps that maps a buffer of wpool's: a memfd, or an
+   unlinked shm_open object where memfd is missing. */
+static int wpool_mapping(const char *line) {
+  return strstr(line, "/memfd:wpool") != NULL ||
+         strstr(line, "/dev/shm/wpool.") != NULL;
+}
+
 /* How many mappings of wpool's shared memory this process has. */
 static int shm_count_maps(const void *arg, size_t len, wpool_out_t *out) {
   (void)arg;
@@ -100,7 +107,7 @@ static int shm_count_maps(const void *arg, size_t len, wpool_out_t *out) {
   char line[512];
   n = 0;
   while (fgets(line, sizeof line, f))
-    n += strstr(line, "/memfd:wpool") != NULL;
+    n += wpool_mapping(line);
   fclose(f);
 #endif
   return wpool_out_set(out, &n, sizeof n);
@@ -535,14 +542,14 @@ static int count_dir(const char *path) {
   return n;
 }
 
-static int count_lines_with(const char *path, const char *needle) {
-  FILE *f = fopen(path, "r");
+static int count_wpool_maps(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
   if (!f)
     return -1;
   char line[512];
   int n = 0;
   while (fgets(line, sizeof line, f))
-    n += needle == NULL || strstr(line, needle) != NULL;
+    n += wpool_mapping(line);
   fclose(f);
   return n;
 }
@@ -558,7 +565,7 @@ static void killed_worker_leaks_nothing(void) {
   WT_SKIP("counts descriptors and mappings through /proc");
 #else
   int fds0 = count_dir("/proc/self/fd");
-  int maps0 = count_lines_with("/proc/self/maps", "/memfd:wpool");
+  int maps0 = count_wpool_maps();
   int shm0 = count_dir("/dev/shm");
   for (int round = 0; round < 2; round++) {
     wpool_t *pool = wt_pool(2);
@@ -598,7 +605,7 @@ static void killed_worker_leaks_nothing(void) {
     wpool_destroy(pool);
   }
   CU_ASSERT_EQUAL(count_dir("/proc/self/fd"), fds0);
-  CU_ASSERT_EQUAL(count_lines_with("/proc/self/maps", "/memfd:wpool"), maps0);
+  CU_ASSERT_EQUAL(count_wpool_maps(), maps0);
   CU_ASSERT_EQUAL(count_dir("/dev/shm"), shm0);
 #endif
 }
