@@ -812,6 +812,12 @@ typedef struct wpool_source {
      consumer (submitted, running, or finished but not yet consumed); 0 = 32 x
      workers. Memory use is bounded by this window, not by the input. */
   size_t window;
+  /** ... or, when shm_items.shm is not NULL, the items of a slice of a
+     shared buffer (shm_items.len / item_size of them; items and count are
+     not used): each task gets a pointer into the buffer, nothing is copied,
+     and the iterator holds the buffer until it is freed (see
+     wpool_map_shm()). */
+  wpool_slice_t shm_items;
 } wpool_source_t;
 
 /** Convenience initialisers for wpool_source_t. */
@@ -820,6 +826,10 @@ WPOOL_EXTERN wpool_source_t wpool_source_array(const void *items, size_t count,
                                                size_t item_size);
 WPOOL_EXTERN wpool_source_t wpool_source_producer(wpool_producer producer,
                                                   void *user);
+/** The item_size-byte items of a shared buffer's slice (NULL: none). A bad slice is
+    reported by wpool_imap() (WPOOL_EINVAL). */
+WPOOL_EXTERN wpool_source_t wpool_source_shm(const wpool_slice_t *items,
+                                             size_t item_size);
 /**@}*/
 
 /**

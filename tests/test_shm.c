@@ -88,12 +88,14 @@ static int shm_stride_sum(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(shm_stride_sum)
 
+#ifdef __linux__
 /* A line of /proc/self/maps that maps a buffer of wpool's: a memfd, or an
    unlinked shm_open object where memfd is missing. */
 static int wpool_mapping(const char *line) {
   return strstr(line, "/memfd:wpool") != NULL ||
          strstr(line, "/dev/shm/wpool.") != NULL;
 }
+#endif
 
 /* How many mappings of wpool's shared memory this process has. */
 static int shm_count_maps(const void *arg, size_t len, wpool_out_t *out) {
@@ -352,6 +354,61 @@ static void many_small_items(void) {
   wpool_shm_free(out);
 }
 
+/* imap and imap_unordered over a shared buffer's items; a bad slice is
+   refused. */
+static void imap_items(void) {
+  enum { N = 300 };
+  wpool_shm_t *shm;
+  NEED_SHM(shm, N * 16);
+  uint64_t *w = wpool_shm_ptr(shm);
+  for (int i = 0; i < 2 * N; i++)
+    w[i] = (uint64_t)i;
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_slice_t sl = wpool_slice(shm, 0, N * 16);
+  wpool_source_t src = wpool_source_shm(&sl, 16);
+  for (int ordered = 0; ordered < 2; ordered++) {
+    wpool_iter_t *it = NULL;
+    int rc = ordered ? wpool_imap(pool, shm_sum, &src, 7, &it)
+                     : wpool_imap_unordered(pool, shm_sum, &src, 7, &it);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    const void *data;
+    size_t len;
+    int seen = 0, bad = 0;
+    while ((rc = wpool_iter_next(it, WT_LONG_MS, &data, &len)) != WPOOL_EDONE) {
+      CU_ASSERT_EQUAL_FATAL(rc, 0);
+      size_t i = wpool_iter_index(it);
+      uint64_t sum = 0;
+      if (len == sizeof sum)
+        memcpy(&sum, data, sizeof sum);
+      bad += sum != 4 * (uint64_t)i + 1 || (ordered && i != (size_t)seen);
+      seen++;
+    }
+    CU_ASSERT_EQUAL(seen, N);
+    CU_ASSERT_EQUAL(bad, 0);
+    wpool_iter_free(it);
+  }
+  wpool_iter_t *it = NULL;
+  wpool_source_t ragged = wpool_source_shm(&sl, 17);
+  CU_ASSERT_EQUAL(wpool_imap(pool, shm_sum, &ragged, 1, &it), WPOOL_EINVAL);
+  wpool_slice_t past = wpool_slice(shm, 16, N * 16);
+  wpool_source_t outside = wpool_source_shm(&past, 16);
+  CU_ASSERT_EQUAL(wpool_imap(pool, shm_sum, &outside, 1, &it), WPOOL_EINVAL);
+  /* The iterator holds the buffer: freeing it first is safe. */
+  CU_ASSERT_EQUAL_FATAL(wpool_imap(pool, shm_sum, &src, 50, &it), 0);
+  wpool_shm_free(shm);
+  wpool_iter_t *refused = NULL;
+  CU_ASSERT_EQUAL(wpool_imap(pool, shm_sum, &src, 1, &refused), WPOOL_EINVAL);
+  int n = 0;
+  const void *data;
+  size_t len;
+  while (wpool_iter_next(it, WT_LONG_MS, &data, &len) == 0)
+    n++;
+  CU_ASSERT_EQUAL(n, N);
+  wpool_iter_free(it);
+  wpool_destroy(pool);
+}
+
 /* A task that writes into its input dies alone (process workers map inputs
    read-only): its item fails with WPOOL_EWORKER, the others succeed, and
    the caller's data is unchanged. */
@@ -531,13 +588,14 @@ static void worker_unmaps_after_task(void) {
 }
 
 #ifdef __linux__
-static int count_dir(const char *path) {
+/* Entries of directory path whose names start with prefix (any: ""). */
+static int count_dir(const char *path, const char *prefix) {
   DIR *d = opendir(path);
   if (!d)
     return -1;
   int n = 0;
   for (struct dirent *e; (e = readdir(d));)
-    n += e->d_name[0] != '.';
+    n += e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0;
   closedir(d);
   return n;
 }
@@ -564,9 +622,12 @@ static void killed_worker_leaks_nothing(void) {
 #ifndef __linux__
   WT_SKIP("counts descriptors and mappings through /proc");
 #else
-  int fds0 = count_dir("/proc/self/fd");
+  int fds0 = count_dir("/proc/self/fd", "");
   int maps0 = count_wpool_maps();
-  int shm0 = count_dir("/dev/shm");
+  /* Only this process's names: /dev/shm is the whole machine's. */
+  char mine[32];
+  snprintf(mine, sizeof mine, "wpool.%ld.", wt_getpid());
+  int shm0 = count_dir("/dev/shm", mine);
   for (int round = 0; round < 2; round++) {
     wpool_t *pool = wt_pool(2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
@@ -604,9 +665,9 @@ static void killed_worker_leaks_nothing(void) {
     }
     wpool_destroy(pool);
   }
-  CU_ASSERT_EQUAL(count_dir("/proc/self/fd"), fds0);
+  CU_ASSERT_EQUAL(count_dir("/proc/self/fd", ""), fds0);
   CU_ASSERT_EQUAL(count_wpool_maps(), maps0);
-  CU_ASSERT_EQUAL(count_dir("/dev/shm"), shm0);
+  CU_ASSERT_EQUAL(count_dir("/dev/shm", mine), shm0);
 #endif
 }
 
@@ -616,6 +677,7 @@ static const wt_test_t tests[] = {
     {"apply_over_4gib", apply_over_4gib},
     {"outputs_in_slots", outputs_in_slots},
     {"many_small_items", many_small_items},
+    {"imap_items", imap_items},
     {"readonly_input", readonly_input},
     {"bad_slices", bad_slices},
     {"free_while_running", free_while_running},
