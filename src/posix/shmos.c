@@ -68,12 +68,19 @@ static int anon_fd(void) {
   return fd2;
 }
 
+/* Out of line, so that a build where a type is wide enough for any value
+   does not see a comparison that is always false. */
+static int fits_off(uint64_t n) {
+  return n <= ((uint64_t)1 << (sizeof(off_t) * 8 - 1)) - 1;
+}
+static int fits_size(uint64_t n) { return n <= SIZE_MAX; }
+
 static int code_of(int e) {
   return e == ENOMEM || e == ENOSPC || e == EFBIG ? WPOOL_ENOMEM : WPOOL_ESYS;
 }
 
 int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base) {
-  if ((uint64_t)size > (uint64_t)INT64_MAX)
+  if (!fits_off(size))
     return WPOOL_ENOMEM;
   /* Created and tracked under the lock: no fork server is forked between
      the two with an untracked copy of it. */
@@ -134,7 +141,7 @@ int wpool__os_shm_map(intptr_t h, uint64_t off, uint64_t len, int writable,
     m->ptr = (uint8_t *)nothing; /* an empty item still gets a pointer */
     return 0;
   }
-  if (span > SIZE_MAX || start > (uint64_t)INT64_MAX)
+  if (!fits_size(span) || !fits_off(start))
     return -1;
   int flags = MAP_SHARED;
 #ifdef MAP_POPULATE
