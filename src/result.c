@@ -19,6 +19,9 @@
 #define RESULT_LIVE 0x52534c54u /* "RSLT" */
 #define RESULT_DEAD 0xdeadbeefu
 
+/* wpool_options_t.shm_threshold's default. */
+#define DEFAULT_SHM_THRESHOLD ((size_t)1 << 20)
+
 struct wpool_result {
   uint32_t magic;
   wpool_t *pool;
@@ -251,6 +254,47 @@ static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
   return 0;
 }
 
+/* The batch names a buffer: it holds it until the result is freed. */
+static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
+  wpool__shm_ref(s);
+  *slot = s;
+}
+
+/* Arguments and map inputs at or above the pool's threshold travel in a
+   shared buffer of their own (wpool_options_t.shm_threshold): a copy of
+   data, or NULL below it or when no buffer can be had (then they take the
+   channel). The caller holds the buffer's first reference. */
+static wpool_shm_t *carry(wpool_t *p, const void *data, size_t len) {
+  size_t threshold = p->opt.shm_threshold ? p->opt.shm_threshold
+                                          : DEFAULT_SHM_THRESHOLD;
+  wpool_shm_t *s;
+  if (len == 0 || len < threshold || wpool_shm_alloc(len, &s) != 0)
+    return NULL;
+  memcpy(wpool_shm_ptr(s), data, len);
+  return s;
+}
+
+/* Submit fn over the bytes of slice sl (checked) as one item. */
+static int apply_slice(wpool_t *p, uint32_t fi, long limit,
+                       const wpool_slice_t *sl, const wpool_call_t *call,
+                       wpool_result_t **result) {
+  wpool_result_t *r = result_new(p, 0);
+  if (!r)
+    return WPOOL_ENOMEM;
+  wpool__batch_t *b = &r->batch;
+  b->fn = fi;
+  /* One item of any length (WHOLE): no frame carries it. */
+  b->items = sl->shm->base + sl->offset;
+  b->items_len = sl->len;
+  b->n = 1;
+  b->chunksize = 1;
+  b->nchunks = 1;
+  b->timeout_ms = limit;
+  b->frame_flags = WPOOL__FL_SHM_IN | WPOOL__FL_WHOLE;
+  hold(&b->shm_in, sl->shm);
+  return submit(p, r, call, result);
+}
+
 int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
                       size_t arg_len, wpool_callback on_success,
                       wpool_callback on_error, void *user,
@@ -269,6 +313,13 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
     return rc;
   if (!arg && arg_len)
     return WPOOL_EINVAL;
+  wpool_shm_t *carried = carry(p, arg, arg_len);
+  if (carried) {
+    wpool_slice_t all = {carried, 0, arg_len};
+    rc = apply_slice(p, fi, limit, &all, call, result);
+    wpool_shm_free(carried); /* the result's reference is the last */
+    return rc;
+  }
   if (arg_len > p->max_frame || arg_len > UINT32_MAX - 64)
     return WPOOL_E2BIG;
   size_t rec_len = WPOOL__IN_REC_HDR + (size_t)wpool__pad(arg_len);
@@ -290,9 +341,12 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   return submit(p, r, call, result);
 }
 
-/* Split n items into chunks that respect the frame limit both ways. */
+/* Split n items into chunks that respect the frame limit both ways (only
+   the outputs' way when the items are in a shared buffer). */
 static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
-                        size_t chunksize, size_t *cs) {
+                        size_t chunksize, int items_shared, size_t *cs) {
+  if (items_shared)
+    isize = 1;
   if (isize > p->max_frame || osize > p->max_frame)
     return WPOOL_E2BIG;
   if (chunksize == 0) {
@@ -337,19 +391,27 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
     return WPOOL_EINVAL;
   if (n > SIZE_MAX / item_size || n > SIZE_MAX / out_size)
     return WPOOL_EINVAL;
+  wpool_shm_t *carried = carry(p, items, n * item_size);
   size_t cs;
-  rc = map_chunking(p, n, item_size, out_size, chunksize, &cs);
-  if (rc)
-    return rc;
-  wpool_result_t *r = result_new(p, 0);
-  if (!r)
-    return WPOOL_ENOMEM;
+  rc = map_chunking(p, n, item_size, out_size, chunksize, carried != NULL,
+                    &cs);
+  wpool_result_t *r = rc ? NULL : result_new(p, 0);
+  if (!r) {
+    wpool_shm_free(carried);
+    return rc ? rc : WPOOL_ENOMEM;
+  }
   r->is_map = 1;
   wpool__batch_t *b = &r->batch;
   b->fn = fi;
   b->isize = (uint32_t)item_size;
   b->osize = (uint32_t)out_size;
   b->items = items;
+  if (carried) {
+    b->items = carried->base;
+    b->frame_flags = WPOOL__FL_SHM_IN;
+    hold(&b->shm_in, carried);
+    wpool_shm_free(carried); /* the result's reference is the last */
+  }
   b->n = n;
   b->chunksize = cs;
   b->nchunks = n / cs + (n % cs != 0);
@@ -363,12 +425,6 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
 /* ---------------------------------------------------------------------- */
 /* Shared buffers: the same results, with items and outputs in a buffer    */
 
-/* The batch names a buffer: it holds it until the result is freed. */
-static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
-  wpool__shm_ref(s);
-  *slot = s;
-}
-
 static int apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
                      const wpool_call_t *call, wpool_result_t **result,
                      char **errmsg) {
@@ -379,21 +435,7 @@ static int apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
     rc = wpool__slice_check(arg, "argument", errmsg);
   if (rc)
     return rc;
-  wpool_result_t *r = result_new(p, 0);
-  if (!r)
-    return WPOOL_ENOMEM;
-  wpool__batch_t *b = &r->batch;
-  b->fn = fi;
-  /* One item of any length (WHOLE): no frame carries it. */
-  b->items = arg->shm->base + arg->offset;
-  b->items_len = arg->len;
-  b->n = 1;
-  b->chunksize = 1;
-  b->nchunks = 1;
-  b->timeout_ms = limit;
-  b->frame_flags = WPOOL__FL_SHM_IN | WPOOL__FL_WHOLE;
-  hold(&b->shm_in, arg->shm);
-  return submit(p, r, call, result);
+  return apply_slice(p, fi, limit, arg, call, result);
 }
 
 int wpool_apply_shm_async(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,

@@ -326,6 +326,107 @@ static void apply_over_4gib(void) {
 #endif
 }
 
+/* Arguments and map inputs at the pool's threshold go through shared
+   buffers of their own: past the frame limit, with nothing to free. */
+static void transparent_arguments(void) {
+  wpool_shm_t *probe;
+  NEED_SHM(probe, 1);
+  wpool_shm_free(probe);
+  wpool_options_t o;
+  wt_options(&o, 2);
+  o.max_frame = 64 << 10;
+  o.shm_threshold = 16 << 10;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  enum { BIG = 1 << 20, ITEM = 128 << 10, N = 24 };
+  uint64_t *arg = malloc(BIG);
+  uint64_t *items = malloc((size_t)N * ITEM);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(arg);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(items);
+  for (size_t i = 0; i < BIG / 8; i++)
+    arg[i] = i;
+  for (size_t i = 0; i < (size_t)N * ITEM / 8; i++)
+    items[i] = 1;
+  void *out = NULL;
+  size_t len = 0;
+  char *msg = NULL;
+  /* 1 MiB, sixteen times the frame limit. */
+  CU_ASSERT_EQUAL(wpool_apply(pool, shm_sum, arg, BIG, &out, &len, &msg), 0);
+  uint64_t sum = 0;
+  if (out && len == sizeof sum)
+    memcpy(&sum, out, sizeof sum);
+  CU_ASSERT_EQUAL(sum, (uint64_t)(BIG / 8) * (BIG / 8 - 1) / 2);
+  wpool_free(out);
+  wpool_free(msg);
+  /* The caller's argument may change at once: the task has its copy. */
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(
+      wpool_apply_async(pool, shm_sum, arg, BIG, NULL, NULL, NULL, &r), 0);
+  memset(arg, 0, BIG);
+  const void *data;
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, &data, &len), 0);
+  if (len == sizeof sum)
+    memcpy(&sum, data, sizeof sum);
+  CU_ASSERT_EQUAL(sum, (uint64_t)(BIG / 8) * (BIG / 8 - 1) / 2);
+  wpool_result_free(r);
+  /* A map of 128 KiB items; outputs through the channel as ever. */
+  uint64_t sums[N];
+  CU_ASSERT_EQUAL(
+      wpool_map(pool, shm_sum, items, N, ITEM, sums, sizeof sums[0], 0, &msg),
+      0);
+  wpool_free(msg);
+  int bad = 0;
+  for (int i = 0; i < N; i++)
+    bad += sums[i] != ITEM / 8;
+  CU_ASSERT_EQUAL(bad, 0);
+  /* Below the threshold the frame limit still holds. */
+  CU_ASSERT_EQUAL(wpool_apply(pool, shm_sum, arg, 15 << 10, &out, &len, NULL),
+                  0);
+  wpool_free(out);
+  wpool_destroy(pool);
+  o.shm_threshold = SIZE_MAX;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  CU_ASSERT_EQUAL(wpool_apply(pool, shm_sum, arg, BIG, &out, &len, NULL),
+                  WPOOL_E2BIG);
+  wpool_destroy(pool);
+  free(arg);
+  free(items);
+}
+
+/* An ordinary wpool_apply of 5 GiB (WPOOL_TEST_HUGE=1: it takes the
+   caller's 5 GiB and the buffer's 5 GiB at once). */
+static void transparent_over_4gib(void) {
+  const char *e = getenv("WPOOL_TEST_HUGE");
+  if (!e || strcmp(e, "1") != 0)
+    WT_SKIP("set WPOOL_TEST_HUGE=1 to apply 5 GiB (10 GiB of memory)");
+  if (sizeof(size_t) < 8)
+    WT_SKIP("needs a 64-bit address space");
+  const uint64_t size = (uint64_t)5 << 30;
+  uint64_t *w = malloc((size_t)size);
+  if (!w)
+    WT_SKIP("cannot allocate 5 GiB here");
+  uint64_t pages = size / 4096;
+  for (uint64_t i = 0; i < pages; i++)
+    w[i * 512] = i;
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  void *out = NULL;
+  size_t len = 0;
+  char *msg = NULL;
+  int rc = wpool_apply(pool, shm_stride_sum, w, (size_t)size, &out, &len, &msg);
+  CU_ASSERT_EQUAL(rc, 0);
+  if (rc)
+    fprintf(stderr, "apply: %s\n", msg ? msg : "(no message)");
+  wpool_free(msg);
+  uint64_t sum = 0;
+  if (out && len == sizeof sum)
+    memcpy(&sum, out, sizeof sum);
+  CU_ASSERT_EQUAL(sum, pages * (pages - 1) / 2);
+  wpool_free(out);
+  wpool_destroy(pool);
+  free(w);
+}
+
 /* Many small items, one per chunk: the pool sends tasks ahead of a
    worker, and a worker holds only a few buffers' handles at a time; every
    output lands in its slot. */
@@ -675,6 +776,8 @@ static const wt_test_t tests[] = {
     {"map_large_array", map_large_array},
     {"apply_slices", apply_slices},
     {"apply_over_4gib", apply_over_4gib},
+    {"transparent_arguments", transparent_arguments},
+    {"transparent_over_4gib", transparent_over_4gib},
     {"outputs_in_slots", outputs_in_slots},
     {"many_small_items", many_small_items},
     {"imap_items", imap_items},
