@@ -365,7 +365,9 @@ typedef struct wpool_options {
      the items or the outputs of one chunk together; 0 = 64 MiB. The same
      rule holds for every method. A larger argument or item fails the
      submission with WPOOL_E2BIG (wpool_apply and wpool_map say which in
-     *errmsg); chunks are cut to fit; a larger output fails its item with
+     *errmsg), unless it goes through a shared buffer (shm_threshold below,
+     and the wpool_*_shm calls), which no frame carries; chunks are cut to
+     fit; a larger output fails its item with
      WPOOL_E2BIG and a message with its size, and so do the items of an imap
      chunk whose variable-size outputs together pass the limit. */
   size_t max_frame;
