@@ -292,6 +292,13 @@ def rows(s):
     for metric, c in (("map_1MiB", "c-pipe-64KiB"), ("map_1MiB", "c-pipe-1MiB"),
                       ("map_16MiB", "c-pipe-1MiB"), ("map_16MiB", "c-vmsplice")):
         R.append(Row("W6", "fork", ("W6", "wpool-fork", metric), c, ("W6", c, "bandwidth")))
+    # The same map over the default shm_threshold: the items cross in a
+    # shared buffer of their own (one copy), against the pipe figure.
+    for m in ("fork", "spawn"):
+        for metric in ("map_1MiB", "map_16MiB"):
+            R.append(Row("W6", m + " auto", ("W6", "wpool-" + m, "auto_" + metric),
+                         "wpool " + m + " over pipes", ("W6", "wpool-" + m, metric),
+                         T("ratio >= 2", ("ratio", ">=", 2))))
     # Shared buffers: the task makes a pass over each item (wpool_map_shm of
     # blob_sum), the only read of the bytes; memcpy from the same run.
     shm_t = T("wpool >= 10000 MB/s and ratio >= 0.9",

@@ -389,13 +389,15 @@ typedef struct wpool_options {
   /** Replace a process worker after a task when its resident memory is over
      this many bytes; 0 = never. Not used for threads. */
   size_t worker_max_rss;
-  /** Arguments (wpool_apply) and map inputs (all the items of one
-     wpool_map) of at least this many bytes are copied once into a shared
-     buffer of their own (see wpool_shm_alloc) instead of travelling through
-     the workers' channels: one copy instead of two, and neither the frame
-     limit nor 4 GiB limits them (items stay below 4 GiB each). 0 = 1 MiB;
-     SIZE_MAX = never. Where no shared buffer can be had, they take the
-     channel as before. Outputs always take the channel. */
+  /** An argument (wpool_apply, wpool_apply_async) of at least this many
+     bytes, and the items of a wpool_map whose chunks hold at least this
+     many bytes of items, are copied once into a shared buffer of their own
+     (see wpool_shm_alloc) instead of travelling through the workers'
+     channels: one copy instead of two, and neither the frame limit nor
+     4 GiB limits them (map items stay below 4 GiB each). Small chunks keep
+     the channel: a shared buffer costs a descriptor and a mapping per
+     chunk. 0 = 1 MiB; SIZE_MAX = never. Where no shared buffer can be had,
+     they take the channel as before. Outputs always take the channel. */
   size_t shm_threshold;
 } wpool_options_t;
 

@@ -264,11 +264,13 @@ static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
    shared buffer of their own (wpool_options_t.shm_threshold): a copy of
    data, or NULL below it or when no buffer can be had (then they take the
    channel). The caller holds the buffer's first reference. */
+static size_t threshold(const wpool_t *p) {
+  return p->opt.shm_threshold ? p->opt.shm_threshold : DEFAULT_SHM_THRESHOLD;
+}
+
 static wpool_shm_t *carry(wpool_t *p, const void *data, size_t len) {
-  size_t threshold = p->opt.shm_threshold ? p->opt.shm_threshold
-                                          : DEFAULT_SHM_THRESHOLD;
   wpool_shm_t *s;
-  if (len == 0 || len < threshold || wpool_shm_alloc(len, &s) != 0)
+  if (len == 0 || len < threshold(p) || wpool_shm_alloc(len, &s) != 0)
     return NULL;
   memcpy(wpool_shm_ptr(s), data, len);
   return s;
@@ -391,10 +393,15 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
     return WPOOL_EINVAL;
   if (n > SIZE_MAX / item_size || n > SIZE_MAX / out_size)
     return WPOOL_EINVAL;
-  wpool_shm_t *carried = carry(p, items, n * item_size);
+  /* A shared buffer pays a descriptor and a mapping per chunk: only
+     chunks of at least the threshold go that way, not many small ones. */
   size_t cs;
-  rc = map_chunking(p, n, item_size, out_size, chunksize, carried != NULL,
-                    &cs);
+  wpool_shm_t *carried = NULL;
+  if (map_chunking(p, n, item_size, out_size, chunksize, 1, &cs) == 0 &&
+      (uint64_t)cs * item_size >= threshold(p))
+    carried = carry(p, items, n * item_size);
+  if (!carried)
+    rc = map_chunking(p, n, item_size, out_size, chunksize, 0, &cs);
   wpool_result_t *r = rc ? NULL : result_new(p, 0);
   if (!r) {
     wpool_shm_free(carried);
