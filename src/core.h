@@ -87,6 +87,7 @@ struct wpool__batch {
      bytes. NULL and 0 for everything else. */
   struct wpool_shm *shm_in, *shm_out;
   uint16_t frame_flags;
+  int carried; /* shm_in is the pool's copy of the caller's argument */
 };
 
 enum wpool__wstate {
@@ -182,6 +183,11 @@ struct wpool {
   int start_code;
   char *start_msg;
   int idle; /* thread workers waiting for work */
+  /* A shared buffer that carried a large argument and is free again: the
+     next one reuses it while it fits, so that its pages are not made and
+     zeroed anew for every call (result.c). Released by wpool_destroy,
+     after which none is kept. */
+  struct wpool_shm *shm_spare;
 };
 
 /* Allocate a pool with options o checked (lock and conditions made, workers

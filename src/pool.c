@@ -3,6 +3,7 @@
  * the core, which starts and stops the layers below (the backend through
  * its table, the callback thread, the scheduler).
  */
+#include "shm.h"
 #include "callbacks.h"
 #include "fault.h"
 #include "os.h"
@@ -160,6 +161,12 @@ static void finish_destroy(wpool_t *p) {
   p->be->destroy(p);
   wpool__mutex_lock(p->lock);
   p->destroyed = 1;
+  /* Results may outlive the pool; its spare buffer need not. */
+  wpool_shm_t *spare = p->shm_spare;
+  p->shm_spare = NULL;
+  wpool__mutex_unlock(p->lock);
+  wpool__shm_unref(spare);
+  wpool__mutex_lock(p->lock);
   p->refs--;
   wpool__unlock(p);
 }

@@ -21,6 +21,8 @@
 
 /* wpool_options_t.shm_threshold's default. */
 #define DEFAULT_SHM_THRESHOLD ((size_t)1 << 20)
+/* The largest buffer a pool keeps for the next large argument. */
+#define SPARE_MAX ((size_t)256 << 20)
 
 struct wpool_result {
   uint32_t magic;
@@ -52,7 +54,16 @@ static void maybe_free(wpool_t *p, wpool_result_t *r) {
   wpool__buf_free(&r->tail);
   wpool__faillog_free(&r->fails);
   free(r->msg);
-  /* The caller may read a map's outputs through the result until now. */
+  /* The caller may read a map's outputs through the result until now. A
+     buffer that carried an argument becomes the pool's spare: no worker
+     maps it any more (each unmaps before it answers, or is gone). */
+  if (r->batch.carried && !p->destroyed &&
+      r->batch.shm_in->size <= SPARE_MAX) {
+    /* The latest wins: calls tend to repeat their sizes. */
+    wpool_shm_t *older = p->shm_spare;
+    p->shm_spare = r->batch.shm_in;
+    r->batch.shm_in = older;
+  }
   wpool__shm_unref(r->batch.shm_in);
   wpool__shm_unref(r->batch.shm_out);
   r->magic = RESULT_DEAD;
@@ -263,26 +274,42 @@ static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
 /* Arguments and map inputs at or above the pool's threshold travel in a
    shared buffer of their own (wpool_options_t.shm_threshold): a copy of
    data, or NULL below it or when no buffer can be had (then they take the
-   channel). The caller holds the buffer's first reference. */
+   channel). The caller gets the buffer's only reference; no handle to it
+   ever reaches the user. */
 static size_t threshold(const wpool_t *p) {
   return p->opt.shm_threshold ? p->opt.shm_threshold : DEFAULT_SHM_THRESHOLD;
 }
 
 static wpool_shm_t *carry(wpool_t *p, const void *data, size_t len) {
-  wpool_shm_t *s;
-  if (len == 0 || len < threshold(p) || wpool_shm_alloc(len, &s) != 0)
+  if (len == 0 || len < threshold(p))
     return NULL;
-  memcpy(wpool_shm_ptr(s), data, len);
+  /* The spare, when it is large enough and not too large to waste. */
+  wpool_shm_t *s = NULL;
+  wpool__mutex_lock(p->lock);
+  if (p->shm_spare && p->shm_spare->size >= len &&
+      p->shm_spare->size / 4 <= len) {
+    s = p->shm_spare;
+    p->shm_spare = NULL;
+  }
+  wpool__mutex_unlock(p->lock);
+  if (!s && wpool_shm_alloc(len, &s) != 0)
+    return NULL;
+  memcpy(s->base, data, len);
   return s;
 }
 
-/* Submit fn over the bytes of slice sl (checked) as one item. */
+/* Submit fn over the bytes of slice sl (checked) as one item. With
+   carried, sl's buffer is the pool's copy of an argument, whose one
+   reference passes to the result (or is dropped on failure). */
 static int apply_slice(wpool_t *p, uint32_t fi, long limit,
-                       const wpool_slice_t *sl, const wpool_call_t *call,
-                       wpool_result_t **result) {
+                       const wpool_slice_t *sl, int carried,
+                       const wpool_call_t *call, wpool_result_t **result) {
   wpool_result_t *r = result_new(p, 0);
-  if (!r)
+  if (!r) {
+    if (carried)
+      wpool__shm_unref(sl->shm);
     return WPOOL_ENOMEM;
+  }
   wpool__batch_t *b = &r->batch;
   b->fn = fi;
   /* One item of any length (WHOLE): no frame carries it. */
@@ -293,7 +320,11 @@ static int apply_slice(wpool_t *p, uint32_t fi, long limit,
   b->nchunks = 1;
   b->timeout_ms = limit;
   b->frame_flags = WPOOL__FL_SHM_IN | WPOOL__FL_WHOLE;
-  hold(&b->shm_in, sl->shm);
+  b->carried = carried;
+  if (carried)
+    b->shm_in = sl->shm;
+  else
+    hold(&b->shm_in, sl->shm);
   return submit(p, r, call, result);
 }
 
@@ -318,9 +349,7 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   wpool_shm_t *carried = carry(p, arg, arg_len);
   if (carried) {
     wpool_slice_t all = {carried, 0, arg_len};
-    rc = apply_slice(p, fi, limit, &all, call, result);
-    wpool_shm_free(carried); /* the result's reference is the last */
-    return rc;
+    return apply_slice(p, fi, limit, &all, 1, call, result);
   }
   if (arg_len > p->max_frame || arg_len > UINT32_MAX - 64)
     return WPOOL_E2BIG;
@@ -404,7 +433,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
     rc = map_chunking(p, n, item_size, out_size, chunksize, 0, &cs);
   wpool_result_t *r = rc ? NULL : result_new(p, 0);
   if (!r) {
-    wpool_shm_free(carried);
+    wpool__shm_unref(carried);
     return rc ? rc : WPOOL_ENOMEM;
   }
   r->is_map = 1;
@@ -413,11 +442,11 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   b->isize = (uint32_t)item_size;
   b->osize = (uint32_t)out_size;
   b->items = items;
-  if (carried) {
+  if (carried) { /* its one reference passes to the result */
     b->items = carried->base;
     b->frame_flags = WPOOL__FL_SHM_IN;
-    hold(&b->shm_in, carried);
-    wpool_shm_free(carried); /* the result's reference is the last */
+    b->shm_in = carried;
+    b->carried = 1;
   }
   b->n = n;
   b->chunksize = cs;
@@ -442,7 +471,7 @@ static int apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
     rc = wpool__slice_check(arg, "argument", errmsg);
   if (rc)
     return rc;
-  return apply_slice(p, fi, limit, arg, call, result);
+  return apply_slice(p, fi, limit, arg, 0, call, result);
 }
 
 int wpool_apply_shm_async(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,

@@ -271,6 +271,7 @@ static void outputs_in_slots(void) {
   wpool_shm_free(shm);
 }
 
+#ifndef WT_HEAVY_TOOLS
 /* MiB of memory available, from /proc/meminfo; 0 when unknown. */
 static size_t available_mb(void) {
   size_t kb = 0;
@@ -285,6 +286,7 @@ static size_t available_mb(void) {
 #endif
   return kb / 1024;
 }
+#endif
 
 /* An apply whose argument is 5 GiB: past 32-bit sizes and any frame. */
 static void apply_over_4gib(void) {
