@@ -396,7 +396,9 @@ typedef struct wpool_options {
      channels: one copy instead of two, and neither the frame limit nor
      4 GiB limits them (map items stay below 4 GiB each). Small chunks keep
      the channel: a shared buffer costs a descriptor and a mapping per
-     chunk. The pool keeps the buffer of its latest such call (up to
+     chunk. Thread workers read a map's items where they are (only the
+     frame limit is lifted). The pool keeps the buffer of its latest such
+     call (up to
      256 MiB) for the next one that fits, until wpool_destroy(). 0 = 1 MiB;
      SIZE_MAX = never. Where no shared buffer can be had, they take the
      channel as before. Outputs always take the channel. */

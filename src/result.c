@@ -423,13 +423,17 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   if (n > SIZE_MAX / item_size || n > SIZE_MAX / out_size)
     return WPOOL_EINVAL;
   /* A shared buffer pays a descriptor and a mapping per chunk: only
-     chunks of at least the threshold go that way, not many small ones. */
+     chunks of at least the threshold go that way, not many small ones.
+     Thread workers read the caller's items where they are: for them no
+     copy is needed to get past the frame limit. */
   size_t cs;
   wpool_shm_t *carried = NULL;
-  if (map_chunking(p, n, item_size, out_size, chunksize, 1, &cs) == 0 &&
-      (uint64_t)cs * item_size >= threshold(p))
+  int large = map_chunking(p, n, item_size, out_size, chunksize, 1, &cs) ==
+                  0 &&
+              (uint64_t)cs * item_size >= threshold(p);
+  if (large && p->method != WPOOL_THREAD)
     carried = carry(p, items, n * item_size);
-  if (!carried)
+  if (!carried && !(large && p->method == WPOOL_THREAD))
     rc = map_chunking(p, n, item_size, out_size, chunksize, 0, &cs);
   wpool_result_t *r = rc ? NULL : result_new(p, 0);
   if (!r) {
