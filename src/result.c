@@ -271,15 +271,15 @@ static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
   *slot = s;
 }
 
-/* Arguments and map inputs at or above the pool's threshold travel in a
-   shared buffer of their own (wpool_options_t.shm_threshold): a copy of
-   data, or NULL below it or when no buffer can be had (then they take the
-   channel). The caller gets the buffer's only reference; no handle to it
-   ever reaches the user. */
+/* wpool_options_t.shm_threshold, resolved. */
 static size_t threshold(const wpool_t *p) {
   return p->opt.shm_threshold ? p->opt.shm_threshold : DEFAULT_SHM_THRESHOLD;
 }
 
+/* Arguments and map inputs at or above the pool's threshold travel in a
+   shared buffer of their own: a copy of data, or NULL below it or when no
+   buffer can be had (then they take the channel). The caller gets the
+   buffer's only reference; no handle to it ever reaches the user. */
 static wpool_shm_t *carry(wpool_t *p, const void *data, size_t len) {
   if (len == 0 || len < threshold(p))
     return NULL;
