@@ -34,16 +34,23 @@ static void check(int rc, const char *what, char *msg) {
             wpool_strerror(rc), msg ? ": " : "", msg ? msg : "");
 }
 
-static wpool_t *make_pool(const cfg_t *c, int processes, long maxtasks) {
+static wpool_t *make_pool_shm(const cfg_t *c, int processes, long maxtasks,
+                              size_t shm_threshold) {
   wpool_options_t o;
   wpool_options_init(&o);
   o.processes = processes;
   o.method = c->method;
   o.maxtasksperchild = maxtasks;
+  o.shm_threshold = shm_threshold;
   wpool_t *pool = NULL;
   char *msg = NULL;
   check(wpool_create(&pool, &o, &msg), "wpool_create", msg);
   return pool;
+}
+
+/* A pool with the default options. */
+static wpool_t *make_pool(const cfg_t *c, int processes, long maxtasks) {
+  return make_pool_shm(c, processes, maxtasks, 0);
 }
 
 static void emit(const cfg_t *c, const char *metric, const char *unit,
@@ -196,6 +203,71 @@ static double blob_rate(wpool_t *pool, const unsigned char *buf, long count,
   return (double)count * (double)size / s / 1e6;
 }
 
+/* One wpool_map_shm of blob_sum over count items of size bytes at the
+   start of in, into out: MB/s of input. want holds the sums. */
+static double shm_rate(wpool_t *pool, wpool_shm_t *in, wpool_shm_t *out,
+                       const uint64_t *want, long count, size_t size,
+                       size_t chunksize) {
+  wpool_slice_t sin = wpool_slice(in, 0, (size_t)count * size);
+  wpool_slice_t sout = wpool_slice(out, 0, (size_t)count * sizeof *want);
+  uint64_t *sums = wpool_shm_ptr(out);
+  memset(sums, 0, (size_t)count * sizeof *sums);
+  char *msg = NULL;
+  uint64_t t0 = bench_now_ns();
+  check(wpool_map_shm(pool, blob_sum, &sin, size, &sout, sizeof *sums,
+                      chunksize, &msg),
+        "wpool_map_shm", msg);
+  double s = bench_secs(t0, bench_now_ns());
+  for (long i = 0; i < count; i++)
+    if (sums[i] != want[i])
+      bench_die("wpool_bench: wrong blob_sum result at %ld", i);
+  return (double)count * (double)size / s / 1e6;
+}
+
+/* The sums blob_sum must find, one per item of size bytes. */
+static uint64_t *blob_sums(const unsigned char *buf, long count, size_t size) {
+  uint64_t *v = malloc((size_t)count * sizeof *v);
+  if (!v)
+    bench_die("wpool_bench: out of memory");
+  for (long i = 0; i < count; i++) {
+    const uint64_t *w = (const uint64_t *)(buf + (size_t)i * size);
+    uint64_t sum = 0;
+    for (size_t k = 0; k < size / sizeof *w; k++)
+      sum += w[k];
+    v[i] = sum;
+  }
+  return v;
+}
+
+/* W6 with shared buffers: the same items, a pass over each in the task
+   (blob_sum), nothing through the channels. Platforms without shared
+   buffers emit nothing. */
+static void w6_shm(const cfg_t *c, wpool_t *pool, size_t total) {
+  const size_t small = 1u << 20, big = 16u << 20;
+  wpool_shm_t *in, *out;
+  if (wpool_shm_alloc(total, &in) != 0)
+    return;
+  long most = c->n > c->n2 ? c->n : c->n2;
+  check(wpool_shm_alloc((size_t)most * sizeof(uint64_t), &out),
+        "wpool_shm_alloc", NULL);
+  unsigned char *buf = wpool_shm_ptr(in);
+  for (size_t i = 0; i < total; i++)
+    buf[i] = (unsigned char)(i * 131 >> 12);
+  uint64_t *want_small = blob_sums(buf, c->n, small);
+  uint64_t *want_big = blob_sums(buf, c->n2, big);
+  shm_rate(pool, in, out, want_small, 2, small, 0); /* warm-up */
+  for (long r = 0; r < c->reps; r++) {
+    emit(c, "shm_map_1MiB", "MB/s",
+         shm_rate(pool, in, out, want_small, c->n, small, 0));
+    emit(c, "shm_map_16MiB", "MB/s",
+         shm_rate(pool, in, out, want_big, c->n2, big, 1));
+  }
+  free(want_small);
+  free(want_big);
+  wpool_shm_free(in);
+  wpool_shm_free(out);
+}
+
 /* W6: map over n x 1 MiB (default chunksize) and n2 x 16 MiB (chunksize 1). */
 static void w6(const cfg_t *c) {
   const size_t mib = 1u << 20, small = mib, big = 16 * mib;
@@ -207,14 +279,28 @@ static void w6(const cfg_t *c) {
     bench_die("wpool_bench: out of memory");
   for (size_t i = 0; i < total; i++) /* touch every page: no lazy zeroes */
     buf[i] = (unsigned char)(i * 131 >> 12);
-  wpool_t *pool = make_pool(c, c->processes, 0);
+  /* Arguments that always take the channel: the pipe figures. */
+  wpool_t *pool = make_pool_shm(c, c->processes, 0, SIZE_MAX);
+  /* The same wpool_map with the default shm_threshold: the items go
+     through a shared buffer of their own, without a change to the call. */
+  wpool_t *auto_pool = make_pool(c, c->processes, 0);
   blob_rate(pool, buf, 2, small, 0); /* warm-up */
+  /* The first large call makes the pool's buffer (its pages are zeroed
+     once); later calls of that size or a bit less reuse it. Measured
+     warm, as a program that maps such data over and over runs. */
+  blob_rate(auto_pool, buf, c->n2, big, 1);
   for (long r = 0; r < c->reps; r++) {
     emit(c, "map_1MiB", "MB/s", blob_rate(pool, buf, c->n, small, 0));
     emit(c, "map_16MiB", "MB/s", blob_rate(pool, buf, c->n2, big, 1));
+    emit(c, "auto_map_1MiB", "MB/s",
+         blob_rate(auto_pool, buf, c->n, small, 0));
+    emit(c, "auto_map_16MiB", "MB/s",
+         blob_rate(auto_pool, buf, c->n2, big, 1));
   }
-  wpool_destroy(pool);
+  wpool_destroy(auto_pool);
   free(buf);
+  w6_shm(c, pool, total);
+  wpool_destroy(pool);
 }
 
 /* Seconds for a map of crunch over n items on a pool of `workers`. */

@@ -37,6 +37,17 @@ int blob_len(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(blob_len)
 
+int blob_sum(const void *arg, size_t len, wpool_out_t *out) {
+  /* A pass over every byte, as a task that uses its data makes: with
+     shared buffers this pass is the only time the bytes are read. */
+  const uint64_t *w = arg;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < len / sizeof *w; i++)
+    sum += w[i];
+  return wpool_out_set(out, &sum, sizeof sum);
+}
+WPOOL_REGISTER(blob_sum)
+
 int square_or_die(const void *arg, size_t len, wpool_out_t *out) {
   if (len != sizeof(int))
     return wpool_out_fail(out, 1, "square_or_die: %zu bytes", len);

@@ -22,6 +22,8 @@ int square(const void *arg, size_t len, wpool_out_t *out);
 int square64(const void *arg, size_t len, wpool_out_t *out);
 /* Any bytes -> their length and first byte as a uint64 (W6). */
 int blob_len(const void *arg, size_t len, wpool_out_t *out);
+/* Any bytes -> the sum of their 64-bit words (W6 over shared buffers). */
+int blob_sum(const void *arg, size_t len, wpool_out_t *out);
 /* int -> its square; a negative int ends the worker (W12). */
 int square_or_die(const void *arg, size_t len, wpool_out_t *out);
 /* crunch_arg_t -> bench_crunch()'s result (W7). */

@@ -387,7 +387,9 @@ typedef struct wpool_options {
      the items or the outputs of one chunk together; 0 = 64 MiB. The same
      rule holds for every method. A larger argument or item fails the
      submission with WPOOL_E2BIG (wpool_apply and wpool_map say which in
-     *errmsg); chunks are cut to fit; a larger output fails its item with
+     *errmsg), unless it goes through a shared buffer (shm_threshold below,
+     and the wpool_*_shm calls), which no frame carries; chunks are cut to
+     fit; a larger output fails its item with
      WPOOL_E2BIG and a message with its size, and so do the items of an imap
      chunk whose variable-size outputs together pass the limit. */
   size_t max_frame;
@@ -439,6 +441,20 @@ typedef struct wpool_options {
      and the standard handles are captured; a program the task starts
      prints there when it inherits them. */
   int capture_output;
+  /** An argument (wpool_apply, wpool_apply_async) of at least this many
+     bytes, and the items of a wpool_map whose chunks hold at least this
+     many bytes of items, are copied once into a shared buffer of their own
+     (see wpool_shm_alloc) instead of travelling through the workers'
+     channels: one copy instead of two, and neither the frame limit nor
+     4 GiB limits them (map items stay below 4 GiB each). Small chunks keep
+     the channel: a shared buffer costs a descriptor and a mapping per
+     chunk. Thread workers read a map's items where they are (only the
+     frame limit is lifted). The pool keeps the buffer of its latest such
+     call (up to
+     256 MiB) for the next one that fits, until wpool_destroy(). 0 = 1 MiB;
+     SIZE_MAX = never. Where no shared buffer can be had, they take the
+     channel as before. Outputs always take the channel. */
+  size_t shm_threshold;
 } wpool_options_t;
 
 /** Fill o with the defaults (all zero: CPU count, default method, ...). */
@@ -858,6 +874,136 @@ WPOOL_EXTERN int wpool_result_output(wpool_result_t *result, size_t i,
 WPOOL_EXTERN void wpool_result_free(wpool_result_t *result);
 
 /* ------------------------------------------------------------------------ */
+/* Shared buffers (large data without copies)                               */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A buffer of memory shared with the pool's workers (opaque): see
+ * wpool_shm_alloc(). Fill it in the caller, then pass it, or a slice of it,
+ * to wpool_apply_shm() or wpool_map_shm(): the task gets a pointer into the
+ * mapping, and nothing is copied through the workers' channels. A map's
+ * outputs may go straight into another slice, each item in its own slot.
+ *
+ * - Process workers (fork and spawn) map an input read-only: a task that
+ *   writes into its input is killed by the system (SIGSEGV; an access
+ *   violation on Windows) and fails alone
+ *   with WPOOL_EWORKER; the pool goes on. A worker maps only the pages that
+ *   hold its chunk's items and output slots, so protection is per page:
+ *   slots that share a page with another chunk's can be written by either.
+ *   Thread workers see the caller's own mapping and cannot be protected.
+ * - The memory is anonymous and passed as a handle, never by a name: a
+ *   sealed memfd on Linux (POSIX shm_open() unlinked at once where memfd is
+ *   missing), sent to process workers over their task socket (SCM_RIGHTS);
+ *   on Windows, see below.
+ *   Nothing is ever left in /dev/shm or the file system, whoever is killed.
+ * - A buffer is reference-counted: wpool_shm_free() drops the caller's
+ *   reference, and the memory goes when no submitted call uses it any
+ *   more, so freeing it while tasks run is safe. Its contents must then no
+ *   longer be read through wpool_shm_ptr().
+ * - A buffer is not inherited by the program's own fork() children (it is
+ *   marked so on Linux, so that a process forked later cannot keep gigabytes
+ *   alive); pass it to a pool instead.
+ * - Windows: an unnamed file mapping (paging-file backed), duplicated into
+ *   each worker for the task that needs it, read-only for an input (a task
+ *   that writes into one fails with an access violation). Its whole size
+ *   is committed when it is allocated.
+ *
+ * The functions are thread-safe; a buffer may serve several pools at once.
+ */
+typedef struct wpool_shm wpool_shm_t;
+
+/** A byte range of a shared buffer: [offset, offset + len). */
+typedef struct wpool_slice {
+  wpool_shm_t *shm; /**< The buffer. */
+  size_t offset;    /**< Where the range starts, in bytes. */
+  size_t len;       /**< Its length, in bytes. */
+} wpool_slice_t;
+
+/**
+ * Allocate a shared buffer of size bytes (zero-filled) and store its handle
+ * in *shm. Only the pages that are touched take memory. Returns 0,
+ * WPOOL_EINVAL (shm NULL or size 0), WPOOL_ENOMEM, WPOOL_ESYS (the system
+ * refused the memory: a limit, or no shared-memory support).
+ */
+WPOOL_EXTERN int wpool_shm_alloc(size_t size, wpool_shm_t **shm);
+
+/** Where the buffer is mapped in this process; NULL for NULL or a freed
+    handle. Valid until the caller's wpool_shm_free(). */
+WPOOL_EXTERN void *wpool_shm_ptr(wpool_shm_t *shm);
+
+/** The buffer's size in bytes; 0 for NULL or a freed handle. */
+WPOOL_EXTERN size_t wpool_shm_size(wpool_shm_t *shm);
+
+/**
+ * Drop the caller's reference. Calls already submitted keep the memory
+ * alive until their results are freed; then it is unmapped and released
+ * everywhere. NULL is ok. A second free of the same handle is ignored while
+ * a submitted call still holds the buffer (later calls that name it fail
+ * with WPOOL_EINVAL); once its memory is gone it is, as for free(),
+ * undefined.
+ */
+WPOOL_EXTERN void wpool_shm_free(wpool_shm_t *shm);
+
+/** The slice {shm, offset, len}; checked only when it is used. */
+WPOOL_EXTERN wpool_slice_t wpool_slice(wpool_shm_t *shm, size_t offset,
+                                       size_t len);
+
+/**
+ * Run fn with the bytes of slice arg as its argument, without copying them,
+ * and wait. As wpool_apply() otherwise (the output comes back through the
+ * channel: *out is released with wpool_free()). The argument may be larger
+ * than the frame limit and than 4 GiB. Errors: as wpool_apply(), plus
+ * WPOOL_EINVAL (NULL slice, a freed buffer, or a range outside the buffer;
+ * *errmsg says which).
+ */
+WPOOL_EXTERN int wpool_apply_shm(wpool_t *pool, wpool_fn fn,
+                                 const wpool_slice_t *arg, void **out,
+                                 size_t *out_len, char **errmsg);
+
+/**
+ * Asynchronous wpool_apply_shm(), with per-call settings as in
+ * wpool_apply_async_ex() (call may be NULL). The result holds the buffer
+ * until it is freed. Errors: as wpool_apply_async_ex() and
+ * wpool_apply_shm().
+ */
+WPOOL_EXTERN int wpool_apply_shm_async(wpool_t *pool, wpool_fn fn,
+                                       const wpool_slice_t *arg,
+                                       const wpool_call_t *call,
+                                       wpool_result_t **result);
+
+/**
+ * Map fn over the items of slice in (items->len / item_size items of
+ * item_size bytes, back to back; the length must be a multiple) into the
+ * output slots of slice out (out_size bytes each, back to back from
+ * out->offset; out->len must hold them all). Neither side is copied: item i
+ * is a pointer into the input mapping, and its output is written by the
+ * worker straight into slot i (wpool_out_reserve() returns the slot). A
+ * failed item's slot holds zeros, and the slots of items in flight when the
+ * call fails may be written until the call's result is ready, as with
+ * wpool_map(). Item and output sizes must be below 4 GiB each; chunks are
+ * not limited by the frame limit. chunksize as in wpool_map(). The two
+ * slices may be in the same buffer, but must not overlap. Errors: as
+ * wpool_map(), plus WPOOL_EINVAL for a bad slice (*errmsg says which).
+ */
+WPOOL_EXTERN int wpool_map_shm(wpool_t *pool, wpool_fn fn,
+                               const wpool_slice_t *in, size_t item_size,
+                               const wpool_slice_t *out, size_t out_size,
+                               size_t chunksize, char **errmsg);
+
+/**
+ * Asynchronous wpool_map_shm(), with per-call settings (call may be NULL).
+ * wpool_result_get() then yields the output slots in this process's
+ * mapping. The result holds both buffers until it is freed.
+ */
+WPOOL_EXTERN int wpool_map_shm_async(wpool_t *pool, wpool_fn fn,
+                                     const wpool_slice_t *in,
+                                     size_t item_size,
+                                     const wpool_slice_t *out,
+                                     size_t out_size, size_t chunksize,
+                                     const wpool_call_t *call,
+                                     wpool_result_t **result);
+
+/* ------------------------------------------------------------------------ */
 /* Iterators                                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -890,6 +1036,12 @@ typedef struct wpool_source {
   /** Non-zero: no array and no producer; the caller pushes the items
      (wpool_iter_push()). Set it with wpool_source_push(). */
   int push;
+  /** ... or, when shm_items.shm is not NULL, the items of a slice of a
+     shared buffer (shm_items.len / item_size of them; items and count are
+     not used): each task gets a pointer into the buffer, nothing is copied,
+     and the iterator holds the buffer until it is freed (see
+     wpool_map_shm()). */
+  wpool_slice_t shm_items;
 } wpool_source_t;
 
 /** Convenience initialisers for wpool_source_t. */
@@ -900,6 +1052,10 @@ WPOOL_EXTERN wpool_source_t wpool_source_producer(wpool_producer producer,
                                                   void *user);
 /** Pushed input (see wpool_iter_push()); window as in wpool_source_t. */
 WPOOL_EXTERN wpool_source_t wpool_source_push(size_t window);
+/** The item_size-byte items of a shared buffer's slice (NULL: none). A bad slice is
+    reported by wpool_imap() (WPOOL_EINVAL). */
+WPOOL_EXTERN wpool_source_t wpool_source_shm(const wpool_slice_t *items,
+                                             size_t item_size);
 /**@}*/
 
 /**

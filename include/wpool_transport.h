@@ -71,7 +71,7 @@ typedef struct wpool_xport_cfg {
 } wpool_xport_cfg_t;
 
 /**
- * A channel kind. Every operation must be set. Codes are WPOOL_E* values;
+ * A channel kind. Every operation must be set, except lend(). Codes are WPOOL_E* values;
  * an *errmsg set by init() or open() is released by the pool with
  * wpool_free(), so a kind allocates it with malloc().
  */
@@ -91,8 +91,18 @@ typedef struct wpool_chan_ops {
   /** Send from the pieces without blocking: bytes taken (0: none now, wait
       for WPOOL_CH_WRITE), or -1 when the channel cannot send any more.
       Bytes taken belong to the channel: the pieces need to stay valid only
-      during the call. */
-  long (*send)(wpool_chan_t *ch, const wpool_seg_t *seg, size_t n);
+      during the call. The nh handles (a shared buffer's descriptors, see
+      wpool_shm_alloc()) go with the first byte taken, so that the peer has
+      them before it reads that byte; when no byte is taken they are not
+      sent. Handles are given only to a kind that shares memory (below)
+      and has no lend(); any other kind returns -1 when nh > 0. */
+  long (*send)(wpool_chan_t *ch, const wpool_seg_t *seg, size_t n,
+               const intptr_t *handles, size_t nh);
+  /** Make handle h (a shared buffer's) usable by ch's peer, read-only
+      unless writable, and store in *peer_h the value the peer knows it by;
+      the peer closes it. 0, or -1. NULL in a kind whose send() carries
+      handles instead, or that does not share memory. */
+  int (*lend)(wpool_chan_t *ch, intptr_t h, int writable, uint64_t *peer_h);
   /** Receive without blocking: bytes stored (0: none now, wait for
       WPOOL_CH_READ), or -1 at the end of input or when the channel broke. */
   long (*recv)(wpool_chan_t *ch, void *dst, size_t room);
@@ -117,6 +127,12 @@ typedef struct wpool_chan_ops {
       once the pool grows (wpool_resize). 0: the set is sized once, and
       wpool_resize() above cfg->nslots returns WPOOL_ENOTSUP. */
   int grows;
+  /** Non-zero: the peers run on this machine and take shared buffers
+      (through send()'s handles or lend()). 0: wpool_apply_shm() and the
+      other shared-buffer calls return WPOOL_ENOTSUP on such a pool, and
+      large arguments travel through the channel (shm_threshold is
+      ignored). */
+  int shares_memory;
 } wpool_chan_ops_t;
 
 /**

@@ -373,7 +373,11 @@ static int x_open(wpool_xport_t *x, void *data, wpool_chan_t **out, long *peer,
   return 0;
 }
 
-static long c_send(wpool_chan_t *ch, const wpool_seg_t *seg, size_t n) {
+static long c_send(wpool_chan_t *ch, const wpool_seg_t *seg, size_t n,
+                   const intptr_t *handles, size_t nh) {
+  (void)handles;
+  if (nh) /* ranks share no memory (shares_memory is 0) */
+    return -1;
   if (ch->gone)
     return -1;
   size_t taken = 0, k = 0, off = 0;
@@ -499,6 +503,6 @@ static int x_wait(wpool_xport_t *x, int timeout_ms, wpool_chan_ev_t *ev,
    which a skewed workload pays for in balance at its end. */
 #define AHEAD_US 50000
 
-const wpool_chan_ops_t wpm_chan = {"mpi",  x_init,  x_fini, x_wake,
-                                   x_open, c_send,  c_recv, c_want,
-                                   c_stop, c_close, x_wait, AHEAD_US, 0};
+const wpool_chan_ops_t wpm_chan = {"mpi",  x_init,  x_fini, x_wake,   x_open,
+                                   c_send, NULL,    c_recv, c_want,   c_stop,
+                                   c_close, x_wait, AHEAD_US, 0, 0};

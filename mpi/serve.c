@@ -257,7 +257,7 @@ static void flush(serve_t *sv, session_t *ss, lslot_t *s) {
     size_t n = 0;
     for (wpm_msg_t *m = s->outq; m && n < 16; m = m->next)
       seg[n++] = (wpool_seg_t){m->payload + m->off, m->len - m->off};
-    long wr = sv->ops->send(s->ch, seg, n);
+    long wr = sv->ops->send(s->ch, seg, n, NULL, 0);
     if (wr < 0) { /* the worker is going: what it was sent goes with it */
       free_msgs(s->outq);
       s->outq = s->outq_tail = NULL;

@@ -87,6 +87,13 @@ struct wpool__batch {
   uint8_t *out;
   long timeout_ms; /* time limit of one item; 0 = none */
   int retries;     /* runs again of a lone item whose worker died */
+  /* Shared buffers holding the items and the outputs (then items and out
+     point into this process's mappings), and the TASK flags that say so
+     (proto.h): the process backend sends a descriptor instead of the
+     bytes. NULL and 0 for everything else. */
+  struct wpool_shm *shm_in, *shm_out;
+  uint16_t frame_flags;
+  int carried; /* shm_in is the pool's copy of the caller's argument */
 };
 
 enum wpool__wstate {
@@ -180,6 +187,7 @@ struct wpool {
   /* Process workers: the channel kind (NULL: the platform's process
      channel); wpool_create_with() sets it. */
   const struct wpool_chan_ops *kind;
+  int no_shm; /* its workers share no memory with this process (MPI) */
   void *be_state;  /* the OS half's own state */
   wpool__pp_t *pp; /* process workers: the portable I/O state */
 
@@ -208,6 +216,11 @@ struct wpool {
   int start_code;
   char *start_msg;
   int idle; /* thread workers waiting for work */
+  /* A shared buffer that carried a large argument and is free again: the
+     next one reuses it while it fits, so that its pages are not made and
+     zeroed anew for every call (result.c). Released by wpool_destroy,
+     after which none is kept. */
+  struct wpool_shm *shm_spare;
 };
 
 /* Allocate a pool with options o checked (lock and conditions made, workers

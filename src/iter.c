@@ -13,6 +13,7 @@
 #include "feeder.h"
 #include "progress.h"
 #include "scheduler.h"
+#include "shm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,7 @@ static void maybe_free(wpool_t *p, wpool_iter_t *it) {
     return;
   if (it->feeder)
     wpool__feeder_release(it->feeder);
+  wpool__shm_unref(it->batch.shm_in);
   for (size_t i = 0; i < it->window; i++)
     slot_clear(&it->slots[i]);
   free(it->slots);
@@ -568,6 +570,16 @@ wpool_source_t wpool_source_push(size_t window) {
   return s;
 }
 
+wpool_source_t wpool_source_shm(const wpool_slice_t *items,
+                                size_t item_size) {
+  wpool_source_t s;
+  memset(&s, 0, sizeof s);
+  if (items)
+    s.shm_items = *items;
+  s.item_size = item_size;
+  return s;
+}
+
 wpool_source_t wpool_source_producer(wpool_producer producer, void *user) {
   wpool_source_t s;
   memset(&s, 0, sizeof s);
@@ -582,10 +594,22 @@ static int check_source(wpool_t *p, const wpool_source_t *src,
     *chunksize = 1;
   if (*chunksize > UINT32_MAX)
     return WPOOL_EINVAL;
-  if (src->producer && src->push)
+  if ((src->producer && src->push) ||
+      ((src->producer || src->push) && src->shm_items.shm))
     return WPOOL_EINVAL;
   if (src->producer || src->push)
     return 0;
+  if (src->shm_items.shm) {
+    if (p->no_shm)
+      return WPOOL_ENOTSUP; /* its workers share no memory with us */
+    /* No frame carries the items: only their size (a 32-bit field) and
+       the outputs (checked by the worker) are limited. */
+    int rc = wpool__slice_check(&src->shm_items, "input", NULL);
+    if (rc == 0 && (src->item_size == 0 || src->item_size > UINT32_MAX ||
+                    src->shm_items.len % src->item_size))
+      rc = WPOOL_EINVAL;
+    return rc;
+  }
   if (src->item_size == 0 || src->item_size > UINT32_MAX ||
       (src->count && !src->items) || src->count > SIZE_MAX / src->item_size)
     return WPOOL_EINVAL;
@@ -623,6 +647,12 @@ static wpool_iter_t *iter_new(wpool_t *p, const wpool_source_t *src,
     b->isize = (uint32_t)src->item_size;
     b->items = src->items;
     b->n = src->count;
+    if (src->shm_items.shm) {
+      const wpool_slice_t *sl = &src->shm_items;
+      b->items = sl->shm->base + sl->offset;
+      b->n = sl->len / src->item_size;
+      b->frame_flags = WPOOL__FL_SHM_IN;
+    }
     b->nchunks = b->n / chunksize + (b->n % chunksize != 0);
     it->window = b->nchunks < ARRAY_WINDOW_MAX ? b->nchunks : ARRAY_WINDOW_MAX;
     if (src->window && src->window < it->window)
@@ -661,9 +691,14 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
   b->fn = cfg.fn;
   b->timeout_ms = cfg.limit_ms;
   b->retries = cfg.retries;
+  if (src->shm_items.shm) {
+    wpool__shm_ref(src->shm_items.shm);
+    b->shm_in = src->shm_items.shm;
+  }
   wpool__mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
     wpool__mutex_unlock(p->lock);
+    wpool__shm_unref(b->shm_in);
     free(it->slots);
     free(it->doneq);
     free(it);

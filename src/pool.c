@@ -4,6 +4,7 @@
  * its table, the callback thread, the scheduler).
  */
 #include "argv.h"
+#include "shm.h"
 #include "callbacks.h"
 #include "chan.h"
 #include "fault.h"
@@ -136,6 +137,7 @@ static int create(wpool_t **pool, const wpool_options_t *opts,
   p->be = method == WPOOL_THREAD ? &wpool__thread_backend
                                  : &wpool__proc_backend;
   p->kind = kind;
+  p->no_shm = kind && !kind->shares_memory;
   if (kind && kind->ahead_us > 0)
     p->ahead_ns = (uint64_t)kind->ahead_us * 1000;
   p->init_fn = WPOOL__NO_FN;
@@ -240,6 +242,12 @@ static void finish_destroy(wpool_t *p) {
   p->be->destroy(p);
   wpool__mutex_lock(p->lock);
   p->destroyed = 1;
+  /* Results may outlive the pool; its spare buffer need not. */
+  wpool_shm_t *spare = p->shm_spare;
+  p->shm_spare = NULL;
+  wpool__mutex_unlock(p->lock);
+  wpool__shm_unref(spare);
+  wpool__mutex_lock(p->lock);
   p->refs--;
   wpool__unlock(p);
 }

@@ -7,6 +7,8 @@
  */
 #include "procpool.h"
 #include "registry.h"
+#include "scheduler.h"
+#include "shm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -100,7 +102,11 @@ static int on_header(void *ctx, const wpool__frame_t *f, uint8_t **fixed,
   }
   if (f->job != j->seq || f->count != j->hdr.count || f->osize != j->hdr.osize)
     return refuse(s, "result does not match the task it answers");
-  size_t flen = (size_t)f->count * f->osize;
+  /* Outputs that a worker wrote into a shared buffer are not in the
+     frame: only their failure records are. */
+  size_t flen = (j->hdr.flags & WPOOL__FL_SHM_OUT)
+                    ? 0
+                    : (size_t)f->count * f->osize;
   if (f->len < flen)
     return refuse(s, "result shorter than its outputs");
   /* A fixed map's outputs go straight into the caller's array. Those of a
@@ -225,9 +231,91 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
     s->dead = 1; /* out of memory: a failed start */
 }
 
-size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max) {
+static int shm_job(const wpool__job_t *j) {
+  return (j->hdr.flags & (WPOOL__FL_SHM_IN | WPOOL__FL_SHM_OUT)) != 0;
+}
+
+/* The bytes of job j's frame after its header. */
+static size_t wire_len(const wpool__job_t *j) {
+  return shm_job(j) ? WPOOL__SHM_DESC_SIZE : j->plen;
+}
+
+/* Lay out shared-memory job j's frame in s->shm_wire and give the handles
+   that must travel with it (none where the channel lends them instead);
+   -1 when a handle could not be lent. Offsets into the buffers are where
+   the scheduler cut its items and where its first item's output slot is. */
+static int shm_frame(wpool__pslot_t *s, const wpool__job_t *j,
+                     intptr_t *handles, size_t *nh) {
+  const wpool__batch_t *b = j->batch;
+  const wpool__chan_ops_t *ops = s->pool->pp->ops;
+  wpool__shm_desc_t *d = &s->shm_wire.desc;
+  intptr_t h[2];
+  int writable[2];
+  size_t n = 0;
+  s->shm_wire.hdr = j->hdr;
+  s->shm_wire.hdr.len = WPOOL__SHM_DESC_SIZE;
+  memset(d, 0, sizeof *d);
+  if (j->hdr.flags & WPOOL__FL_SHM_IN) {
+    d->in_off = (uint64_t)(j->payload - b->shm_in->base);
+    d->in_len = j->plen;
+    writable[n] = 0;
+    h[n++] = b->shm_in->handle;
+  }
+  if (j->hdr.flags & WPOOL__FL_SHM_OUT) {
+    const uint8_t *out = b->out + wpool__job_first_item(j) * b->osize;
+    d->out_off = (uint64_t)(out - b->shm_out->base);
+    d->out_len = (uint64_t)j->hdr.count * b->osize;
+    writable[n] = 1;
+    h[n++] = b->shm_out->handle;
+  }
+  *nh = 0;
+  if (ops->lend) {
+    if (s->lent_seq != j->seq) {
+      for (size_t k = 0; k < n; k++)
+        if (ops->lend(s->ch, h[k], writable[k], &s->lent[k]))
+          return -1;
+      s->lent_seq = j->seq;
+    }
+  } else {
+    for (size_t k = 0; k < n; k++) {
+      handles[k] = h[k];
+      s->lent[k] = (uint64_t)h[k];
+    }
+    *nh = n;
+  }
+  size_t k = 0;
+  if (j->hdr.flags & WPOOL__FL_SHM_IN)
+    d->in_h = s->lent[k++];
+  if (j->hdr.flags & WPOOL__FL_SHM_OUT)
+    d->out_h = s->lent[k];
+  return 0;
+}
+
+/* Shared-memory tasks sent to one worker and not yet answered, at most:
+   each has its handles in flight or open in the worker, and the system
+   bounds the descriptors in flight per user (about RLIMIT_NOFILE), past
+   which a send fails. Four keep a worker busy while it answers. */
+#define SHM_AHEAD_MAX 4
+
+/* May the next unsent job of s go? A shared-memory one waits while
+   SHM_AHEAD_MAX others are unanswered; one partly sent always may. */
+static int next_may_go(const wpool__pslot_t *s) {
+  const wpool__worker_t *w = s->w;
+  if (s->sent >= w->fifo.len)
+    return 0;
+  if (s->off || !shm_job(wpool__ring_at(&w->fifo, s->sent)))
+    return 1;
+  size_t held = 0;
+  for (size_t k = 0; k < s->sent; k++)
+    held += shm_job(wpool__ring_at(&w->fifo, k));
+  return held < SHM_AHEAD_MAX;
+}
+
+size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
+                          intptr_t *handles, size_t *nh) {
   const wpool__worker_t *w = s->w;
   size_t n = 0;
+  *nh = 0;
   if (!s->ch || s->dead || s->wbroken)
     return 0;
   if (s->ctl_off < s->ctl.len && n < max) {
@@ -237,6 +325,32 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max) {
   size_t off = s->off;
   for (size_t k = s->sent; k < w->fifo.len && n + 2 <= max; k++) {
     const wpool__job_t *j = wpool__ring_at(&w->fifo, k);
+    if (shm_job(j)) {
+      /* Its handles go with its first byte, and s->shm_wire holds one
+         frame: it leads a send of its own. */
+      if ((n > 0 && (off == 0 || k != s->sent)) || !next_may_go(s))
+        break;
+      intptr_t mine[2];
+      size_t c;
+      if (shm_frame(s, j, mine, &c)) {
+        if (!s->err_code) {
+          s->err_code = WPOOL_ESYS;
+          snprintf(s->err_msg, sizeof s->err_msg,
+                   "could not be lent a shared buffer");
+        }
+        s->dead = 1;
+        return 0;
+      }
+      if (off == 0) {
+        memcpy(handles, mine, c * sizeof *mine);
+        *nh = c;
+      }
+      seg[n].base = (const uint8_t *)&s->shm_wire + off;
+      seg[n++].len = WPOOL__FRAME_SIZE + WPOOL__SHM_DESC_SIZE - off;
+      off = 0;
+      /* One descriptor at a time: the next one goes in the next send. */
+      break;
+    }
     if (off < WPOOL__FRAME_SIZE) {
       seg[n].base = (const uint8_t *)&j->hdr + off;
       seg[n++].len = WPOOL__FRAME_SIZE - off;
@@ -261,7 +375,7 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max) {
 
 int wpool__pp_wants_write(const wpool__pslot_t *s) {
   return s->ch && !s->dead && !s->wbroken &&
-         (s->ctl_off < s->ctl.len || s->sent < s->w->fifo.len ||
+         (s->ctl_off < s->ctl.len || next_may_go(s) ||
           (s->exit_pending && s->exit_off < WPOOL__FRAME_SIZE));
 }
 
@@ -276,7 +390,7 @@ void wpool__pp_wrote(wpool__pslot_t *s, size_t n) {
   int exit_next = s->sent == w->fifo.len;
   while (n && s->sent < w->fifo.len) {
     const wpool__job_t *j = wpool__ring_at(&w->fifo, s->sent);
-    size_t rest = WPOOL__FRAME_SIZE + j->plen - s->off;
+    size_t rest = WPOOL__FRAME_SIZE + wire_len(j) - s->off;
     if (n >= rest) {
       n -= rest;
       s->sent++;

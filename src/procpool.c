@@ -134,9 +134,10 @@ static void on_death(wpool_t *p, wpool__pslot_t *s) {
 /* Send what waits for slot s, straight from the jobs' memory. */
 static void flush(wpool_t *p, wpool__pslot_t *s) {
   wpool__seg_t seg[SEG_BATCH];
-  size_t n;
-  while ((n = wpool__pp_segments(s, seg, SEG_BATCH)) > 0) {
-    long wr = p->pp->ops->send(s->ch, seg, n);
+  intptr_t handles[2];
+  size_t n, nh;
+  while ((n = wpool__pp_segments(s, seg, SEG_BATCH, handles, &nh)) > 0) {
+    long wr = p->pp->ops->send(s->ch, seg, n, handles, nh);
     if (wr < 0)
       s->wbroken = 1;
     if (wr <= 0)

@@ -49,6 +49,17 @@ typedef struct wpool__pslot {
   wpool__framer_t rx; /* receiving */
   size_t skip; /* the RESULT being read: leading tail bytes that are a
                   cancelled job's outputs, not records */
+  /* The TASK of a shared-memory job as it goes on the wire: its header
+     and a descriptor in place of the items (proto.h). */
+  struct {
+    wpool__frame_t hdr;
+    wpool__shm_desc_t desc;
+  } shm_wire;
+  /* Where the channel lends handles (chan.h): the job (its seq) whose
+     handles the worker was given, and their values there, so that a frame
+     sent in several pieces lends them once. */
+  uint64_t lent_seq;
+  uint64_t lent[2];
 } wpool__pslot_t;
 
 /* The backend's state (p->pp). */
@@ -82,8 +93,11 @@ void wpool__pp_slot_reset(wpool_t *p, wpool__pslot_t *s);
 /* Queue INIT (after HELLO). */
 void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s);
 /* Up to max pieces of what waits to be sent to s, straight from the
-   scheduler's jobs and the caller's arrays; 0: nothing. */
-size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max);
+   scheduler's jobs and the caller's arrays; 0: nothing. A shared-memory
+   task is sent on its own from its first byte, with the *nh handles (at
+   most 2) that must go with that byte; other sends have none. */
+size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
+                          intptr_t *handles, size_t *nh);
 int wpool__pp_wants_write(const wpool__pslot_t *s);
 /* n bytes of those pieces were sent. */
 void wpool__pp_wrote(wpool__pslot_t *s, size_t n);

@@ -35,6 +35,35 @@ enum wpool__frame_type {
 #define WPOOL__CAPTURE_MAX ((uint32_t)1 << 20)
 
 /*
+ * TASK flags: where the items and outputs of a chunk are, when they are not
+ * in the frame. With WPOOL__FL_SHM_IN the payload is a shared-memory
+ * descriptor (below) instead of the items, and the items are the bytes
+ * [in_off, in_off + in_len) of the buffer whose handle came with the frame:
+ * count items of isize bytes, or with WPOOL__FL_WHOLE (isize 0) one item of
+ * in_len bytes. With WPOOL__FL_SHM_OUT (fixed outputs only) the outputs go
+ * to [out_off, out_off + count * osize) of the buffer whose handle came
+ * next, and the RESULT carries only the failure records. The handles travel
+ * with the frame's first byte (chan.h), input first, or are lent to the
+ * worker beforehand and named in the descriptor. A RESULT carries no
+ * offset: the parent alone decides where a worker writes, so nothing a
+ * worker returns needs checking against a buffer's bounds.
+ */
+enum {
+  WPOOL__FL_SHM_IN = 1,
+  WPOOL__FL_SHM_OUT = 2,
+  WPOOL__FL_WHOLE = 4
+};
+#define WPOOL__SHM_DESC_SIZE 48u
+typedef struct wpool__shm_desc {
+  uint64_t in_off, in_len;
+  uint64_t out_off, out_len;
+  /* The buffers' handles as the worker knows them, where the channel lends
+     them (Windows); where they travel with the frame (POSIX), the parent's
+     own values, unused. */
+  uint64_t in_h, out_h;
+} wpool__shm_desc_t;
+
+/*
  * Field use per type:
  *   HELLO : job = pid, fn = number of registered functions,
  *           count = protocol version, nanos = hash of the table.

@@ -9,6 +9,7 @@
 #include "progress.h"
 #include "registry.h"
 #include "scheduler.h"
+#include "shm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,11 @@
    result twice is caught while its memory is still the pool's. */
 #define RESULT_LIVE 0x52534c54u /* "RSLT" */
 #define RESULT_DEAD 0xdeadbeefu
+
+/* wpool_options_t.shm_threshold's default. */
+#define DEFAULT_SHM_THRESHOLD ((size_t)1 << 20)
+/* The largest buffer a pool keeps for the next large argument. */
+#define SPARE_MAX ((size_t)256 << 20)
 
 struct wpool_result {
   uint32_t magic;
@@ -56,6 +62,18 @@ static void maybe_free(wpool_t *p, wpool_result_t *r) {
     wpool__buf_free(&r->outs[i]);
   free(r->outs);
   free(r->msg);
+  /* The caller may read a map's outputs through the result until now. A
+     buffer that carried an argument becomes the pool's spare: no worker
+     maps it any more (each unmaps before it answers, or is gone). */
+  if (r->batch.carried && !p->destroyed &&
+      r->batch.shm_in->size <= SPARE_MAX) {
+    /* The latest wins: calls tend to repeat their sizes. */
+    wpool_shm_t *older = p->shm_spare;
+    p->shm_spare = r->batch.shm_in;
+    r->batch.shm_in = older;
+  }
+  wpool__shm_unref(r->batch.shm_in);
+  wpool__shm_unref(r->batch.shm_out);
   r->magic = RESULT_DEAD;
   free(r);
   p->refs--;
@@ -259,6 +277,8 @@ static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
   wpool__mutex_lock(p->lock);
   if (p->state != WPOOL__RUNNING) {
     wpool__mutex_unlock(p->lock);
+    wpool__shm_unref(r->batch.shm_in);
+    wpool__shm_unref(r->batch.shm_out);
     free(r);
     return WPOOL_ECLOSED;
   }
@@ -273,6 +293,72 @@ static int submit(wpool_t *p, wpool_result_t *r, const wpool_call_t *call,
     *out = r;
   wpool__mutex_unlock(p->lock);
   return 0;
+}
+
+/* The batch names a buffer: it holds it until the result is freed. */
+static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
+  wpool__shm_ref(s);
+  *slot = s;
+}
+
+/* wpool_options_t.shm_threshold, resolved. */
+static size_t threshold(const wpool_t *p) {
+  if (p->no_shm)
+    return SIZE_MAX; /* everything goes by the channel */
+  return p->opt.shm_threshold ? p->opt.shm_threshold : DEFAULT_SHM_THRESHOLD;
+}
+
+/* Arguments and map inputs at or above the pool's threshold travel in a
+   shared buffer of their own: a copy of data, or NULL below it or when no
+   buffer can be had (then they take the channel). The caller gets the
+   buffer's only reference; no handle to it ever reaches the user. */
+static wpool_shm_t *carry(wpool_t *p, const void *data, size_t len) {
+  if (len == 0 || len < threshold(p))
+    return NULL;
+  /* The spare, when it is large enough and not too large to waste. */
+  wpool_shm_t *s = NULL;
+  wpool__mutex_lock(p->lock);
+  if (p->shm_spare && p->shm_spare->size >= len &&
+      p->shm_spare->size / 4 <= len) {
+    s = p->shm_spare;
+    p->shm_spare = NULL;
+  }
+  wpool__mutex_unlock(p->lock);
+  if (!s && wpool_shm_alloc(len, &s) != 0)
+    return NULL;
+  memcpy(s->base, data, len);
+  return s;
+}
+
+/* Submit fn over the bytes of slice sl (checked) as one item. With
+   carried, sl's buffer is the pool's copy of an argument, whose one
+   reference passes to the result (or is dropped on failure). */
+static int apply_slice(wpool_t *p, const wpool__call_cfg_t *cfg,
+                       const wpool_slice_t *sl, int carried,
+                       const wpool_call_t *call, wpool_result_t **result) {
+  wpool_result_t *r = result_new(p, 0);
+  if (!r) {
+    if (carried)
+      wpool__shm_unref(sl->shm);
+    return WPOOL_ENOMEM;
+  }
+  wpool__batch_t *b = &r->batch;
+  b->fn = cfg->fn;
+  /* One item of any length (WHOLE): no frame carries it. */
+  b->items = sl->shm->base + sl->offset;
+  b->items_len = sl->len;
+  b->n = 1;
+  b->chunksize = 1;
+  b->nchunks = 1;
+  b->timeout_ms = cfg->limit_ms;
+  b->retries = cfg->retries;
+  b->frame_flags = WPOOL__FL_SHM_IN | WPOOL__FL_WHOLE;
+  b->carried = carried;
+  if (carried)
+    b->shm_in = sl->shm;
+  else
+    hold(&b->shm_in, sl->shm);
+  return submit(p, r, call, result);
 }
 
 int wpool_apply_async(wpool_t *p, wpool_fn fn, const void *arg,
@@ -292,6 +378,11 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
     return rc;
   if (!arg && arg_len)
     return WPOOL_EINVAL;
+  wpool_shm_t *carried = carry(p, arg, arg_len);
+  if (carried) {
+    wpool_slice_t all = {carried, 0, arg_len};
+    return apply_slice(p, &cfg, &all, 1, call, result);
+  }
   if (arg_len > p->max_frame || arg_len > UINT32_MAX - 64)
     return WPOOL_E2BIG;
   size_t rec_len = WPOOL__IN_REC_HDR + (size_t)wpool__pad(arg_len);
@@ -314,9 +405,13 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   return submit(p, r, call, result);
 }
 
-/* Split n items into chunks that respect the frame limit both ways. */
+/* Split n items into chunks that respect the frame limit both ways (only
+   the outputs' way when the items are in a shared buffer). */
 static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
-                        size_t chunksize, long limit_ms, size_t *cs) {
+                        size_t chunksize, long limit_ms, int items_shared,
+                        size_t *cs) {
+  if (items_shared)
+    isize = 1;
   if (isize > p->max_frame || osize > p->max_frame)
     return WPOOL_E2BIG;
   /* A chunk is known to hang only after chunksize x the limit, and only
@@ -365,20 +460,38 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
     return WPOOL_EINVAL;
   if (n > SIZE_MAX / item_size || n > SIZE_MAX / out_size)
     return WPOOL_EINVAL;
+  /* A shared buffer pays a descriptor and a mapping per chunk: only
+     chunks of at least the threshold go that way, not many small ones.
+     Thread workers read the caller's items where they are: for them no
+     copy is needed to get past the frame limit. */
   size_t cs;
-  rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms,
-                    &cs);
-  if (rc)
-    return rc;
-  wpool_result_t *r = result_new(p, 0);
-  if (!r)
-    return WPOOL_ENOMEM;
+  wpool_shm_t *carried = NULL;
+  int large = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms, 1,
+                           &cs) ==
+                  0 &&
+              (uint64_t)cs * item_size >= threshold(p);
+  if (large && p->method != WPOOL_THREAD)
+    carried = carry(p, items, n * item_size);
+  if (!carried && !(large && p->method == WPOOL_THREAD))
+    rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms, 0,
+                      &cs);
+  wpool_result_t *r = rc ? NULL : result_new(p, 0);
+  if (!r) {
+    wpool__shm_unref(carried);
+    return rc ? rc : WPOOL_ENOMEM;
+  }
   r->is_map = 1;
   wpool__batch_t *b = &r->batch;
   b->fn = cfg.fn;
   b->isize = (uint32_t)item_size;
   b->osize = (uint32_t)out_size;
   b->items = items;
+  if (carried) { /* its one reference passes to the result */
+    b->items = carried->base;
+    b->frame_flags = WPOOL__FL_SHM_IN;
+    b->shm_in = carried;
+    b->carried = 1;
+  }
   b->n = n;
   b->chunksize = cs;
   b->nchunks = n / cs + (n % cs != 0);
@@ -388,6 +501,122 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   r->len = n * out_size;
   r->data = out;
   return submit(p, r, call, result);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Shared buffers: the same results, with items and outputs in a buffer    */
+
+static int shm_usable(const wpool_t *p, char **errmsg) {
+  if (!p->no_shm)
+    return 0;
+  wpool__set_msg(errmsg, "this pool's workers share no memory with this "
+                         "process (another machine): pass the data itself");
+  return WPOOL_ENOTSUP;
+}
+
+static int apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
+                     const wpool_call_t *call, wpool_result_t **result,
+                     char **errmsg) {
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
+  if (rc == 0)
+    rc = shm_usable(p, errmsg);
+  if (rc == 0)
+    rc = wpool__slice_check(arg, "argument", errmsg);
+  if (rc)
+    return rc;
+  return apply_slice(p, &cfg, arg, 0, call, result);
+}
+
+int wpool_apply_shm_async(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
+                          const wpool_call_t *call, wpool_result_t **result) {
+  return apply_shm(p, fn, arg, call, result, NULL);
+}
+
+static int map_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *in,
+                   size_t item_size, const wpool_slice_t *out,
+                   size_t out_size, size_t chunksize, const wpool_call_t *call,
+                   wpool_result_t **result, char **errmsg) {
+  wpool__call_cfg_t cfg;
+  int rc = wpool__check_call(p, fn, call, &cfg);
+  if (rc == 0)
+    rc = shm_usable(p, errmsg);
+  if (rc == 0)
+    rc = wpool__slice_check(in, "input", errmsg);
+  if (rc == 0)
+    rc = wpool__slice_check(out, "output", errmsg);
+  if (rc)
+    return rc;
+  if (item_size == 0 || out_size == 0 || item_size > UINT32_MAX ||
+      out_size > UINT32_MAX) {
+    wpool__set_msg(errmsg, "item and output sizes must be 1 byte to 4 GiB");
+    return WPOOL_EINVAL;
+  }
+  size_t n = in->len / item_size;
+  if (in->len % item_size) {
+    wpool__set_msg(errmsg,
+                   "the input slice's %zu bytes are not a whole number of "
+                   "%zu-byte items",
+                   in->len, item_size);
+    return WPOOL_EINVAL;
+  }
+  if (n > out->len / out_size) {
+    wpool__set_msg(errmsg,
+                   "the output slice's %zu bytes cannot hold %zu outputs of "
+                   "%zu bytes",
+                   out->len, n, out_size);
+    return WPOOL_EINVAL;
+  }
+  /* Workers write outputs while other workers read items: the two ranges
+     must not share a byte. */
+  if (in->shm == out->shm && n &&
+      in->offset < out->offset + n * out_size &&
+      out->offset < in->offset + in->len) {
+    wpool__set_msg(errmsg, "the input and output slices overlap");
+    return WPOOL_EINVAL;
+  }
+  /* No frame carries the items or the outputs: only the chunk's count is
+     limited (a 32-bit field). */
+  size_t cs = chunksize;
+  if (cs == 0 && cfg.limit_ms)
+    cs = 1; /* as map_chunking() says */
+  if (cs == 0) {
+    size_t div = 4 * (size_t)p->target;
+    cs = n / div + (n % div != 0);
+  }
+  if (cs == 0)
+    cs = 1;
+  if (cs > UINT32_MAX)
+    cs = UINT32_MAX;
+  wpool_result_t *r = result_new(p, 0);
+  if (!r)
+    return WPOOL_ENOMEM;
+  r->is_map = 1;
+  wpool__batch_t *b = &r->batch;
+  b->fn = cfg.fn;
+  b->isize = (uint32_t)item_size;
+  b->osize = (uint32_t)out_size;
+  b->items = in->shm->base + in->offset;
+  b->n = n;
+  b->chunksize = cs;
+  b->nchunks = n / cs + (n % cs != 0);
+  b->out = out->shm->base + out->offset;
+  b->timeout_ms = cfg.limit_ms;
+  b->retries = cfg.retries;
+  b->frame_flags = WPOOL__FL_SHM_IN | WPOOL__FL_SHM_OUT;
+  hold(&b->shm_in, in->shm);
+  hold(&b->shm_out, out->shm);
+  r->len = n * out_size;
+  r->data = b->out;
+  return submit(p, r, call, result);
+}
+
+int wpool_map_shm_async(wpool_t *p, wpool_fn fn, const wpool_slice_t *in,
+                        size_t item_size, const wpool_slice_t *out,
+                        size_t out_size, size_t chunksize,
+                        const wpool_call_t *call, wpool_result_t **result) {
+  return map_shm(p, fn, in, item_size, out, out_size, chunksize, call, result,
+                 NULL);
 }
 
 /* A handle the caller may still use: not NULL, not freed. */
@@ -575,6 +804,9 @@ static void refusal_message(wpool_t *p, int rc, char **errmsg, size_t arg,
                            "wpool_terminate was called): create another");
 }
 
+static int finish_apply(wpool_result_t *r, void **out, size_t *out_len,
+                        char **errmsg);
+
 static void take_message(wpool_result_t *r, char **errmsg) {
   if (!errmsg)
     return;
@@ -601,9 +833,16 @@ int wpool_apply(wpool_t *p, wpool_fn fn, const void *arg, size_t arg_len,
     refusal_message(p, rc, errmsg, arg_len, 0);
     return rc;
   }
+  return finish_apply(r, out, out_len, errmsg);
+}
+
+/* Wait for an apply's result r, hand its output and message over, free
+   it. */
+static int finish_apply(wpool_result_t *r, void **out, size_t *out_len,
+                        char **errmsg) {
   const void *data;
   size_t len;
-  rc = wpool_result_get(r, WPOOL_FOREVER, &data, &len);
+  int rc = wpool_result_get(r, WPOOL_FOREVER, &data, &len);
   if (rc == 0 && out && len) {
     *out = malloc(len);
     if (*out)
@@ -628,6 +867,43 @@ int wpool_map(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                            chunksize, NULL, NULL, NULL, &r);
   if (rc) {
     refusal_message(p, rc, errmsg, item_size, out_size);
+    return rc;
+  }
+  rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
+  take_message(r, errmsg);
+  wpool_result_free(r);
+  return rc;
+}
+
+int wpool_apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
+                    void **out, size_t *out_len, char **errmsg) {
+  if (out)
+    *out = NULL;
+  if (out_len)
+    *out_len = 0;
+  if (errmsg)
+    *errmsg = NULL;
+  wpool_result_t *r;
+  int rc = apply_shm(p, fn, arg, NULL, &r, errmsg);
+  if (rc) {
+    if (errmsg && !*errmsg)
+      refusal_message(p, rc, errmsg, arg ? arg->len : 0, 0);
+    return rc;
+  }
+  return finish_apply(r, out, out_len, errmsg);
+}
+
+int wpool_map_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *in,
+                  size_t item_size, const wpool_slice_t *out,
+                  size_t out_size, size_t chunksize, char **errmsg) {
+  if (errmsg)
+    *errmsg = NULL;
+  wpool_result_t *r;
+  int rc = map_shm(p, fn, in, item_size, out, out_size, chunksize, NULL, &r,
+                   errmsg);
+  if (rc) {
+    if (errmsg && !*errmsg)
+      refusal_message(p, rc, errmsg, item_size, out_size);
     return rc;
   }
   rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);

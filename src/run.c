@@ -229,7 +229,11 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
   out->nfail = 0;
   out->bytes = 0;
   int rc = 0;
-  if (in->isize) {
+  if (in->whole) {
+    if (in->count != 1 || in->isize)
+      return WPOOL_EPROTO;
+    rc = run_one(in, out, 0, in->items, in->items_len);
+  } else if (in->isize) {
     if ((uint64_t)in->count * in->isize != in->items_len)
       return WPOOL_EPROTO;
     for (uint32_t i = 0; i < in->count && rc == 0; i++)

@@ -23,6 +23,7 @@ typedef struct wpool__chunk_in {
   void (*item_begin)(void *hook_ctx);
   void (*item_end)(void *hook_ctx, uint32_t index);
   void *hook_ctx;
+  int whole; /* isize 0: items_len bytes are one item, not records */
 } wpool__chunk_in_t;
 
 typedef struct wpool__chunk_out {

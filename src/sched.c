@@ -128,6 +128,7 @@ int wpool__take(wpool_t *p, wpool__worker_t *w) {
   j.cancelled = 0;
   wpool__task_frame(&j.hdr, j.seq, b->fn, count, b->isize, b->osize,
                     j.plen);
+  j.hdr.flags = b->frame_flags;
   wpool__ring_push_back(&w->fifo, &j);
   w->tasks_sent++;
   if (fresh)

@@ -84,9 +84,12 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   wpool__chunk_in_t in = {wpool__registry_at(j->hdr.fn), j->hdr.count,
                           j->hdr.isize, j->hdr.osize, j->payload, j->plen,
-                          p->max_frame, NULL, NULL, NULL};
+                          p->max_frame, NULL, NULL, NULL,
+                          (j->hdr.flags & WPOOL__FL_WHOLE) != 0};
   /* A map's chunk writes straight into the caller's array: the scheduler
-     does not report the map until this chunk is back. */
+     does not report the map until this chunk is back. A shared buffer's
+     items and outputs are the caller's own mapping here: a thread needs
+     no descriptor. */
   uint8_t *fixed = j->hdr.osize ? wpool__job_out(j) : NULL;
   wpool__frame_t task = j->hdr;
   wpool__mutex_unlock(p->lock);

@@ -77,6 +77,68 @@ static int next_frame(reader_t *r, wpool__frame_t *f, const uint8_t **payload,
 /* Out of line, so that a 32-bit build (where size_t always fits) does not
    see a comparison that is always false. */
 static int fits_u32(uint64_t n) { return n <= UINT32_MAX; }
+static int fits_size(uint64_t n) { return n <= SIZE_MAX; }
+
+/* The shared buffers of one task, mapped for as long as it runs: only the
+   pages of its own items and slots, so that a task sees no other part of
+   the buffers, and a mapping never outlives its task (a freed buffer's
+   memory goes as soon as no task runs on it). */
+typedef struct shm_task {
+  intptr_t hin, hout;
+  int has_in, has_out;
+  wpool__shm_map_t in, out;
+} shm_task_t;
+
+static void shm_close_task(const wpool__worker_os_t *os, shm_task_t *s) {
+  if (s->has_in) {
+    os->shm_unmap(&s->in);
+    os->close_handle(s->hin);
+  }
+  if (s->has_out) {
+    os->shm_unmap(&s->out);
+    os->close_handle(s->hout);
+  }
+  s->has_in = s->has_out = 0;
+}
+
+/* Take the handles of TASK t, map what it names and point in at its items;
+   0, or -1 when the frame or the mapping is wrong (nothing stays open). */
+static int shm_open_task(const wpool__worker_os_t *os, const wpool__frame_t *t,
+                         const uint8_t *payload, wpool__chunk_in_t *in,
+                         shm_task_t *s) {
+  memset(s, 0, sizeof *s);
+  if (!(t->flags & (WPOOL__FL_SHM_IN | WPOOL__FL_SHM_OUT)))
+    return 0;
+  wpool__shm_desc_t d;
+  if (t->len != WPOOL__SHM_DESC_SIZE)
+    return -1;
+  memcpy(&d, payload, sizeof d);
+  if ((t->flags & WPOOL__FL_SHM_IN) && os->take_handle(d.in_h, &s->hin) == 0)
+    s->has_in = 1;
+  if ((t->flags & WPOOL__FL_SHM_OUT) &&
+      os->take_handle(d.out_h, &s->hout) == 0)
+    s->has_out = 1;
+  int bad = ((t->flags & WPOOL__FL_SHM_IN) && !s->has_in) ||
+            ((t->flags & WPOOL__FL_SHM_OUT) && !s->has_out);
+  if (!bad && s->has_in) {
+    /* Inputs are read-only here: a task that writes into one dies, not
+       the caller's data. */
+    bad = (t->isize && d.in_len != (uint64_t)t->count * t->isize) ||
+          !fits_size(d.in_len) ||
+          os->shm_map(s->hin, d.in_off, d.in_len, 0, &s->in);
+    in->items = s->in.ptr;
+    in->items_len = (size_t)d.in_len;
+  }
+  if (!bad && s->has_out)
+    bad = !t->osize || d.out_len != (uint64_t)t->count * t->osize ||
+          os->shm_map(s->hout, d.out_off, d.out_len, 1, &s->out);
+  if (bad) {
+    shm_close_task(os, s);
+    return -1;
+  }
+  return 0;
+}
+
 
 static char expected_token[WPOOL__TOKEN_LEN + 1];
 
@@ -227,7 +289,8 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
       break;
     wpool__chunk_in_t in = {wpool__registry_at(t.fn), t.count, t.isize,
                             t.osize, payload, t.len, max_frame,
-                            NULL, NULL, NULL};
+                            NULL, NULL, NULL,
+                            (t.flags & WPOOL__FL_WHOLE) != 0};
     if (cap.buf) {
       cap.job = t.job;
       in.item_begin = capture_begin;
@@ -236,19 +299,27 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     }
     if (!in.fn)
       break;
+    shm_task_t shm;
+    if (shm_open_task(os, &t, payload, &in, &shm))
+      break; /* the parent sees a death, and fails this chunk */
     /* The RESULT header, the fixed outputs and the records share one buffer
-       so that one write carries the whole frame. */
-    size_t fixed_len = (size_t)t.count * t.osize;
+       so that one write carries the whole frame; outputs that go to a
+       shared buffer are not sent. */
+    size_t fixed_len = shm.out.ptr ? 0 : (size_t)t.count * t.osize;
     res.len = 0;
-    if (wpool__buf_reserve(&res, WPOOL__FRAME_SIZE + fixed_len))
+    if (wpool__buf_reserve(&res, WPOOL__FRAME_SIZE + fixed_len)) {
+      shm_close_task(os, &shm);
       break;
+    }
     res.len = WPOOL__FRAME_SIZE + fixed_len;
     wpool__buf_t tail = {0};
     wpool__chunk_out_t out = {NULL, &tail, 0, 0, 0};
-    /* Fixed outputs land in res; failure or var records go to tail. */
-    out.fixed = res.data + WPOOL__FRAME_SIZE;
+    /* Fixed outputs land in res (or the shared slots); failure or var
+       records go to tail. */
+    out.fixed = shm.out.ptr ? shm.out.ptr : res.data + WPOOL__FRAME_SIZE;
     uint64_t start = os->now_ns();
     int err = wpool__run_chunk(&in, &out);
+    shm_close_task(os, &shm);
     out.nanos = os->now_ns() - start;
     /* The limit is on the user's bytes; the parent cut the chunk so that
        fixed outputs always fit, and var outputs are checked here. */

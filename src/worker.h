@@ -15,8 +15,18 @@
  * never into the OS half by name, so the OS half may start the loop without
  * a circle between the two. Each call blocks.
  */
+/* Pages of a shared buffer mapped for one chunk: ptr is the requested
+   offset's byte inside the mapping [addr, addr + len). */
+typedef struct wpool__shm_map {
+  void *addr;
+  size_t len;
+  uint8_t *ptr;
+} wpool__shm_map_t;
+
 typedef struct wpool__worker_os {
-  /* Read up to len bytes: > 0 bytes read, 0 at end of input, < 0 on error. */
+  /* Read up to len bytes: > 0 bytes read, 0 at end of input, < 0 on error.
+     Handles that arrive with the bytes (a shared buffer's) are queued for
+     take_handle, in the order they were sent. */
   long (*read)(intptr_t h, void *buf, size_t len);
   /* Write all len bytes: 0, or < 0 on error (the parent is gone). */
   int (*write_all)(intptr_t h, const void *buf, size_t len);
@@ -34,6 +44,17 @@ typedef struct wpool__worker_os {
      were printed. */
   int (*capture_start)(void);
   size_t (*capture_stop)(uint8_t *buf, size_t cap, uint64_t *total);
+  /* The handle of a shared buffer that the parent named sent: where
+     handles arrive with the task channel's bytes (POSIX), the oldest one
+     not taken yet, whatever sent says; where they are lent (Windows),
+     sent itself. 0, or -1 when there is none. The caller closes it. */
+  int (*take_handle)(uint64_t sent, intptr_t *h);
+  void (*close_handle)(intptr_t h);
+  /* Map the pages of shared buffer h that hold [off, off + len), read-only
+     unless writable: 0 or -1. */
+  int (*shm_map)(intptr_t h, uint64_t off, uint64_t len, int writable,
+                 wpool__shm_map_t *m);
+  void (*shm_unmap)(wpool__shm_map_t *m);
 } wpool__worker_os_t;
 
 /*
@@ -65,5 +86,10 @@ int wpool__os_limit_memory(uint64_t bytes);
 uint32_t wpool__os_rss_kib(void);
 int wpool__os_capture_start(void);
 size_t wpool__os_capture_stop(uint8_t *buf, size_t cap, uint64_t *total);
+int wpool__os_take_handle(uint64_t sent, intptr_t *h);
+void wpool__os_close_handle(intptr_t h);
+int wpool__os_shm_map(intptr_t h, uint64_t off, uint64_t len, int writable,
+                      wpool__shm_map_t *m);
+void wpool__os_shm_unmap(wpool__shm_map_t *m);
 
 #endif

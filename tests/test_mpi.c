@@ -176,6 +176,35 @@ static void test_resize_within_created_size(void) {
   wpool_destroy(pool);
 }
 
+/* Ranks share no memory: shared-buffer calls are refused, and a large
+   argument, which a local pool would put in a shared buffer, crosses the
+   channel instead. */
+static void test_shm_refused(void) {
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wpool_shm_t *shm = NULL;
+  CU_ASSERT_EQUAL_FATAL(wpool_shm_alloc(4096, &shm), 0);
+  wpool_slice_t sl = wpool_slice(shm, 0, 4096);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL(wpool_apply_shm_async(pool, task_echo, &sl, NULL, &r),
+                  WPOOL_ENOTSUP);
+  CU_ASSERT_PTR_NULL(r);
+  enum { BIG = 3 << 20 }; /* above the default shm_threshold */
+  unsigned char *big = malloc(BIG);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+  for (size_t i = 0; i < BIG; i++)
+    big[i] = (unsigned char)(i * 7);
+  void *back = NULL;
+  size_t len = 0;
+  CU_ASSERT_EQUAL(wpool_apply(pool, task_echo, big, BIG, &back, &len, NULL), 0);
+  CU_ASSERT_EQUAL(len, (size_t)BIG);
+  CU_ASSERT_TRUE(back && memcmp(back, big, BIG) == 0);
+  wpool_free(back);
+  free(big);
+  wpool_shm_free(shm);
+  wpool_destroy(pool);
+}
+
 /* Run by the mpi_registry_mismatch test, in which rank 2 registers one
    function more (WT_MPI_EXTRA_FN): the create fails naming that rank. */
 static void test_registry_mismatch(void) {
@@ -205,6 +234,7 @@ static const wt_test_t tests[] = {
     {"large_payload", test_large_payload},
     {"two_pools", test_two_pools},
     {"resize_within_created_size", test_resize_within_created_size},
+    {"shm_refused", test_shm_refused},
     {"registry_mismatch", test_registry_mismatch},
     {NULL, NULL}};
 #else

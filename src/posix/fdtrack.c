@@ -185,6 +185,13 @@ int wpool__fd_pair_untracked(int fds[2], int flags) {
   if ((flags & WPOOL__FD_BIG) && !(flags & WPOOL__FD_SOCKET))
     fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
 #endif
+  if ((flags & WPOOL__FD_BIG) && (flags & WPOOL__FD_SOCKET)) {
+    /* The same for a socket pair used one way (fds[1] writes): best effort,
+       the system caps it (net.core.wmem_max, rmem_max). */
+    int big = 1 << 20;
+    setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  }
   return 0;
 }
 

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <fcntl.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -40,17 +42,86 @@
 /* Keep single transfers well inside ssize_t; callers loop anyway. */
 #define IO_MAX ((size_t)1 << 30)
 
+/* Handles that came with the task channel's bytes and are not taken yet.
+   A worker is one thread, and a task's handles arrive with its first byte:
+   the parent sends one task with handles per send, so a read stops after
+   at most one message's worth (the kernel never glues a message with
+   descriptors to the next one). */
+#define HANDLES_MAX 16
+static int handles[HANDLES_MAX];
+static size_t handles_head, handles_len;
+
+/* Queue the descriptors of one received message; -1 when they cannot all
+   be kept (they are closed: the task that needs them fails the protocol). */
+static int queue_handles(struct msghdr *m) {
+  int rc = (m->msg_flags & MSG_CTRUNC) ? -1 : 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      /* Tracked, so that a fork pool made by a task does not keep the
+         memory alive in its server. */
+      if (handles_len < HANDLES_MAX && (fd = wpool__fd_above_stdio(fd)) >= 0) {
+        wpool__fd_track(fd);
+        handles[(handles_head + handles_len++) % HANDLES_MAX] = fd;
+      } else {
+        if (fd >= 0)
+          close(fd);
+        rc = -1;
+      }
+    }
+  }
+  return rc;
+}
+
 long wpool__os_read(intptr_t h, void *buf, size_t len) {
   if (len > IO_MAX)
     len = IO_MAX;
+  union {
+    struct cmsghdr h;
+    char space[CMSG_SPACE(HANDLES_MAX * sizeof(int))];
+  } u;
   for (;;) {
-    ssize_t n = read((int)h, buf, len);
+    struct iovec iov = {buf, len};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.space;
+    m.msg_controllen = sizeof u.space;
+#ifdef MSG_CMSG_CLOEXEC
+    ssize_t n = recvmsg((int)h, &m, MSG_CMSG_CLOEXEC);
+#else
+    ssize_t n = recvmsg((int)h, &m, 0);
+#endif
+    if (n < 0 && errno == ENOTSOCK) /* a pipe: no handles come this way */
+      n = read((int)h, buf, len);
+    else if (n > 0 && m.msg_controllen && queue_handles(&m) < 0)
+      return -1;
     if (n >= 0)
       return (long)n;
     if (errno != EINTR)
       return -1;
   }
 }
+
+int wpool__os_take_handle(uint64_t sent, intptr_t *h) {
+  (void)sent; /* the parent's number for it, not ours */
+  if (!handles_len)
+    return -1;
+  int fd = handles[handles_head];
+#ifndef MSG_CMSG_CLOEXEC
+  wpool__fd_set_flags(fd, 0);
+#endif
+  handles_head = (handles_head + 1) % HANDLES_MAX;
+  handles_len--;
+  *h = fd;
+  return 0;
+}
+
+void wpool__os_close_handle(intptr_t h) { wpool__fd_close((int)h); }
 
 /* The worker's channels are blocking, but a non-blocking descriptor is waited
    for rather than treated as a broken channel. */
@@ -248,4 +319,6 @@ void wpool__os_clear_sigpipe(void) {
 const wpool__worker_os_t wpool__worker_os = {
     wpool__os_read,         wpool__os_write_all, wpool__os_getpid,
     wpool__os_limit_memory, wpool__os_rss_kib,   wpool__mono_ns,
-    wpool__os_capture_start, wpool__os_capture_stop};
+    wpool__os_capture_start, wpool__os_capture_stop,
+    wpool__os_take_handle,  wpool__os_close_handle, wpool__os_shm_map,
+    wpool__os_shm_unmap};

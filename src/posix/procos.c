@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,13 @@ const int wpool__default_method = WPOOL_SPAWN;
 #endif
 
 #define IOV_MAX_BATCH 128
+/* The most handles one send carries: a task's input and output buffers. */
+#define CHAN_HANDLES_MAX 2
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0
+#endif
 #define FALLBACK_MS 100
 
 struct wpool_chan {
@@ -225,16 +233,42 @@ static int x_open(wpool__xport_t *x, void *data, wpool__chan_t **out,
   return 0;
 }
 
-static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n) {
+static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n,
+                   const intptr_t *handles, size_t nh) {
   struct iovec iov[IOV_MAX_BATCH];
+  union {
+    struct cmsghdr h;
+    char space[CMSG_SPACE(CHAN_HANDLES_MAX * sizeof(int))];
+  } u;
   if (n > IOV_MAX_BATCH)
     n = IOV_MAX_BATCH;
+  if (nh > CHAN_HANDLES_MAX)
+    return -1;
   for (size_t k = 0; k < n; k++) {
     iov[k].iov_base = (void *)seg[k].base;
     iov[k].iov_len = seg[k].len;
   }
+  struct msghdr m = {0};
+  m.msg_iov = iov;
+  m.msg_iovlen = (int)n;
+  if (nh) {
+    memset(&u, 0, sizeof u);
+    m.msg_control = u.space;
+    m.msg_controllen = CMSG_SPACE(nh * sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nh * sizeof(int));
+    for (size_t k = 0; k < nh; k++) {
+      int fd = (int)handles[k];
+      memcpy(CMSG_DATA(c) + k * sizeof(int), &fd, sizeof fd);
+    }
+  }
   for (;;) {
-    ssize_t wr = writev(ch->proc.task_fd, iov, (int)n);
+    /* The task channel is a socket (so that handles can go with a task);
+       MSG_NOSIGNAL where there is one, else SIGPIPE is blocked on this
+       thread and cleared below. */
+    ssize_t wr = sendmsg(ch->proc.task_fd, &m, SEND_FLAGS);
     if (wr >= 0)
       return (long)wr;
     if (errno == EINTR)
@@ -407,5 +441,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 }
 
 const wpool__chan_ops_t wpool__proc_chan = {
-    "posix-process", x_init, x_fini, x_wake,  x_open, c_send,
-    c_recv,          c_want, c_stop, c_close, x_wait, 0, 1};
+    "posix-process", x_init, x_fini, x_wake,  x_open, c_send, NULL,
+    c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1};

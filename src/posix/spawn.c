@@ -111,14 +111,16 @@ static int move_off_targets(int *fd) {
   return 0;
 }
 
-/* Both pipes, tracked under the fd lock before any fork server can be forked
+/* Both channels (the task channel is a socket pair, so that a shared
+   buffer's descriptor can travel with its task), tracked under the fd lock before any fork server can be forked
    (a server holding the child's result end would hide the worker's death).
    The parent's ends are non-blocking; the child's stay blocking. */
 static int make_pipes(int task[2], int result[2]) {
   int e;
   result[0] = result[1] = -1;
   wpool__fd_lock();
-  e = wpool__fd_pair_locked(task, WPOOL__FD_BIG | WPOOL__FD_NONBLOCK1);
+  e = wpool__fd_pair_locked(task, WPOOL__FD_SOCKET | WPOOL__FD_BIG |
+                                        WPOOL__FD_NONBLOCK1);
   if (e == 0)
     e = wpool__fd_pair_locked(result, WPOOL__FD_BIG | WPOOL__FD_NONBLOCK0);
   if (e == 0)

@@ -173,7 +173,9 @@ static int serve_spawn(int sock, const wpool__srv_origin_t *o) {
   /* Untracked: the server has neither lock nor heap to spare, and its
      copies are closed right after the reply. */
   if (r.err == 0)
-    r.err = wpool__fd_pair_untracked(pp, WPOOL__FD_BIG);
+    /* The task channel is a socket: a shared buffer's descriptor travels
+       with the task that needs it (SCM_RIGHTS). */
+    r.err = wpool__fd_pair_untracked(pp, WPOOL__FD_SOCKET | WPOOL__FD_BIG);
   if (r.err == 0)
     r.err = wpool__fd_pair_untracked(pp + 2, WPOOL__FD_BIG);
   if (r.err == 0) {

@@ -218,5 +218,7 @@ void wpool__os_clear_sigpipe(void) {}
 const wpool__worker_os_t wpool__worker_os = {
     wpool__os_read,         wpool__os_write_all, wpool__os_getpid,
     wpool__os_limit_memory, wpool__os_rss_kib,   wpool__mono_ns,
-    wpool__os_capture_start, wpool__os_capture_stop};
+    wpool__os_capture_start, wpool__os_capture_stop,
+    wpool__os_take_handle,  wpool__os_close_handle, wpool__os_shm_map,
+    wpool__os_shm_unmap};
 

@@ -260,8 +260,28 @@ static void start_read(wpool__chan_t *ch) {
   }
 }
 
-static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n) {
-  if (ch->werr)
+/* A shared buffer's handle is duplicated straight into the worker, with
+   no more access than it needs: an input cannot even be mapped writable
+   there. It lives in the worker until the worker closes it after the task,
+   or ends. */
+static int c_lend(wpool__chan_t *ch, intptr_t h, int writable,
+                  uint64_t *peer_h) {
+  HANDLE mine;
+  memcpy(&mine, &h, sizeof mine);
+  HANDLE theirs = NULL;
+  DWORD access = writable ? FILE_MAP_READ | FILE_MAP_WRITE : FILE_MAP_READ;
+  if (!DuplicateHandle(GetCurrentProcess(), mine, ch->w.proc, &theirs, access,
+                       FALSE, 0))
+    return -1;
+  *peer_h = (uint64_t)(uintptr_t)theirs;
+  return 0;
+}
+
+static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n,
+                   const intptr_t *handles, size_t nh) {
+  /* Handles are lent (c_lend), never sent. */
+  (void)handles;
+  if (ch->werr || nh)
     return -1;
   if (ch->writing)
     return 0;
@@ -454,5 +474,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 }
 
 const wpool__chan_ops_t wpool__proc_chan = {
-    "win32-process", x_init, x_fini,  x_wake,  x_open, c_send,
-    c_recv,          c_want, c_stop,  c_close, x_wait, 0, 1};
+    "win32-process", x_init, x_fini, x_wake,  x_open, c_send, c_lend,
+    c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1};

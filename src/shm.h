@@ -1,0 +1,51 @@
+/*
+ * Shared buffers (wpool_shm_t): the portable half keeps the reference count
+ * and checks slices; the platform half (src/posix/shmos.c,
+ * src/win32/shmos.c) makes the anonymous memory and its handle.
+ *
+ * A buffer is alive while the caller holds it or a submitted call does
+ * (a batch takes one reference per slice it names and drops it when its
+ * result is freed): the memory goes with the last reference, so that a
+ * worker never holds a handle to memory that is gone.
+ */
+#ifndef WPOOL_SHM_H
+#define WPOOL_SHM_H
+
+#include "wpool.h"
+
+#include <apr_atomic.h>
+#include <stdint.h>
+
+struct wpool_shm {
+  uint32_t magic;
+  volatile apr_uint32_t refs;       /* the caller's and every batch's */
+  volatile apr_uint32_t user_freed; /* the caller let it go */
+  intptr_t handle; /* what a process worker is given: a descriptor */
+  uint8_t *base;   /* this process's mapping, read-write */
+  size_t size;
+};
+
+/* Take one more reference (the buffer is alive). */
+void wpool__shm_ref(wpool_shm_t *s);
+/* Drop one; the last one releases the memory. NULL is ignored. */
+void wpool__shm_unref(wpool_shm_t *s);
+
+/*
+ * Check a slice that a caller submits: a live buffer the caller still
+ * holds, and [offset, offset + len) inside it. 0, or WPOOL_EINVAL with a
+ * message in *errmsg (when errmsg is not NULL).
+ */
+int wpool__slice_check(const wpool_slice_t *sl, const char *what,
+                       char **errmsg);
+
+/*
+ * The platform half. Make size bytes of anonymous shared memory: its
+ * handle (a descriptor that no fork server or later child keeps) and this
+ * process's read-write mapping. 0 or WPOOL_ENOMEM / WPOOL_ESYS /
+ * WPOOL_ENOTSUP.
+ */
+int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base);
+/* Unmap and close what wpool__shm_os_create made. */
+void wpool__shm_os_destroy(intptr_t handle, uint8_t *base, size_t size);
+
+#endif
