@@ -6,6 +6,7 @@
 #ifndef WPOOL_OS_H
 #define WPOOL_OS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -63,5 +64,15 @@ uint64_t wpool__os_thread_id(void);
  * capture_start and capture_stop.
  */
 int wpool__os_can_capture(void);
+
+/*
+ * Shared buffers' platform half (src/posix/shmos.c, src/win32/shmos.c).
+ * Make size bytes of anonymous shared memory: its handle (a descriptor that
+ * no fork server or later child keeps) and this process's read-write
+ * mapping. 0 or WPOOL_ENOMEM / WPOOL_ESYS / WPOOL_ENOTSUP.
+ */
+int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base);
+/* Unmap and close what wpool__shm_os_create made. */
+void wpool__shm_os_destroy(intptr_t handle, uint8_t *base, size_t size);
 
 #endif

@@ -5,7 +5,7 @@
  * never trusts a worker: every header is checked against what was sent
  * before any of its payload is placed.
  */
-#include "procpool.h"
+#include "procframes.h"
 #include "registry.h"
 #include "scheduler.h"
 #include "shm.h"

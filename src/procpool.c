@@ -15,7 +15,7 @@
  * the others; the slot is cleared and refilled only when GONE arrives, so
  * that nothing ever waits for a process to end.
  */
-#include "procpool.h"
+#include "procframes.h"
 #include "os.h"
 
 #include <limits.h>

@@ -3,6 +3,7 @@
  * See shm.h.
  */
 #include "shm.h"
+#include "os.h"
 
 #include "core.h"
 

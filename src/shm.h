@@ -38,14 +38,6 @@ void wpool__shm_unref(wpool_shm_t *s);
 int wpool__slice_check(const wpool_slice_t *sl, const char *what,
                        char **errmsg);
 
-/*
- * The platform half. Make size bytes of anonymous shared memory: its
- * handle (a descriptor that no fork server or later child keeps) and this
- * process's read-write mapping. 0 or WPOOL_ENOMEM / WPOOL_ESYS /
- * WPOOL_ENOTSUP.
- */
-int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base);
-/* Unmap and close what wpool__shm_os_create made. */
-void wpool__shm_os_destroy(intptr_t handle, uint8_t *base, size_t size);
+/* The platform half (wpool__shm_os_create, _destroy) is declared in os.h. */
 
 #endif

@@ -16,12 +16,14 @@
 #define _GNU_SOURCE
 #endif
 
-#include "../shm.h"
+#include "../os.h"
 #include "../worker.h"
 #include "fdtrack.h"
 #include "posix.h"
 #include "util.h"
+#include "wpool.h"
 
+#include <apr_atomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

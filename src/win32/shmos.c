@@ -10,9 +10,10 @@
  * limit when the mapping is made (pages still take memory only once they
  * are touched).
  */
-#include "../shm.h"
+#include "../os.h"
 #include "../worker.h"
 #include "win32.h"
+#include "wpool.h"
 
 #include <string.h>
 

@@ -1,5 +1,6 @@
 /*
- * Process workers: the portable half (procpool.c) and what it owns.
+ * Process workers: the state the loop (procpool.c) owns, and the protocol
+ * on one worker's slot (procframes.c), which procpool.c calls.
  *
  * procpool.c is the pool's I/O thread ("the loop"): handshake, sending
  * TASK frames, assembling RESULT frames (framer.h), attribution, deaths and
@@ -12,8 +13,8 @@
  * (wpool__worker_t) and to its channel, so that no parallel array is tied
  * to it by index.
  */
-#ifndef WPOOL_PROCPOOL_H
-#define WPOOL_PROCPOOL_H
+#ifndef WPOOL_PROCFRAMES_H
+#define WPOOL_PROCFRAMES_H
 
 #include "chan.h"
 #include "framer.h"
