@@ -836,6 +836,14 @@ int wpool_apply(wpool_t *p, wpool_fn fn, const void *arg, size_t arg_len,
   return finish_apply(r, out, out_len, errmsg);
 }
 
+/* Wait for a map's result r, hand its message over, free r. */
+static int finish_map(wpool_result_t *r, char **errmsg) {
+  int rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
+  take_message(r, errmsg);
+  wpool_result_free(r);
+  return rc;
+}
+
 /* Wait for an apply's result r, hand its output and message over, free
    it. */
 static int finish_apply(wpool_result_t *r, void **out, size_t *out_len,
@@ -869,10 +877,7 @@ int wpool_map(wpool_t *p, wpool_fn fn, const void *items, size_t n,
     refusal_message(p, rc, errmsg, item_size, out_size);
     return rc;
   }
-  rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
-  take_message(r, errmsg);
-  wpool_result_free(r);
-  return rc;
+  return finish_map(r, errmsg);
 }
 
 int wpool_apply_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *arg,
@@ -906,8 +911,5 @@ int wpool_map_shm(wpool_t *p, wpool_fn fn, const wpool_slice_t *in,
       refusal_message(p, rc, errmsg, item_size, out_size);
     return rc;
   }
-  rc = wpool_result_get(r, WPOOL_FOREVER, NULL, NULL);
-  take_message(r, errmsg);
-  wpool_result_free(r);
-  return rc;
+  return finish_map(r, errmsg);
 }
