@@ -2,8 +2,8 @@
  * Shared buffers (wpool_shm_*): map and apply over slices without copies,
  * outputs written into shared slots, read-only inputs in process workers,
  * bad slices, freeing a buffer in use, and nothing left behind when a
- * worker holding buffers is killed. Every method; Windows skips (no shared
- * buffers there yet).
+ * worker holding buffers is killed. Every method, on Windows too (there
+ * the two leak counts that read /proc are skipped).
  *
  * The large map uses WPOOL_TEST_SHM_MB megabytes (1024 by default, 64
  * under sanitizers and valgrind, whose shadow memory would double it).
