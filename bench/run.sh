@@ -81,6 +81,7 @@ if ! command -v python3 >/dev/null 2>&1; then
       "$build/wpool_bench" W6 --method $m --n 2 --n2 1
       "$build/wpool_bench" W7 --method $m --n 4 --iters 100000
       "$build/wpool_bench" W11 --method $m --n 10000
+      "$build/wpool_bench" W14 --method $m --n 80
     done
     "$build/wpool_bench" W9 --method thread --n 1000 --n2 100 --n3 100
     L="$build/limits"
