@@ -30,6 +30,9 @@ build() { # source dir, build dir
   } >"$2.log" 2>&1 || { tail -n 30 "$2.log" >&2; exit 1; }
 }
 build "$here" "$out/build-new"
+# A build of another revision cannot be reconfigured for this one.
+grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$old/bench" "$out/build-old/CMakeCache.txt" 2>/dev/null ||
+  rm -rf "$out/build-old"
 build "$old/bench" "$out/build-old"
 results="$out/results.txt"
 : >"$results"

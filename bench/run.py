@@ -47,7 +47,7 @@ FULL = dict(
     w9=1000000, w9_c1=100000, w9_apply=20000, w9_apply_py=5000,
     w10=5000, w10_map=10000,
     w11=10000000, w11_small=1000000, w11_chunk=1000,
-    w12=10000,
+    w12=10000, w14=400,
     fork_cycles=1000, memcpy_mb=64, pipe_mb=512, noise=("--ms", 20, "--trials", 5),
     spawn_peers=True,
 )
@@ -62,7 +62,7 @@ QUICK = dict(
     w9=20000, w9_c1=2000, w9_apply=200, w9_apply_py=100,
     w10=100, w10_map=200,
     w11=1000000, w11_small=300000, w11_chunk=1000,
-    w12=2000,
+    w12=2000, w14=80,
     fork_cycles=50, memcpy_mb=8, pipe_mb=32, noise=("--ms", 2, "--trials", 3),
     # Python's spawn peers start interpreters (~0.3 s each): quick mode runs
     # them in W1 only.
@@ -96,6 +96,7 @@ NAMES = {
     "c-pipe-1MiB": "C pipe grown to 1 MiB", "c-vmsplice": "C vmsplice",
     "c-memcpy": "C memcpy", "c-noipc": "C processes, no IPC",
     "c-mutex-queue": "C mutex+condvar queue",
+    "ideal": "ideal (task time / workers)",
     "c-mutex-rtt": "C mutex+condvar round trip",
     "c-gthreadpool": "GLib GThreadPool", "c-gthreadpool-rtt": "GLib GThreadPool round trip",
 }
@@ -198,6 +199,8 @@ def plan(s, bins, py):
           for n in (s["w11"], s["w11_small"])]),
         ("W12", "recovery from a crash inside one map chunk of n and 8n items",
          [w("W12", m, "--n", s["w12"]) for m in ("fork", "spawn")]),
+        ("W14", "skewed tasks: 1 ms, 1 in 40 20x longer",
+         [w("W14", m, "--n", s["w14"]) for m in M]),
     ]
 
 
@@ -364,6 +367,15 @@ def rows(s):
                      "wpool-%s %s items" % (m, f"{n:,}"),
                      ("W12", "wpool-" + m, "recovery_%d_items" % n),
                      T("ratio <= 2 (linear)", ("ratio", "<=", 2))))
+
+    # Parallel efficiency is ideal / wall: wall / ideal <= 1 / 0.95. The
+    # ideal is the tasks' own summed run time over the workers, measured in
+    # the same map (there is no peer to beat: a scheduler can only lose).
+    for m in ("fork", "spawn", "thread"):
+        for cs, label in (("default", "default chunksize"), ("chunk1", "chunksize 1")):
+            R.append(Row("W14", "%s, %s" % (m, label), ("W14", "wpool-" + m, "wall_" + cs),
+                         "ideal", ("W14", "wpool-" + m, "ideal_" + cs),
+                         T("efficiency >= 0.95 (ratio <= 1.053)", ("ratio", "<=", 1 / 0.95))))
     return R
 
 
@@ -524,7 +536,7 @@ def main():
             wpool=wmed, peer=NAMES.get(r.peer, r.peer), peer_value=pmed, ratio=ratio,
             target=r.target.text if r.target else "-", met=met, ws=ws, ps=ps,
             peer_unit=peer_unit, note=r.note or (runner.unavailable.get(r.peer, "")),
-            lower=r.wkey[2] in LOWER_IS_BETTER or r.wkey[2].startswith(("peak_rss", "recovery_"))))
+            lower=r.wkey[2] in LOWER_IS_BETTER or r.wkey[2].startswith(("peak_rss", "recovery_", "wall_"))))
 
     print_table(table)
     write_csv(a.out, table, runner, summary, noise)

@@ -1,7 +1,8 @@
 /*
  * wpool_bench: wpool's side of the benchmark. One invocation runs one
  * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4), or
- * W12 (wpool's own: recovery from a crash inside a big map chunk), for
+ * W12 (wpool's own: recovery from a crash inside a big map chunk) or W14
+ * (skewed task lengths: parallel efficiency), for
  * one worker method and prints its figures as RESULT lines (common.h).
  *
  *   wpool_bench W3 --method fork [--n 1000000] [--reps 1] [--impl NAME]
@@ -441,6 +442,52 @@ static void w12(const cfg_t *c) {
   wpool_destroy(pool);
 }
 
+/*
+ * W14: skewed task lengths. n tasks of n2 microseconds (1 ms), one in
+ * 40 of them 20 times longer, mapped with the default chunksize and with
+ * chunksize 1. The ideal wall time is the tasks' own summed run time over
+ * the workers: a scheduler that leaves a short task queued behind a long
+ * one while another worker idles shows as wall above ideal.
+ */
+static void w14_run(const cfg_t *c, wpool_t *pool, const uint32_t *in,
+                    uint64_t *out, size_t chunksize, const char *name) {
+  char *msg = NULL;
+  uint64_t t0 = bench_now_ns();
+  check(wpool_map(pool, sleeper, in, (size_t)c->n, sizeof *in, out, sizeof *out,
+                  chunksize, &msg),
+        "wpool_map", msg);
+  double wall = bench_secs(t0, bench_now_ns()) * 1e3;
+  double busy = 0;
+  for (long i = 0; i < c->n; i++)
+    busy += (double)out[i] / 1e6;
+  double ideal = busy / c->processes;
+  char metric[64];
+  snprintf(metric, sizeof metric, "wall_%s", name);
+  emit(c, metric, "ms", wall);
+  snprintf(metric, sizeof metric, "ideal_%s", name);
+  emit(c, metric, "ms", ideal);
+  snprintf(metric, sizeof metric, "efficiency_%s", name);
+  emit(c, metric, "x", ideal / wall);
+}
+
+static void w14(const cfg_t *c) {
+  uint32_t *in = malloc((size_t)c->n * sizeof *in);
+  uint64_t *out = malloc((size_t)c->n * sizeof *out);
+  if (!in || !out)
+    bench_die("wpool_bench: out of memory");
+  uint32_t us = (uint32_t)c->n2;
+  for (long i = 0; i < c->n; i++)
+    in[i] = i % 40 == 20 ? 20 * us : us;
+  wpool_t *pool = make_pool(c, c->processes, 0);
+  for (long r = 0; r < c->reps; r++) {
+    w14_run(c, pool, in, out, 0, "default");
+    w14_run(c, pool, in, out, 1, "chunk1");
+  }
+  wpool_destroy(pool);
+  free(in);
+  free(out);
+}
+
 static wpool_method_t parse_method(const char *s) {
   if (strcmp(s, "fork") == 0)
     return WPOOL_FORK;
@@ -455,7 +502,7 @@ int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
     bench_die(
-        "usage: wpool_bench W1..W12 --method fork|spawn|thread "
+        "usage: wpool_bench W1..W12|W14 --method fork|spawn|thread "
         "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N]");
   cfg_t c;
   memset(&c, 0, sizeof c);
@@ -489,6 +536,7 @@ int main(int argc, char **argv) {
       {"W9", w9, 1000000, 100000, 20000, 0},
       {"W11", w11, 10000000, 0, 0, 1000},
       {"W12", w12, 10000, 0, 0, 0},
+      {"W14", w14, 400, 1000, 0, 0},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (strcmp(table[i].name, c.workload) == 0) {

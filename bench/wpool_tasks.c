@@ -5,7 +5,9 @@
 
 #ifdef _WIN32
 #include <stdlib.h>
+#include <windows.h>
 #else
+#include <time.h>
 #include <unistd.h>
 #endif
 
@@ -67,3 +69,20 @@ int crunch(const void *arg, size_t len, wpool_out_t *out) {
   return wpool_out_set(out, &v, sizeof v);
 }
 WPOOL_REGISTER(crunch)
+
+int sleeper(const void *arg, size_t len, wpool_out_t *out) {
+  if (len != sizeof(uint32_t))
+    return wpool_out_fail(out, 1, "sleeper: %zu bytes", len);
+  uint32_t us = *(const uint32_t *)arg;
+  uint64_t t0 = bench_now_ns();
+#ifdef _WIN32
+  Sleep((DWORD)((us + 999) / 1000));
+#else
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  while (nanosleep(&ts, &ts) != 0)
+    ; /* a signal cut it short: sleep the rest */
+#endif
+  uint64_t ns = bench_now_ns() - t0;
+  return wpool_out_set(out, &ns, sizeof ns);
+}
+WPOOL_REGISTER(sleeper)

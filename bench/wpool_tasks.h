@@ -28,5 +28,10 @@ int blob_sum(const void *arg, size_t len, wpool_out_t *out);
 int square_or_die(const void *arg, size_t len, wpool_out_t *out);
 /* crunch_arg_t -> bench_crunch()'s result (W7). */
 int crunch(const void *arg, size_t len, wpool_out_t *out);
+/* uint32 microseconds -> sleeps that long, returns the nanoseconds it took as
+   a uint64 (W14: tasks whose length the scheduler cannot know). Sleeping
+   rather than computing keeps another load on the machine out of the
+   figure, which is about scheduling only. */
+int sleeper(const void *arg, size_t len, wpool_out_t *out);
 
 #endif /* BENCH_WPOOL_TASKS_H */

@@ -30,6 +30,10 @@ typedef struct tstate {
   int alive;
   int joined;
   int started; /* tb_start has returned: later workers are replacements */
+  /* Idle workers wait here, and only they: a single new task can then
+     wake a single worker (signal), not every idle worker and the feeders
+     that wait on work_cond. */
+  wpool__cond_t *idle;
 } tstate_t;
 
 typedef struct targ {
@@ -150,7 +154,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
       if (p->state == WPOOL__CLOSED && !wpool__has_work(p))
         break;
       p->idle++;
-      wpool__cond_wait(p->work_cond, p->lock);
+      wpool__cond_wait(ts->idle, p->lock);
       p->idle--;
       continue;
     }
@@ -177,6 +181,7 @@ out:
   ts->alive--;
   wpool__cond_broadcast(p->state_cond);
   wpool__cond_broadcast(p->work_cond);
+  wpool__cond_broadcast(ts->idle); /* after the last task of a closed pool */
   wpool__mutex_unlock(p->lock);
   (void)t;
   return NULL;
@@ -192,6 +197,11 @@ static int tb_start(wpool_t *p, char **errmsg) {
     return WPOOL_ENOMEM;
   }
   ts->nslots = p->nworkers;
+  if (wpool__cond_new(&ts->idle)) {
+    free(ts->slots);
+    free(ts);
+    return WPOOL_ENOMEM;
+  }
   p->be_state = ts;
   int rc = 0;
   wpool__mutex_lock(p->lock);
@@ -236,16 +246,33 @@ static int tb_resize(wpool_t *p, int n) {
       /* The slots that have no thread stay beyond the size. */
       p->target = i > old ? i : old;
       wpool__cond_broadcast(p->work_cond);
+      wpool__cond_broadcast(ts->idle);
       return rc;
     }
   }
   wpool__cond_broadcast(p->work_cond);
+  wpool__cond_broadcast(ts->idle);
   return 0;
 }
 
 static void tb_wake(wpool_t *p) {
+  tstate_t *ts = p->be_state;
+  /* Feeders waiting for room in their window are woken as before. */
   if (p->idle || p->state != WPOOL__RUNNING)
     wpool__cond_broadcast(p->work_cond);
+  if (!ts || !p->idle) {
+    if (ts && p->state != WPOOL__RUNNING)
+      wpool__cond_broadcast(ts->idle);
+    return;
+  }
+  /* One queued item (an apply) needs one worker: waking them all would
+     have the others wake, find nothing and sleep again, on the CPUs that
+     the caller and the chosen worker need. A signal wakes a worker still
+     asleep, so two applies in a row wake two. */
+  if (p->state == WPOOL__RUNNING && p->st_queued <= 1)
+    wpool__cond_signal(ts->idle);
+  else
+    wpool__cond_broadcast(ts->idle);
 }
 
 static int tb_join(wpool_t *p) {
@@ -254,6 +281,7 @@ static int tb_join(wpool_t *p) {
     return 0;
   wpool__mutex_lock(p->lock);
   wpool__cond_broadcast(p->work_cond);
+  wpool__cond_broadcast(ts->idle);
   while (ts->alive)
     wpool__cond_wait(p->state_cond, p->lock);
   int first = !ts->joined;
@@ -276,6 +304,7 @@ static void tb_destroy(wpool_t *p) {
   tstate_t *ts = p->be_state;
   if (!ts)
     return;
+  wpool__cond_free(ts->idle);
   free(ts->slots);
   free(ts);
   p->be_state = NULL;

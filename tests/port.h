@@ -56,6 +56,8 @@
 long wt_getpid(void);
 /* Block the calling thread until the process is killed. */
 void wt_pause(void);
+/* Block the calling thread for at least ms milliseconds (never less). */
+void wt_nap_ms(long ms);
 /*
  * 1 when the program runs under wine, which lacks a few things Windows has
  * (it does not enforce a Job object's memory limit, and a stack overflow

@@ -18,6 +18,12 @@ long wt_getpid(void) { return (long)getpid(); }
 
 void wt_pause(void) { pause(); }
 
+void wt_nap_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ; /* a signal cut it short: sleep the rest */
+}
+
 int wt_under_wine(void) { return 0; }
 
 void wt_no_core_dumps(void) {

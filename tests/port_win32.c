@@ -21,6 +21,13 @@ long wt_getpid(void) { return (long)GetCurrentProcessId(); }
 
 void wt_pause(void) { Sleep(INFINITE); }
 
+void wt_nap_ms(long ms) {
+  /* Sleep may return early by up to a clock tick: wait out the rest. */
+  long until = wt_now_ms() + ms;
+  for (long left = ms; left > 0; left = until - wt_now_ms())
+    Sleep((DWORD)left);
+}
+
 int wt_under_wine(void) {
   /* wine's ntdll exports its version; Windows' does not. */
   HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");

@@ -149,6 +149,15 @@ int init_refuse(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(init_refuse)
 
+int task_nap(const void *arg, size_t len, wpool_out_t *out) {
+  int ms, rc = get_int(arg, len, &ms, out);
+  if (rc != 0)
+    return rc;
+  wt_nap_ms(ms);
+  return wpool_out_set(out, &ms, sizeof ms);
+}
+WPOOL_REGISTER(task_nap)
+
 int task_ident(const void *arg, size_t len, wpool_out_t *out) {
   (void)arg;
   (void)len;

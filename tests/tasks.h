@@ -46,6 +46,8 @@ int task_bytes(const void *arg, size_t len, wpool_out_t *out);
 int task_reserve(const void *arg, size_t len, wpool_out_t *out);
 /* wt_gate_arg_t -> int value, after the gate lets it through. */
 int task_gate(const void *arg, size_t len, wpool_out_t *out);
+/* int ms -> ms, after sleeping at least ms milliseconds. */
+int task_nap(const void *arg, size_t len, wpool_out_t *out);
 /* Anything -> wt_ident_t of the worker running it. */
 int task_ident(const void *arg, size_t len, wpool_out_t *out);
 /* Anything -> the initializer argument this worker received. */

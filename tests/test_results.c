@@ -182,6 +182,51 @@ static void test_idle_worker_first(void) {
   wpool_destroy(pool);
 }
 
+/*
+ * Once the pool has seen that its tasks are long (each at least 20 ms: a
+ * sleep never ends early), a worker holds only the task it runs: the tasks
+ * of a map submitted while one worker is held all go to the other worker,
+ * none waits behind the held task. (Shorter tasks may be sent one ahead, to
+ * save a worker a round trip between two tasks.)
+ */
+static void test_long_tasks_not_sent_ahead(void) {
+  WT_SKIP_REMOTE("a channel kind with a long round trip asks for work sent "
+                 "ahead of any task length (ahead_us)");
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  enum { N = 6 };
+  int naps[N], out[N];
+  for (int i = 0; i < N; i++)
+    naps[i] = 20;
+  CU_ASSERT_EQUAL(wpool_map(pool, task_nap, naps, N, sizeof *naps, out,
+                            sizeof *out, 1, NULL),
+                  0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 1);
+  wpool_result_t *held = NULL, *map = NULL;
+  CU_ASSERT_EQUAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL, NULL,
+                                    NULL, &held),
+                  0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+  memset(out, 0, sizeof out);
+  CU_ASSERT_EQUAL(wpool_map_async(pool, task_nap, naps, N, sizeof *naps, out,
+                                  sizeof *out, 1, NULL, NULL, NULL, &map),
+                  0);
+  /* Only a task sent to the held worker could keep the map from ending. */
+  CU_ASSERT_EQUAL(wpool_result_wait(map, WT_LONG_MS), 0);
+  CU_ASSERT_EQUAL(wpool_result_successful(map), 1);
+  CU_ASSERT_EQUAL(out[N - 1], 20);
+  CU_ASSERT_EQUAL(wpool_result_ready(held), 0);
+  CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+  int y = 0;
+  CU_ASSERT_EQUAL(wt_result_int(held, WT_LONG_MS, &y), 0);
+  wpool_result_free(map);
+  wpool_result_free(held);
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+}
+
 static const wt_test_t tests[] = {
     {"get_data_len", test_get_data_len},
     {"pending_then_done", test_pending_then_done},
@@ -189,6 +234,7 @@ static const wt_test_t tests[] = {
     {"many_outstanding", test_many_outstanding},
     {"free_while_pending", test_free_while_pending},
     {"idle_worker_first", test_idle_worker_first},
+    {"long_tasks_not_sent_ahead", test_long_tasks_not_sent_ahead},
     {NULL, NULL},
 };
 
