@@ -164,7 +164,8 @@ static int on_frame(void *ctx, const wpool__frame_t *f, wpool__buf_t *tail) {
   wpool__worker_t *w = s->w;
   if (s->hs == 0) {
     s->hs = 1;
-    wpool__pp_queue_init(p, s);
+    if (!s->ctl.len) /* unless it went before HELLO (procpool.c) */
+      wpool__pp_queue_init(p, s);
     return s->dead ? -1 : 0;
   }
   if (s->hs == 1)

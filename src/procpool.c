@@ -38,6 +38,18 @@ static int needs_worker(wpool_t *p, const wpool__pslot_t *s) {
   return p->state == WPOOL__RUNNING || !p->pp->started || wpool__has_work(p);
 }
 
+/* May INIT go to a new worker before its HELLO? HELLO proves that the
+   worker is the same build, with the same registrations, before INIT names
+   an initializer by its index. A worker forked from this process (through
+   the fork server, forked after the registry froze) cannot be anything
+   else; a spawned one runs whatever the executable now is, and another
+   channel kind's peers are not ours to vouch for. Sent at once, INIT
+   waits in the channel while the worker starts, and the handshake loses
+   a round trip. */
+static int init_early(const wpool_t *p) {
+  return p->method == WPOOL_FORK && p->pp->ops == &wpool__proc_chan;
+}
+
 /* Start a worker in slot s. Starting takes a while, so the lock is released
    meanwhile; the slot is published once it is back. */
 static int spawn_one(wpool_t *p, wpool__pslot_t *s, char **errmsg) {
@@ -60,6 +72,8 @@ static int spawn_one(wpool_t *p, wpool__pslot_t *s, char **errmsg) {
   w->state = WPOOL__W_STARTING;
   w->tasks_sent = 0;
   w->fifo.head = w->fifo.len = 0;
+  if (init_early(p))
+    wpool__pp_queue_init(p, s);
   return 0;
 }
 
@@ -468,6 +482,8 @@ static void start_standbys(wpool_t *p) {
     sb->ch = ch;
     sb->peer = peer;
     sb->deadline = wpool__pp_after(wpool__pp_now(), p->opt.start_timeout_ms, 1);
+    if (init_early(p))
+      wpool__pp_queue_init(p, sb);
     arm_one(p, sb);
   }
 }
