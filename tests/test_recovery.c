@@ -397,7 +397,9 @@ static void test_recycle_held_last_task(void) {
   }
   wpool_stats_t st;
   CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
-  CU_ASSERT_TRUE(st.workers_replaced >= R * (K + 1) - 1);
+  /* Every task ran in a worker of its own: all but the first two workers
+     were replacements, counted when they started. */
+  CU_ASSERT_TRUE(st.workers_replaced >= R * (K + 1) - 2);
   CU_ASSERT_EQUAL(st.tasks_rerun, 0);
   wpool_destroy(pool);
   if (!wt_transport)
