@@ -148,8 +148,6 @@ static int on_ready(wpool__pslot_t *s, const wpool__frame_t *f,
     return -1;
   }
   s->hs = 2;
-  if (s->aside)
-    return 0; /* parked until the slot's worker is done */
   s->w->state = WPOOL__W_READY;
   if (++p->ready_count >= p->nworkers && !p->pp->started) {
     p->pp->started = 1;
@@ -164,8 +162,7 @@ static int on_frame(void *ctx, const wpool__frame_t *f, wpool__buf_t *tail) {
   wpool__worker_t *w = s->w;
   if (s->hs == 0) {
     s->hs = 1;
-    if (!s->ctl.len) /* unless it went before HELLO (procpool.c) */
-      wpool__pp_queue_init(p, s);
+    wpool__pp_queue_init(p, s);
     return s->dead ? -1 : 0;
   }
   if (s->hs == 1)
@@ -200,12 +197,9 @@ void wpool__pp_slot_reset(wpool_t *p, wpool__pslot_t *s) {
   wpool__framer_t rx = s->rx;
   wpool__buf_t ctl = s->ctl;
   wpool__worker_t *w = s->w;
-  wpool__pslot_t *standby = s->standby, *departing = s->departing;
   memset(s, 0, sizeof *s);
   s->pool = p;
   s->w = w;
-  s->standby = standby;
-  s->departing = departing;
   ctl.len = 0;
   s->ctl = ctl;
   s->rx = rx;
@@ -307,8 +301,8 @@ static int shm_frame(wpool__pslot_t *s, const wpool__job_t *j,
    SHM_AHEAD_MAX others are unanswered; one partly sent always may. */
 static int next_may_go(const wpool__pslot_t *s) {
   const wpool__worker_t *w = s->w;
-  if (s->aside || s->sent >= w->fifo.len)
-    return 0; /* aside, it holds no task: the FIFO is the slot's worker's */
+  if (s->sent >= w->fifo.len)
+    return 0;
   if (s->off || !shm_job(wpool__ring_at(&w->fifo, s->sent)))
     return 1;
   size_t held = 0;
@@ -329,8 +323,7 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
     seg[n++].len = s->ctl.len - s->ctl_off;
   }
   size_t off = s->off;
-  size_t held = s->aside ? 0 : w->fifo.len;
-  for (size_t k = s->sent; k < held && n + 2 <= max; k++) {
+  for (size_t k = s->sent; k < w->fifo.len && n + 2 <= max; k++) {
     const wpool__job_t *j = wpool__ring_at(&w->fifo, k);
     if (shm_job(j)) {
       /* Its handles go with its first byte, and s->shm_wire holds one
@@ -372,7 +365,7 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
     off = 0;
   }
   /* EXIT goes only after the last task: the worker must run them all. */
-  if (s->exit_pending && s->sent == held && n < max &&
+  if (s->exit_pending && s->sent == w->fifo.len && n < max &&
       s->exit_off < WPOOL__FRAME_SIZE) {
     seg[n].base = (const uint8_t *)&exit_frame + s->exit_off;
     seg[n++].len = WPOOL__FRAME_SIZE - s->exit_off;
@@ -394,9 +387,8 @@ void wpool__pp_wrote(wpool__pslot_t *s, size_t n) {
     s->ctl_off += c;
     n -= c;
   }
-  size_t held = s->aside ? 0 : w->fifo.len;
-  int exit_next = s->sent == held;
-  while (n && s->sent < held) {
+  int exit_next = s->sent == w->fifo.len;
+  while (n && s->sent < w->fifo.len) {
     const wpool__job_t *j = wpool__ring_at(&w->fifo, s->sent);
     size_t rest = WPOOL__FRAME_SIZE + wire_len(j) - s->off;
     if (n >= rest) {

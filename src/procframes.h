@@ -46,21 +46,6 @@ typedef struct wpool__pslot {
   size_t ctl_off;
   int exit_pending;
   int fresh; /* its next start is the pool growing, not a replacement */
-  /* Recycling (maxtasksperchild): a worker sent its last task has its
-     replacement started beside it, so that the start and the handshake
-     overlap that task instead of following the worker's end. The
-     replacement waits in `standby` (a slot of its own, with its own
-     channel, holding no task) and takes this slot over when the worker has
-     answered everything it held (or is gone); the old worker then stays
-     in the new slot's `departing` until it ends, holding nothing, so that
-     its end fails nothing. At most one of each per slot. `overlap`: the
-     worker was retired for its task count, so a standby may start. `aside`:
-     this slot is a standby or a departing worker, not its worker's owner:
-     its READY leaves the scheduler's worker alone, its FIFO is not its own,
-     and nothing is sent to it but INIT and EXIT. */
-  struct wpool__pslot *standby, *departing;
-  int overlap;
-  int aside;
   size_t exit_off;
   wpool__framer_t rx; /* receiving */
   size_t skip; /* the RESULT being read: leading tail bytes that are a

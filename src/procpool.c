@@ -38,18 +38,6 @@ static int needs_worker(wpool_t *p, const wpool__pslot_t *s) {
   return p->state == WPOOL__RUNNING || !p->pp->started || wpool__has_work(p);
 }
 
-/* May INIT go to a new worker before its HELLO? HELLO proves that the
-   worker is the same build, with the same registrations, before INIT names
-   an initializer by its index. A worker forked from this process (through
-   the fork server, forked after the registry froze) cannot be anything
-   else; a spawned one runs whatever the executable now is, and another
-   channel kind's peers are not ours to vouch for. Sent at once, INIT
-   waits in the channel while the worker starts, and the handshake loses
-   a round trip. */
-static int init_early(const wpool_t *p) {
-  return p->method == WPOOL_FORK && p->pp->ops == &wpool__proc_chan;
-}
-
 /* Start a worker in slot s. Starting takes a while, so the lock is released
    meanwhile; the slot is published once it is back. */
 static int spawn_one(wpool_t *p, wpool__pslot_t *s, char **errmsg) {
@@ -72,8 +60,6 @@ static int spawn_one(wpool_t *p, wpool__pslot_t *s, char **errmsg) {
   w->state = WPOOL__W_STARTING;
   w->tasks_sent = 0;
   w->fifo.head = w->fifo.len = 0;
-  if (init_early(p))
-    wpool__pp_queue_init(p, s);
   return 0;
 }
 
@@ -100,84 +86,37 @@ static void fill_slots(wpool_t *p) {
   }
 }
 
-/* Slot s's channel has ended: close it and say how (why). */
-static void close_slot(wpool_t *p, wpool__pslot_t *s, char *why, size_t n) {
+/* Slot s's worker has ended (GONE) and everything it sent has been read:
+   close its channel, fail what it held, and let the slot be refilled. */
+static void on_death(wpool_t *p, wpool__pslot_t *s) {
+  wpool__worker_t *w = s->w;
   wpool__chan_t *ch = s->ch;
+  char why[160], msg[WPOOL__MSG_MAX + 256];
   wpool__mutex_unlock(p->lock);
-  p->pp->ops->close(ch, why, n);
+  p->pp->ops->close(ch, why, sizeof why);
   wpool__mutex_lock(p->lock);
   s->ch = NULL;
   wpool__buf_free(&s->ctl);
   wpool__buf_free(&s->rx.tail);
-}
-
-/* Slot s's worker ended before its handshake completed (why: how). */
-static void report_start_failure(wpool_t *p, wpool__pslot_t *s,
-                                 const char *why) {
-  char msg[WPOOL__MSG_MAX + 256];
-  if (s->timed_out)
-    snprintf(msg, sizeof msg,
-             "worker did not complete the handshake within %ld ms: does "
-             "main() call wpool_bootstrap(argc, argv) first?",
-             p->opt.start_timeout_ms);
-  else if (s->err_code)
-    snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
-  else
-    snprintf(msg, sizeof msg, "worker %s before the handshake%s", why,
-             p->method == WPOOL_SPAWN
-                 ? ": does main() call wpool_bootstrap(argc, argv) first?"
-                 : "");
-  wpool__pp_start_failed(p, s->err_code ? s->err_code : WPOOL_ESPAWN, msg);
-}
-
-static void free_slot(wpool__pslot_t *s) {
-  if (s) {
-    wpool__framer_free(&s->rx);
-    wpool__buf_free(&s->ctl);
-    free(s);
-  }
-}
-
-/* Slot s's standby takes the slot over. s's worker is gone, or holds
-   nothing and has been sent EXIT: it then stays beside the slot, departing,
-   until it ends. */
-static void take_over(wpool_t *p, wpool__pslot_t *s) {
-  wpool__pslot_t *sb = s->standby;
-  wpool__worker_t *w = s->w;
-  s->standby = NULL;
-  sb->aside = 0;
-  if (s->ch) {
-    s->aside = 1;
-    sb->departing = s;
-  } else {
-    sb->departing = s->departing;
-    free_slot(s);
-  }
-  p->pp->slots[w->index] = sb;
-  w->pid = sb->peer;
-  w->id = ++p->next_worker_id;
-  w->kill_code = 0;
-  w->tasks_sent = 0;
-  w->state = sb->hs == 2 ? WPOOL__W_READY : WPOOL__W_STARTING;
-  if (sb->hs == 2)
-    sb->head_since = wpool__pp_now();
-  p->st_replaced++;
-}
-
-/* Slot s's worker has ended (GONE) and everything it sent has been read:
-   close its channel, fail what it held, and let the slot be refilled (by
-   its standby when it has one). */
-static void on_death(wpool_t *p, wpool__pslot_t *s) {
-  wpool__worker_t *w = s->w;
-  char why[160], msg[WPOOL__MSG_MAX + 256];
-  close_slot(p, s, why, sizeof why);
   /* A slot about to be refilled counts as a worker starting from now on,
      so that whoever sees this death's failure also sees the pool whole. */
   w->state = needs_worker(p, s) ? WPOOL__W_STARTING : WPOOL__W_EMPTY;
   w->pid = 0;
   w->id = 0;
   if (s->hs < 2 && !p->pp->killed) {
-    report_start_failure(p, s, why);
+    if (s->timed_out)
+      snprintf(msg, sizeof msg,
+               "worker did not complete the handshake within %ld ms: does "
+               "main() call wpool_bootstrap(argc, argv) first?",
+               p->opt.start_timeout_ms);
+    else if (s->err_code)
+      snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
+    else
+      snprintf(msg, sizeof msg, "worker %s before the handshake%s", why,
+               p->method == WPOOL_SPAWN
+                   ? ": does main() call wpool_bootstrap(argc, argv) first?"
+                   : "");
+    wpool__pp_start_failed(p, s->err_code ? s->err_code : WPOOL_ESPAWN, msg);
   } else if (s->hs == 2 && w->fifo.len) {
     if (s->err_code)
       snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
@@ -186,45 +125,7 @@ static void on_death(wpool_t *p, wpool__pslot_t *s) {
     wpool__fail_held(p, w, s->err_code ? s->err_code : WPOOL_EWORKER, msg, 1);
   }
   w->fifo.head = w->fifo.len = 0;
-  /* A standby no longer needed (the pool closed or shrank meanwhile) takes
-     over all the same: as any idle worker, it is then retired. */
-  if (s->standby && s->standby->ch)
-    take_over(p, s); /* frees s */
   wpool__cond_broadcast(p->state_cond);
-}
-
-/* A worker sent its last task has answered it, and its standby is ready:
-   the standby takes the slot over now, without waiting for the old worker
-   to end (it holds nothing, so its end can fail nothing). */
-static void take_over_early(wpool_t *p) {
-  for (int i = 0; i < p->pp->nslots; i++) {
-    wpool__pslot_t *s = p->pp->slots[i], *sb = s->standby;
-    if (sb && sb->ch && sb->hs == 2 && !sb->dead && s->ch && !s->dead &&
-        !s->departing && s->exit_pending && s->w->fifo.len == 0 &&
-        s->w->state == WPOOL__W_RETIRING)
-      take_over(p, s);
-  }
-}
-
-/* Slot s's standby has ended before taking the slot over: it held no
-   task, so nothing fails but its start; the slot is refilled as usual. */
-static void on_standby_death(wpool_t *p, wpool__pslot_t *s) {
-  wpool__pslot_t *sb = s->standby;
-  char why[160];
-  close_slot(p, sb, why, sizeof why);
-  if (sb->hs < 2 && !p->pp->killed)
-    report_start_failure(p, sb, why);
-}
-
-/* Channels open now, standbys and departing workers included. */
-static int open_channels(const wpool__pp_t *pp) {
-  int n = 0;
-  for (int i = 0; i < pp->nslots; i++) {
-    const wpool__pslot_t *s = pp->slots[i];
-    n += (s->ch != NULL) + (s->standby && s->standby->ch) +
-         (s->departing != NULL);
-  }
-  return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -304,7 +205,6 @@ static void feed_workers(wpool_t *p) {
       if (max && w->tasks_sent >= max) {
         w->state = WPOOL__W_RETIRING;
         s->exit_pending = 1;
-        s->overlap = 1;
       }
     }
   }
@@ -336,8 +236,9 @@ static void retire_idle(wpool_t *p) {
 }
 
 static int all_gone(wpool_t *p) {
-  if (open_channels(p->pp))
-    return 0;
+  for (int i = 0; i < p->pp->nslots; i++)
+    if (p->pp->slots[i]->ch)
+      return 0;
   return p->state == WPOOL__TERMINATED ||
          (p->state == WPOOL__CLOSED && !wpool__has_work(p));
 }
@@ -345,7 +246,7 @@ static int all_gone(wpool_t *p) {
 /* When slot s's head job passes its time limit, or -1. */
 static int64_t head_deadline(const wpool__pslot_t *s) {
   const wpool__worker_t *w = s->w;
-  if (s->hs != 2 || s->aside || !w->fifo.len)
+  if (s->hs != 2 || !w->fifo.len)
     return -1;
   const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   if (!j->batch->timeout_ms)
@@ -363,9 +264,6 @@ static int next_timeout(wpool_t *p) {
   int64_t now = wpool__pp_now(), first = -1;
   for (int i = 0; i < p->pp->nslots; i++) {
     const wpool__pslot_t *s = p->pp->slots[i];
-    const wpool__pslot_t *sb = s->standby;
-    if (sb && sb->ch && !sb->dead && sb->hs < 2)
-      first = earlier(first, sb->deadline);
     if (!s->ch || s->dead)
       continue;
     if (s->hs < 2)
@@ -390,8 +288,6 @@ static void judge(wpool_t *p, wpool__pslot_t *s, int64_t now) {
   int64_t due = head_deadline(s);
   if (s->hs < 2 && now >= s->deadline) {
     s->timed_out = 1;
-  } else if (s->aside) {
-    return; /* it runs nothing: no task can be late or cancelled */
   } else if (w->kill_code) {
     s->err_code = w->kill_code;
     snprintf(s->err_msg, sizeof s->err_msg,
@@ -410,81 +306,16 @@ static void judge(wpool_t *p, wpool__pslot_t *s, int64_t now) {
 }
 
 /* Before waiting: send what can be sent, and say what to wait for. */
-static void arm_one(wpool_t *p, wpool__pslot_t *s) {
-  if (!s || !s->ch)
-    return;
-  if (!s->dead)
-    flush(p, s);
-  p->pp->ops->want(s->ch, (s->dead ? 0 : WPOOL__CH_READ) |
-                              (wpool__pp_wants_write(s) ? WPOOL__CH_WRITE : 0));
-}
-
 static void arm(wpool_t *p) {
+  const wpool__chan_ops_t *ops = p->pp->ops;
   for (int i = 0; i < p->pp->nslots; i++) {
-    arm_one(p, p->pp->slots[i]);
-    arm_one(p, p->pp->slots[i]->standby);
-    arm_one(p, p->pp->slots[i]->departing);
-  }
-}
-
-/* After the events of a wait: a slot's channel that has ended is closed,
-   one that must end is told to stop. 1: it has ended. */
-static int reap_or_stop(wpool_t *p, wpool__pslot_t *s, int64_t now) {
-  judge(p, s, now);
-  if (s->gone) {
-    /* The worker has ended: what it wrote before is all there, and a
-       task it finished must be delivered, not blamed for its death. */
-    drain(p, s, 1);
-    return 1;
-  }
-  if (s->dead && !s->stopped) {
-    s->stopped = 1;
-    p->pp->ops->stop(s->ch);
-  }
-  return 0;
-}
-
-/* Start the replacement of each worker sent its last task beside it
-   (pslot.standby). One per slot at most, only for a slot that will need a
-   worker, and only where the channel kind has room for one more channel:
-   a set sized once never holds more than it was made for. A standby that
-   cannot start is no failure: the slot is refilled the usual way once its
-   worker is gone, and that start reports what goes wrong. */
-static void start_standbys(wpool_t *p) {
-  wpool__pp_t *pp = p->pp;
-  for (int i = 0; i < pp->nslots; i++) {
-    wpool__pslot_t *s = pp->slots[i];
-    if (!s->overlap || !s->ch || s->dead || !pp->started || pp->killed ||
-        (s->standby && s->standby->ch) || !needs_worker(p, s))
+    wpool__pslot_t *s = p->pp->slots[i];
+    if (!s->ch)
       continue;
-    s->overlap = 0;
-    if (!pp->ops->grows && open_channels(pp) >= pp->nslots_init)
-      continue;
-    if (!s->standby) {
-      s->standby = calloc(1, sizeof *s->standby);
-      if (!s->standby)
-        continue;
-      s->standby->pool = p;
-      s->standby->w = s->w;
-    }
-    wpool__pslot_t *sb = s->standby;
-    wpool__chan_t *ch = NULL;
-    long peer = 0;
-    char *em = NULL;
-    wpool__mutex_unlock(p->lock);
-    int rc = pp->ops->open(pp->x, sb, &ch, &peer, &em);
-    wpool__mutex_lock(p->lock);
-    free(em);
-    if (rc)
-      continue;
-    wpool__pp_slot_reset(p, sb);
-    sb->aside = 1;
-    sb->ch = ch;
-    sb->peer = peer;
-    sb->deadline = wpool__pp_after(wpool__pp_now(), p->opt.start_timeout_ms, 1);
-    if (init_early(p))
-      wpool__pp_queue_init(p, sb);
-    arm_one(p, sb);
+    if (!s->dead)
+      flush(p, s);
+    ops->want(s->ch, (s->dead ? 0 : WPOOL__CH_READ) |
+                         (wpool__pp_wants_write(s) ? WPOOL__CH_WRITE : 0));
   }
 }
 
@@ -504,18 +335,18 @@ static void settle(wpool_t *p, const wpool__chan_ev_t *ev, int n) {
   int64_t now = wpool__pp_now();
   for (int i = 0; i < p->pp->nslots; i++) {
     wpool__pslot_t *s = p->pp->slots[i];
-    if (s->departing && reap_or_stop(p, s->departing, now)) {
-      char why[160];
-      close_slot(p, s->departing, why, sizeof why);
-      free_slot(s->departing);
-      s->departing = NULL;
-    }
-    /* The standby before the worker: a slot whose worker is gone takes it
-       over. */
-    if (s->standby && s->standby->ch && reap_or_stop(p, s->standby, now))
-      on_standby_death(p, s);
-    if (s->ch && reap_or_stop(p, s, now))
+    if (!s->ch)
+      continue;
+    judge(p, s, now);
+    if (s->gone) {
+      /* The worker has ended: what it wrote before is all there, and a
+         task it finished must be delivered, not blamed for its death. */
+      drain(p, s, 1);
       on_death(p, s);
+    } else if (s->dead && !s->stopped) {
+      s->stopped = 1;
+      p->pp->ops->stop(s->ch);
+    }
   }
 }
 
@@ -545,24 +376,19 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
     if (p->state == WPOOL__TERMINATED && !pp->killed) {
       pp->killed = 1;
       for (int i = 0; i < p->pp->nslots; i++) {
-        wpool__pslot_t *all[3] = {pp->slots[i], pp->slots[i]->standby,
-                                  pp->slots[i]->departing};
-        for (int k = 0; k < 3; k++)
-          if (all[k] && all[k]->ch && !all[k]->stopped) {
-            all[k]->stopped = 1;
-            pp->ops->stop(all[k]->ch);
-          }
+        wpool__pslot_t *s = pp->slots[i];
+        if (s->ch && !s->stopped) {
+          s->stopped = 1;
+          pp->ops->stop(s->ch);
+        }
       }
     }
-    take_over_early(p);
     retire_extra(p);
     feed_workers(p);
     retire_idle(p);
     if (all_gone(p))
       break;
     arm(p);
-    /* After arm: the last tasks are on their way before a start blocks. */
-    start_standbys(p);
     int timeout = wait_ms(p);
     wpool__mutex_unlock(p->lock);
     int n = pp->ops->wait(pp->x, timeout, ev, EVENTS);
@@ -680,9 +506,9 @@ static void pb_destroy(wpool_t *p) {
   if (pp->x)
     pp->ops->fini(pp->x);
   for (int i = 0; pp->slots && i < pp->nslots; i++) {
-    free_slot(pp->slots[i]->standby);
-    free_slot(pp->slots[i]->departing);
-    free_slot(pp->slots[i]);
+    wpool__framer_free(&pp->slots[i]->rx);
+    wpool__buf_free(&pp->slots[i]->ctl);
+    free(pp->slots[i]);
   }
   free(pp->slots);
   free(pp);
