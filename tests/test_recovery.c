@@ -295,6 +295,145 @@ static void test_huge_limits(void) {
   wpool_destroy(pool);
 }
 
+/*
+ * Recycling (maxtasksperchild = 1) starts each replacement beside the worker
+ * sent its last task, which it replaces once that task is answered. A crash
+ * in such a task still fails that task alone (never the replacement's, nor
+ * a task sent to the replacement), every other task runs in a worker of its
+ * own, and nothing is left once the pool is destroyed: no replacement
+ * started for a last task that never came.
+ */
+static void test_recycle_crash_attribution(void) {
+  enum { N = 48 };
+  int in[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i % 7 == 3 ? WT_CRASH_SEGV : i;
+  wt_no_core_dumps();
+  wpool_options_t o;
+  wt_options(&o, 2);
+  o.maxtasksperchild = 1;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  for (int ordered = 0; ordered < 2; ordered++) {
+    wpool_source_t src = wpool_source_array(in, N, sizeof in[0]);
+    wpool_iter_t *it = NULL;
+    int rc = ordered ? wpool_imap(pool, task_crash, &src, 1, &it)
+                     : wpool_imap_unordered(pool, task_crash, &src, 1, &it);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    int seen = 0;
+    const void *data;
+    size_t len;
+    while ((rc = wpool_iter_next(it, WT_LONG_MS, &data, &len)) != WPOOL_EDONE) {
+      size_t i = wpool_iter_index(it);
+      CU_ASSERT_TRUE_FATAL(i < N);
+      if (in[i] == WT_CRASH_SEGV) {
+        CU_ASSERT_EQUAL(rc, WPOOL_EWORKER);
+      } else {
+        int y = -1;
+        CU_ASSERT_EQUAL(rc, 0);
+        if (rc == 0 && len == sizeof y)
+          memcpy(&y, data, sizeof y);
+        CU_ASSERT_EQUAL(y, in[i] * in[i]);
+      }
+      if (rc == WPOOL_ETIMEDOUT)
+        break;
+      seen++;
+    }
+    CU_ASSERT_EQUAL(seen, N);
+    wpool_iter_free(it);
+  }
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_TRUE(st.workers_replaced >= N);
+  CU_ASSERT_EQUAL(st.tasks_rerun, 0);
+  CU_ASSERT_EQUAL(wpool_close(pool), 0);
+  CU_ASSERT_EQUAL(wpool_join(pool), 0);
+  wpool_destroy(pool);
+  if (!wt_transport)
+    CU_ASSERT_EQUAL(wt_children_left(), 0);
+}
+
+/* A pool of `processes` workers, each replaced after one task. */
+static wpool_t *recycling_pool(int processes) {
+  wpool_options_t o;
+  wt_options(&o, processes);
+  o.maxtasksperchild = 1;
+  wpool_t *pool = NULL;
+  return wt_create(&pool, &o) == 0 ? pool : NULL;
+}
+
+/*
+ * A worker held in its last task while the other worker recycles several
+ * times: its replacement has all that while to start and complete its
+ * handshake beside it, and takes over once the held task is answered (the
+ * order of those two events is the system's; the outcome is the same). The
+ * held task's result comes from the worker that ran it, every task runs in
+ * a worker of its own, and the pool goes on.
+ */
+static void test_recycle_held_last_task(void) {
+  enum { R = 3, K = 4 };
+  wpool_t *pool = recycling_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  for (int r = 0; r < R; r++) {
+    wt_gate_t g;
+    CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+    wt_gate_arg_t a = wt_gate_arg(&g, 100 + r);
+    wpool_result_t *held = NULL;
+    CU_ASSERT_EQUAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL,
+                                      NULL, NULL, &held),
+                    0);
+    CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+    for (int k = 0; k < K; k++) {
+      int y = 0;
+      CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, k + 2, &y, NULL), 0);
+      CU_ASSERT_EQUAL(y, (k + 2) * (k + 2));
+    }
+    CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+    int v = 0;
+    CU_ASSERT_EQUAL(wt_result_int(held, WT_LONG_MS, &v), 0);
+    CU_ASSERT_EQUAL(v, 100 + r);
+    wpool_result_free(held);
+    wt_gate_close(&g);
+  }
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  /* Every task ran in a worker of its own: all but the first two workers
+     were replacements, counted when they started. */
+  CU_ASSERT_TRUE(st.workers_replaced >= R * (K + 1) - 2);
+  CU_ASSERT_EQUAL(st.tasks_rerun, 0);
+  wpool_destroy(pool);
+  if (!wt_transport)
+    CU_ASSERT_EQUAL(wt_children_left(), 0);
+}
+
+/* Terminating a recycling pool while each worker holds its last task (and
+   each replacement is starting beside it) fails those tasks and leaves no
+   process behind. */
+static void test_recycle_terminate(void) {
+  wpool_t *pool = recycling_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 1);
+  wpool_result_t *held[2] = {NULL, NULL};
+  for (int i = 0; i < 2; i++)
+    CU_ASSERT_EQUAL(wpool_apply_async(pool, task_gate, &a, sizeof a, NULL,
+                                      NULL, NULL, &held[i]),
+                    0);
+  CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 2), 0);
+  CU_ASSERT_EQUAL(wpool_terminate(pool), 0);
+  for (int i = 0; i < 2; i++) {
+    CU_ASSERT_EQUAL(wpool_result_get(held[i], WT_LONG_MS, NULL, NULL),
+                    WPOOL_ETERMINATED);
+    wpool_result_free(held[i]);
+  }
+  wt_gate_close(&g);
+  CU_ASSERT_EQUAL(wpool_join(pool), 0);
+  wpool_destroy(pool);
+  if (!wt_transport)
+    CU_ASSERT_EQUAL(wt_children_left(), 0);
+}
+
 static const wt_test_t tests[] = {
     {"wall_clock_steps", test_wall_clock_steps},
     {"huge_limits", test_huge_limits},
@@ -303,6 +442,9 @@ static const wt_test_t tests[] = {
     {"imap_death_in_chunk", test_imap_death_in_chunk},
     {"producer_death_in_chunk", test_producer_death_in_chunk},
     {"cancel_map_queued_in_worker", test_cancel_map_queued_in_worker},
+    {"recycle_crash_attribution", test_recycle_crash_attribution},
+    {"recycle_held_last_task", test_recycle_held_last_task},
+    {"recycle_terminate", test_recycle_terminate},
     {NULL, NULL},
 };
 
