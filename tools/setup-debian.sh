@@ -3,9 +3,10 @@
 # packages named as arguments (CI adds doxygen for the API reference).
 # Runs apt-get directly as root, through sudo otherwise.
 set -eu
-# Open MPI: the MPI component (wpool::mpi) and its tests under mpiexec.
+# Open MPI: the MPI component (wpool::mpi) and its tests under mpiexec;
+# iproute2: the multi-host MPI test's network namespaces.
 pkgs="cmake make gcc pkg-config libapr1-dev libcunit1-dev openmpi-bin
-libopenmpi-dev $*"
+libopenmpi-dev iproute2 $*"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
