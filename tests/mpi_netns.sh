@@ -29,17 +29,28 @@ command -v unshare >/dev/null || skip "needs unshare (util-linux)"
 mpiexec --version 2>/dev/null | grep -Eq "Open MPI|OpenRTE" ||
   skip "the namespace launch is written for Open MPI's rsh agent"
 
+# The first `ip netns add` on a system makes /run/netns a mount point of
+# its own; if this test made it one, it undoes that too.
+netns_mounted=0
+mountpoint -q /run/netns 2>/dev/null && netns_mounted=1
+
 cleanup() {
   for h in a b c; do
     ip netns del "wp$h$sfx" 2>/dev/null || true
     ip link del "wv$h$sfx" 2>/dev/null || true
   done
   ip link del "$br" 2>/dev/null || true
+  if [ "$netns_mounted" = 0 ] && mountpoint -q /run/netns 2>/dev/null; then
+    umount /run/netns 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
 ip netns add "wpa$sfx" 2>/dev/null || skip "ip netns does not work here"
+# Entering one needs / to be a mount point, which a chroot's is not.
+ip netns exec "wpa$sfx" true 2>/dev/null ||
+  skip "cannot enter a network namespace here (ip netns exec fails; in a chroot / is not a mount point)"
 ip link add "$br" type bridge
 ip addr add "${net}254/24" dev "$br"
 ip link set "$br" up
