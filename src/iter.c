@@ -498,51 +498,53 @@ static int stopped_code(const wpool_iter_t *it) {
   return it->term_code ? it->term_code : WPOOL_ETERMINATED;
 }
 
-int wpool_iter_push(wpool_iter_t *it, const void *item, size_t len,
-                    long timeout_ms) {
-  if (!pushable(it) || (!item && len))
+/* Checks a push call's iterator and its pool; on 0 the pool is locked. */
+static int push_begin(wpool_iter_t *it) {
+  if (!pushable(it))
     return WPOOL_EINVAL;
-  wpool_t *p = it->pool;
-  int rc = wpool__check_pool(p);
+  int rc = wpool__check_pool(it->pool);
   if (rc)
     return rc;
+  wpool__mutex_lock(it->pool->lock);
+  return 0;
+}
+
+/* A push call's answer: one refused because the iterator stopped says why. */
+static int push_answer(const wpool_iter_t *it, int rc) {
+  return rc == WPOOL_ETERMINATED ? stopped_code(it) : rc;
+}
+
+int wpool_iter_push(wpool_iter_t *it, const void *item, size_t len,
+                    long timeout_ms) {
+  if (!item && len)
+    return WPOOL_EINVAL;
   int64_t deadline = wpool__deadline(timeout_ms);
-  wpool__mutex_lock(p->lock);
+  int rc = push_begin(it);
+  if (rc)
+    return rc;
   rc = it->term_code || !it->user_ref
            ? WPOOL_ETERMINATED
            : wpool__feeder_push(it->feeder, item, len, deadline);
-  if (rc == WPOOL_ETERMINATED)
-    rc = stopped_code(it);
-  wpool__mutex_unlock(p->lock);
+  rc = push_answer(it, rc);
+  wpool__mutex_unlock(it->pool->lock);
   return rc;
 }
 
 int wpool_iter_flush(wpool_iter_t *it) {
-  if (!pushable(it))
-    return WPOOL_EINVAL;
-  wpool_t *p = it->pool;
-  int rc = wpool__check_pool(p);
+  int rc = push_begin(it);
   if (rc)
     return rc;
-  wpool__mutex_lock(p->lock);
-  rc = wpool__feeder_flush(it->feeder);
-  if (rc == WPOOL_ETERMINATED)
-    rc = stopped_code(it);
-  wpool__mutex_unlock(p->lock);
+  rc = push_answer(it, wpool__feeder_flush(it->feeder));
+  wpool__mutex_unlock(it->pool->lock);
   return rc;
 }
 
 int wpool_iter_push_end(wpool_iter_t *it) {
-  if (!pushable(it))
-    return WPOOL_EINVAL;
-  wpool_t *p = it->pool;
-  int rc = wpool__check_pool(p);
+  int rc = push_begin(it);
   if (rc)
     return rc;
-  wpool__mutex_lock(p->lock);
-  rc = wpool__feeder_push_end(it->feeder);
-  if (rc == WPOOL_ETERMINATED)
-    rc = stopped_code(it);
+  wpool_t *p = it->pool;
+  rc = push_answer(it, wpool__feeder_push_end(it->feeder));
   it->push_ref = 0;
   maybe_free(p, it);
   wpool__unlock(p);
