@@ -234,6 +234,26 @@ static void test_retry_crash_once(void) {
   wpool_destroy(pool);
 }
 
+/* Applies task_attempt to *a, expecting code want; returns the message. */
+static char *apply_err(wpool_t *pool, attempt_arg_t *a, int want) {
+  char *err = NULL;
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, task_attempt, a, sizeof *a, NULL, NULL, &err), want);
+  return err;
+}
+
+/* The same, checking that the message holds has and does not hold lacks
+   (either may be NULL). */
+static void expect_apply(wpool_t *pool, attempt_arg_t *a, int want,
+                         const char *has, const char *lacks) {
+  char *err = apply_err(pool, a, want);
+  if (has)
+    CU_ASSERT_TRUE(wt_contains(err, has));
+  if (lacks)
+    CU_ASSERT_FALSE(wt_contains(err, lacks));
+  wpool_free(err);
+}
+
 /* A task that always crashes runs max_retries + 1 times, and its message
    says so; a call may turn the pool's retries off. */
 static void test_retry_always_crash(void) {
@@ -242,12 +262,7 @@ static void test_retry_always_crash(void) {
   wpool_t *pool = retry_pool(2, 2, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   attempt_arg_t a = attempt(RUN_CRASH, 3);
-  char *err = NULL;
-  CU_ASSERT_EQUAL(
-      wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL, &err),
-      WPOOL_EWORKER);
-  CU_ASSERT_TRUE(wt_contains(err, "failed on all 3 attempts"));
-  wpool_free(err);
+  expect_apply(pool, &a, WPOOL_EWORKER, "failed on all 3 attempts", NULL);
   CU_ASSERT_EQUAL(attempts_of(&a), 3);
   CU_ASSERT_EQUAL(reruns(pool), 2u);
 
@@ -272,10 +287,7 @@ static void test_retry_time_limit(void) {
   wpool_t *pool = retry_pool(1, 1, 100);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   attempt_arg_t a = attempt(RUN_HANG, 0);
-  char *err = NULL;
-  CU_ASSERT_EQUAL(
-      wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL, &err),
-      WPOOL_ETIMELIMIT);
+  char *err = apply_err(pool, &a, WPOOL_ETIMELIMIT);
   CU_ASSERT_TRUE(wt_contains(err, "time limit of 100 ms"));
   CU_ASSERT_TRUE(wt_contains(err, "failed on all 2 attempts"));
   wpool_free(err);
@@ -288,13 +300,7 @@ static void test_self_failure_not_retried(void) {
   wpool_t *pool = retry_pool(2, 3, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   attempt_arg_t a = attempt(RUN_FAIL, 4);
-  char *err = NULL;
-  CU_ASSERT_EQUAL(
-      wpool_apply(pool, task_attempt, &a, sizeof a, NULL, NULL, &err),
-      WPOOL_ETASK);
-  CU_ASSERT_TRUE(wt_contains(err, "refused 4"));
-  CU_ASSERT_FALSE(wt_contains(err, "attempts"));
-  wpool_free(err);
+  expect_apply(pool, &a, WPOOL_ETASK, "refused 4", "attempts");
   CU_ASSERT_EQUAL(attempts_of(&a), 1);
   CU_ASSERT_EQUAL(reruns(pool), 0u);
   wpool_destroy(pool);
