@@ -77,7 +77,7 @@ QUICK = dict(
 LOWER_IS_BETTER = {"start_to_join", "apply_latency", "round_trip", "cycle_time",
                    "submit_latency"}
 # ... and so is every metric that starts with one of these.
-LOWER_PREFIXES = ("peak_rss", "recovery_", "wall_", "pss_")
+LOWER_PREFIXES = ("peak_rss", "recovery_", "wall_", "pss_", "pte_")
 
 # Display names of the implementations.
 NAMES = {
@@ -107,7 +107,7 @@ NAMES = {
     "c-gthreadpool": "GLib GThreadPool", "c-gthreadpool-rtt": "GLib GThreadPool round trip",
     "c-pass-1cpu": "C pass over the items, 1 CPU",
     "c-pass-2cpu": "C pass over the items, 2 CPUs",
-    "c-pass-fresh-2cpu": "C pass, 2 CPUs, mapped afresh per chunk",
+    "c-pass-fresh-2cpu": "C pass, 2 processes, mapped afresh per chunk",
     "py-shm-fork": "Python shared_memory fork", "py-shm-spawn": "Python shared_memory spawn",
     "py-pool-fork-len": "Python Pool fork, transfer only",
     "py-pool-spawn-len": "Python Pool spawn, transfer only",
@@ -445,6 +445,10 @@ def w16_rows(s):
     for m in ("fork", "spawn", "thread"):
         R.append(Row("W16", m + " map over %d MiB" % mib, ("W16", "wpool-" + m, pss), "array",
                      ("W16", "wpool-" + m, arr), T("ratio <= 0.1", ("ratio", "<=", 0.1))))
+    for m in ("fork", "spawn"):  # the workers' page tables, which Pss leaves out
+        R.append(Row("W16", m + " map over %d MiB" % mib,
+                     ("W16", "wpool-" + m, "pte_added_%dMiB" % mib), "array",
+                     ("W16", "wpool-" + m, arr)))
     for m in pys:
         R.append(Row("W16", m + " map over %d MiB" % mib, ("W16", "wpool-" + m, pss),
                      "py-shm-" + m, ("W16", "py-shm-" + m, pss)))

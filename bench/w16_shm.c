@@ -153,36 +153,42 @@ static int touch_and_hold(const void *arg, size_t len, wpool_out_t *out) {
 }
 WPOOL_REGISTER(touch_and_hold)
 
-/* Pss of one process in KiB, from /proc/PID/smaps_rollup; -1 if absent. */
-static long pss_kib(long pid) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
+/* A "Name: N kB" field of /proc/PID/<file> in KiB; -1 if absent. */
+static long proc_kib(long pid, const char *file, const char *field) {
+  char path[64], line[256], fmt[48];
+  snprintf(path, sizeof path, "/proc/%ld/%s", pid, file);
+  snprintf(fmt, sizeof fmt, "%s %%ld kB", field);
   FILE *f = fopen(path, "r");
   if (!f)
     return -1;
   long kib = -1;
   while (fgets(line, sizeof line, f))
-    if (sscanf(line, "Pss: %ld kB", &kib) == 1)
+    if (sscanf(line, fmt, &kib) == 1)
       break;
   fclose(f);
   return kib;
 }
 
-/* The Pss of this process and of every worker process of pool, in KiB
-   (thread workers are this process). */
-static long total_pss_kib(wpool_t *pool) {
+static long pss_kib(long pid) { return proc_kib(pid, "smaps_rollup", "Pss:"); }
+
+/* Page tables are counted apart from Pss: VmPTE of /proc/PID/status. */
+static long pte_kib(long pid) { return proc_kib(pid, "status", "VmPTE:"); }
+
+/* The sum of kib() over this process and every worker process of pool, in
+   KiB (thread workers are this process). */
+static long total_kib(wpool_t *pool, long (*kib)(long)) {
   wpool_worker_info_t info[64];
   size_t count = 0;
   check(wpool_workers(pool, info, 64, &count), "wpool_workers", NULL);
-  long self = (long)getpid(), sum = pss_kib(self);
+  long self = (long)getpid(), sum = kib(self);
   if (sum < 0)
-    bench_die("wpool_bench: no /proc/self/smaps_rollup");
+    bench_die("wpool_bench: no Pss or VmPTE in /proc/self");
   for (size_t i = 0; i < count && i < 64; i++) {
     if (info[i].pid == self || info[i].pid == 0)
       continue;
-    long k = pss_kib(info[i].pid);
+    long k = kib(info[i].pid);
     if (k < 0)
-      bench_die("wpool_bench: no smaps_rollup for worker %ld", info[i].pid);
+      bench_die("wpool_bench: no Pss or VmPTE for worker %ld", info[i].pid);
     sum += k;
   }
   return sum;
@@ -228,14 +234,14 @@ void w16_pss(const char *impl, wpool_method_t method, int processes,
   item -= item % sizeof(uint64_t);
 
   wpool_t *pool = make_pool(method, processes); /* after setenv: spawn */
-  long before_fill = total_pss_kib(pool);
+  long before_fill = total_kib(pool, pss_kib);
   wpool_shm_t *in, *out;
   check(wpool_shm_alloc(size, &in), "wpool_shm_alloc", NULL);
   check(wpool_shm_alloc((size_t)processes * sizeof(uint64_t), &out),
         "wpool_shm_alloc", NULL);
   memset(wpool_shm_ptr(in), 1, size);
   memset(wpool_shm_ptr(out), 0, (size_t)processes * sizeof(uint64_t));
-  long before = total_pss_kib(pool);
+  long before = total_kib(pool, pss_kib), pte_before = total_kib(pool, pte_kib);
 
   wpool_slice_t sin = wpool_slice(in, 0, item * (size_t)processes);
   wpool_slice_t sout =
@@ -245,7 +251,7 @@ void w16_pss(const char *impl, wpool_method_t method, int processes,
                             sizeof(uint64_t), 1, NULL, &res),
         "wpool_map_shm_async", NULL);
   await_ready(rfd, processes);
-  long during = total_pss_kib(pool);
+  long during = total_kib(pool, pss_kib), pte_during = total_kib(pool, pte_kib);
   char bytes[64];
   memset(bytes, 1, sizeof bytes);
   if (write(gfd, bytes, (size_t)processes) != processes)
@@ -272,6 +278,9 @@ void w16_pss(const char *impl, wpool_method_t method, int processes,
   bench_emit("W16", impl, metric, "MiB", (double)(during - before) / 1024.0);
   snprintf(metric, sizeof metric, "array_%ldMiB", mib);
   bench_emit("W16", impl, metric, "MiB", (double)mib);
+  snprintf(metric, sizeof metric, "pte_added_%ldMiB", mib);
+  bench_emit("W16", impl, metric, "MiB",
+             (double)(pte_during - pte_before) / 1024.0);
   snprintf(metric, sizeof metric, "pss_fill_%ldMiB", mib);
   bench_emit("W16", impl, metric, "MiB",
              (double)(before - before_fill) / 1024.0);

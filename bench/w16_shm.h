@@ -17,7 +17,9 @@ void w16_map(const char *impl, wpool_method_t method, int processes, long n,
    while every task holds its whole item: RESULT pss_added_<mib>MiB (the
    Pss of the parent and the workers then, minus before the map, with the
    array already filled), array_<mib>MiB and pss_fill_<mib>MiB (what
-   filling the array added: the array itself, as a check of the measure). */
+   filling the array added: the array itself, as a check of the measure),
+   pte_added_<mib>MiB (the page tables of the same processes, which Pss
+   leaves out). */
 void w16_pss(const char *impl, wpool_method_t method, int processes,
              long mib);
 
