@@ -118,10 +118,12 @@ NAMES = {
 
 
 class Job:
-    """One program to run once per repetition; argv may hold {iters}."""
+    """One program to run once per repetition (or only in the first, when
+    once is set: a figure that barely moves and takes long); argv may hold
+    {iters}."""
 
-    def __init__(self, impl, argv, pin=False):
-        self.impl, self.argv, self.pin = impl, argv, pin
+    def __init__(self, impl, argv, pin=False, once=False):
+        self.impl, self.argv, self.pin, self.once = impl, argv, pin, once
 
 
 def plan(s, bins, py):
@@ -144,7 +146,12 @@ def plan(s, bins, py):
     def p16(mode, impl, *args):
         label = "py-" + impl
         argv = [py, os.path.join(HERE, "peers_w16.py"), mode, "--impl", impl, "--label", label]
-        return Job(label, argv + [str(a) for a in args])
+        return Job(label, argv + [str(a) for a in args], once=mode == "pss")
+
+    def pss(method):  # a 1 GiB fill per run, for a figure that barely moves
+        job = w("W16-pss", method, "--n", s["w16_pss_mib"])
+        job.once = True
+        return job
 
     def c16(impl, mode, *args):
         return Job(impl, [w16p, mode, "--impl", impl] + [str(a) for a in args])
@@ -226,7 +233,7 @@ def plan(s, bins, py):
          [w("W14", m, "--n", s["w14"]) for m in M]),
         ("W16", "shared buffers: map_shm of a pass over 1/16 MiB items",
          [w("W16", m, "--n", s["w16"], "--n2", s["w16_big"]) for m in M] +
-         [w("W16-pss", m, "--n", s["w16_pss_mib"]) for m in M] +
+         [pss(m) for m in M] +
          [c("W16", "c-memcpy", "memcpy-bw", "--mb", s["memcpy_mb"], "--copies", 8)] +
          ([c16("c-pass-1cpu", "pass", "--mb", s["w16_pass_mb"], "--threads", 1,
                "--passes", s["w16_passes"]),
@@ -578,7 +585,8 @@ def main():
             if rep > 0:  # noise in the middle of a long workload counts too
                 checks.append(check("rep%d" % (rep + 1)))
             for job in jobs:
-                runner.job(job, iters)
+                if rep == 0 or not job.once:
+                    runner.job(job, iters)
         checks.append(check("after"))
         noisy = any(c.get("noisy") == "1" for c in checks)
         eff = "/".join(c.get("efficiency", "?") for c in checks)
