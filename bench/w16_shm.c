@@ -211,12 +211,18 @@ static void await_ready(int fd, int count) {
   }
 }
 
-static int open_fifo(const char *dir, const char *name, const char *env,
-                     char *path, size_t cap) {
+/* Made and named in the environment before the pool (spawned workers copy
+   the environment when they start), opened after it (forked workers would
+   hold copies of the parent's ends). */
+static void make_fifo(const char *dir, const char *name, const char *env,
+                      char *path, size_t cap) {
   snprintf(path, cap, "%s/%s", dir, name);
   if (mkfifo(path, 0600) != 0)
     bench_die("wpool_bench: mkfifo %s: %s", path, strerror(errno));
   setenv(env, path, 1);
+}
+
+static int open_fifo(const char *path) {
   int fd = open(path, O_RDWR | O_CLOEXEC); /* Linux: never blocks */
   if (fd < 0)
     bench_die("wpool_bench: open %s: %s", path, strerror(errno));
@@ -228,12 +234,13 @@ void w16_pss(const char *impl, wpool_method_t method, int processes,
   char dir[] = "/tmp/wpool-w16-XXXXXX", ready[128], go[128];
   if (!mkdtemp(dir))
     bench_die("wpool_bench: mkdtemp: %s", strerror(errno));
-  int rfd = open_fifo(dir, "ready", READY_ENV, ready, sizeof ready);
-  int gfd = open_fifo(dir, "go", GO_ENV, go, sizeof go);
+  make_fifo(dir, "ready", READY_ENV, ready, sizeof ready);
+  make_fifo(dir, "go", GO_ENV, go, sizeof go);
   size_t size = (size_t)mib << 20, item = size / (size_t)processes;
   item -= item % sizeof(uint64_t);
 
-  wpool_t *pool = make_pool(method, processes); /* after setenv: spawn */
+  wpool_t *pool = make_pool(method, processes);
+  int rfd = open_fifo(ready), gfd = open_fifo(go);
   long before_fill = total_kib(pool, pss_kib);
   wpool_shm_t *in, *out;
   check(wpool_shm_alloc(size, &in), "wpool_shm_alloc", NULL);
