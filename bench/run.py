@@ -427,14 +427,17 @@ def w16_rows(s):
     Python peers with the same task and with the transfer alone. Then the
     Pss that a map over one big shared array adds."""
     R = []
-    shm_t = T("wpool >= 10000 MB/s and ratio >= 0.9",
-              ("wpool", ">=", 1e4), ("ratio", ">=", 0.9))
+    # BENCH.md's one target in two rows, so that each half reads apart: the
+    # ratio to memcpy, and the absolute figure beside the machine's own
+    # ceiling for a pass on two CPUs (which a busy machine brings below it).
     pys = ("fork", "spawn") if s["spawn_peers"] else ("fork",)
     for m in ("fork", "spawn", "thread"):
         for size in ("1MiB", "16MiB"):
             k = ("W16", "wpool-" + m, "shm_map_" + size)
-            R.append(Row("W16", m, k, "c-memcpy", ("W16", "c-memcpy", "bandwidth"), shm_t))
-            R.append(Row("W16", m, k, "c-pass-2cpu", ("W16", "c-pass-2cpu", "bandwidth")))
+            R.append(Row("W16", m, k, "c-memcpy", ("W16", "c-memcpy", "bandwidth"),
+                         T("ratio >= 0.9", ("ratio", ">=", 0.9))))
+            R.append(Row("W16", m, k, "c-pass-2cpu", ("W16", "c-pass-2cpu", "bandwidth"),
+                         T("wpool >= 10000 MB/s", ("wpool", ">=", 1e4))))
             if m != "thread":
                 R.append(Row("W16", m, k, "c-pass-fresh-2cpu",
                              ("W16", "c-pass-fresh-2cpu", "bandwidth")))
