@@ -182,6 +182,9 @@ def hold(task):
 
 
 def run_pss(a):
+    if not os.path.exists("/proc/self/smaps_rollup"):
+        print("UNAVAILABLE %s: Pss needs Linux's /proc/PID/smaps_rollup" % a.label)
+        return
     ctx = context(a)
     size = a.mib * MIB
     barrier = ctx.Barrier(WORKERS + 1)

@@ -16,14 +16,17 @@
 #define _GNU_SOURCE
 #include "w16_shm.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __linux__ /* the Pss half reads /proc */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include "common.h"
 #include "wpool_tasks.h"
@@ -121,6 +124,14 @@ void w16_map(const char *impl, wpool_method_t method, int processes, long n,
 
 /* ---------------------------------------------------------------------- */
 /* Resident memory                                                          */
+
+#ifndef __linux__
+void w16_pss(const char *impl, wpool_method_t method, int processes,
+             long mib) {
+  (void)method, (void)processes, (void)mib;
+  printf("UNAVAILABLE %s: Pss needs Linux's /proc/PID/smaps_rollup\n", impl);
+}
+#else
 
 #define READY_ENV "WPOOL_BENCH_W16_READY"
 #define GO_ENV "WPOOL_BENCH_W16_GO"
@@ -292,3 +303,4 @@ void w16_pss(const char *impl, wpool_method_t method, int processes,
   bench_emit("W16", impl, metric, "MiB",
              (double)(before - before_fill) / 1024.0);
 }
+#endif /* __linux__ */
