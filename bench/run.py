@@ -48,6 +48,8 @@ FULL = dict(
     w10=5000, w10_map=10000,
     w11=10000000, w11_small=1000000, w11_chunk=1000,
     w12=10000, w14=400,
+    w16=64, w16_big=8, w16_py=16, w16_py_big=2, w16_pss_mib=1024, w16_pass_mb=128,
+    w16_passes=4, w16_chunk_mb=8,
     fork_cycles=1000, memcpy_mb=64, pipe_mb=512, noise=("--ms", 20, "--trials", 5),
     spawn_peers=True,
 )
@@ -63,6 +65,8 @@ QUICK = dict(
     w10=100, w10_map=200,
     w11=1000000, w11_small=300000, w11_chunk=1000,
     w12=2000, w14=80,
+    w16=4, w16_big=2, w16_py=2, w16_py_big=1, w16_pss_mib=64, w16_pass_mb=8,
+    w16_passes=1, w16_chunk_mb=2,
     fork_cycles=50, memcpy_mb=8, pipe_mb=32, noise=("--ms", 2, "--trials", 3),
     # Python's spawn peers start interpreters (~0.3 s each): quick mode runs
     # them in W1 only.
@@ -72,6 +76,8 @@ QUICK = dict(
 # How each metric reads: lower is better for times and memory.
 LOWER_IS_BETTER = {"start_to_join", "apply_latency", "round_trip", "cycle_time",
                    "submit_latency"}
+# ... and so is every metric that starts with one of these.
+LOWER_PREFIXES = ("peak_rss", "recovery_", "wall_", "pss_", "pte_")
 
 # Display names of the implementations.
 NAMES = {
@@ -99,19 +105,30 @@ NAMES = {
     "ideal": "ideal (task time / workers)",
     "c-mutex-rtt": "C mutex+condvar round trip",
     "c-gthreadpool": "GLib GThreadPool", "c-gthreadpool-rtt": "GLib GThreadPool round trip",
+    "c-pass-1cpu": "C pass over the items, 1 CPU",
+    "c-pass-2cpu": "C pass over the items, 2 CPUs",
+    "c-pass-fresh-2cpu": "C pass, 2 processes, mapped afresh per chunk",
+    "py-shm-fork": "Python shared_memory fork", "py-shm-spawn": "Python shared_memory spawn",
+    "py-pool-fork-len": "Python Pool fork, transfer only",
+    "py-pool-spawn-len": "Python Pool spawn, transfer only",
+    "py-shm-fork-touch": "Python shared_memory fork, attach+touch only",
+    "py-shm-spawn-touch": "Python shared_memory spawn, attach+touch only",
+    "array": "the shared array's own size",
 }
 
 
 class Job:
-    """One program to run once per repetition; argv may hold {iters}."""
+    """One program to run once per repetition (or only in the first, when
+    once is set: a figure that barely moves and takes long); argv may hold
+    {iters}."""
 
-    def __init__(self, impl, argv, pin=False):
-        self.impl, self.argv, self.pin = impl, argv, pin
+    def __init__(self, impl, argv, pin=False, once=False):
+        self.impl, self.argv, self.pin, self.once = impl, argv, pin, once
 
 
 def plan(s, bins, py):
     """The workloads in order, each a list of Jobs (sizes s, programs bins)."""
-    wb, lim = bins["wpool_bench"], bins["limits"]
+    wb, lim, w16p = bins["wpool_bench"], bins["limits"], bins["w16_peers"]
     peers = [py, os.path.join(HERE, "peers.py")]
     peers_S = [py, "-S", os.path.join(HERE, "peers.py")]
     M = ("fork", "spawn", "thread")
@@ -125,6 +142,19 @@ def plan(s, bins, py):
         label = label or "py-" + impl
         argv = (peers_S if no_site else peers) + [workload, "--impl", impl, "--label", label]
         return Job(label, argv + [str(a) for a in args], pin)
+
+    def p16(mode, impl, *args):
+        label = "py-" + impl
+        argv = [py, os.path.join(HERE, "peers_w16.py"), mode, "--impl", impl, "--label", label]
+        return Job(label, argv + [str(a) for a in args], once=mode == "pss")
+
+    def pss(method):  # a 1 GiB fill per run, for a figure that barely moves
+        job = w("W16-pss", method, "--n", s["w16_pss_mib"])
+        job.once = True
+        return job
+
+    def c16(impl, mode, *args):
+        return Job(impl, [w16p, mode, "--impl", impl] + [str(a) for a in args])
 
     def c(workload, impl, mode, *args):
         return Job(impl, [lim, mode, "--workload", workload, "--impl", impl] +
@@ -201,6 +231,22 @@ def plan(s, bins, py):
          [w("W12", m, "--n", s["w12"]) for m in ("fork", "spawn")]),
         ("W14", "skewed tasks: 1 ms, 1 in 40 20x longer",
          [w("W14", m, "--n", s["w14"]) for m in M]),
+        ("W16", "shared buffers: map_shm of a pass over 1/16 MiB items",
+         [w("W16", m, "--n", s["w16"], "--n2", s["w16_big"]) for m in M] +
+         [pss(m) for m in M] +
+         [c("W16", "c-memcpy", "memcpy-bw", "--mb", s["memcpy_mb"], "--copies", 8)] +
+         ([c16("c-pass-1cpu", "pass", "--mb", s["w16_pass_mb"], "--threads", 1,
+               "--passes", s["w16_passes"]),
+           c16("c-pass-2cpu", "pass", "--mb", s["w16_pass_mb"], "--threads", 2,
+               "--passes", s["w16_passes"]),
+           c16("c-pass-fresh-2cpu", "fresh", "--mb", s["w16_pass_mb"], "--threads", 2,
+               "--passes", s["w16_passes"], "--chunk-mb", s["w16_chunk_mb"])]
+          if os.access(w16p, os.X_OK) else []) +
+         [p16("map", i + "-" + m, "--n", s["w16_py"], "--n2", s["w16_py_big"])
+          for m in (("fork", "spawn") if s["spawn_peers"] else ("fork",))
+          for i in ("pool", "shm")] +
+         [p16("pss", "shm-" + m, "--mib", s["w16_pss_mib"])
+          for m in (("fork", "spawn") if s["spawn_peers"] else ("fork",))]),
     ]
 
 
@@ -302,14 +348,6 @@ def rows(s):
             R.append(Row("W6", m + " auto", ("W6", "wpool-" + m, "auto_" + metric),
                          "wpool " + m + " over pipes", ("W6", "wpool-" + m, metric),
                          T("ratio >= 2", ("ratio", ">=", 2))))
-    # Shared buffers: the task makes a pass over each item (wpool_map_shm of
-    # blob_sum), the only read of the bytes; memcpy from the same run.
-    shm_t = T("wpool >= 10000 MB/s and ratio >= 0.9",
-              ("wpool", ">=", 1e4), ("ratio", ">=", 0.9))
-    for m in ("fork", "spawn", "thread"):
-        for metric in ("shm_map_1MiB", "shm_map_16MiB"):
-            R.append(Row("W6", m + " shm", ("W6", "wpool-" + m, metric), "c-memcpy",
-                         ("W6", "c-memcpy", "bandwidth"), shm_t))
     R.append(Row("W6", "thread", ("W6", "wpool-thread", "map_16MiB"), "c-memcpy",
                  ("W6", "c-memcpy", "bandwidth"), note="thread workers read the caller's buffer"))
 
@@ -368,6 +406,8 @@ def rows(s):
                      ("W12", "wpool-" + m, "recovery_%d_items" % n),
                      T("ratio <= 2 (linear)", ("ratio", "<=", 2))))
 
+    R += w16_rows(s)
+
     # Parallel efficiency is ideal / wall: wall / ideal <= 1 / 0.95. The
     # ideal is the tasks' own summed run time over the workers, measured in
     # the same map (there is no peer to beat: a scheduler can only lose).
@@ -376,6 +416,54 @@ def rows(s):
             R.append(Row("W14", "%s, %s" % (m, label), ("W14", "wpool-" + m, "wall_" + cs),
                          "ideal", ("W14", "wpool-" + m, "ideal_" + cs),
                          T("efficiency >= 0.95 (ratio <= 1.053)", ("ratio", "<=", 1 / 0.95))))
+    return R
+
+
+def w16_rows(s):
+    """W16: shared buffers. A pass over each item (wpool_map_shm of
+    blob_sum), the only read of the bytes, against memcpy of as many bytes
+    in the same run; the C pass itself on 1 and 2 CPUs, mapped once and
+    mapped afresh per chunk (what a process worker pays), for context; the
+    Python peers with the same task and with the transfer alone. Then the
+    Pss that a map over one big shared array adds."""
+    R = []
+    # BENCH.md's one target in two rows, so that each half reads apart: the
+    # ratio to memcpy, and the absolute figure beside the machine's own
+    # ceiling for a pass on two CPUs (which a busy machine brings below it).
+    pys = ("fork", "spawn") if s["spawn_peers"] else ("fork",)
+    for m in ("fork", "spawn", "thread"):
+        for size in ("1MiB", "16MiB"):
+            k = ("W16", "wpool-" + m, "shm_map_" + size)
+            R.append(Row("W16", m, k, "c-memcpy", ("W16", "c-memcpy", "bandwidth"),
+                         T("ratio >= 0.9", ("ratio", ">=", 0.9))))
+            R.append(Row("W16", m, k, "c-pass-2cpu", ("W16", "c-pass-2cpu", "bandwidth"),
+                         T("wpool >= 10000 MB/s", ("wpool", ">=", 1e4))))
+            if m != "thread":
+                R.append(Row("W16", m, k, "c-pass-fresh-2cpu",
+                             ("W16", "c-pass-fresh-2cpu", "bandwidth")))
+            if m in pys:
+                R.append(Row("W16", m, k, "py-pool-" + m, ("W16", "py-pool-" + m, "pool_sum_" + size)))
+                R.append(Row("W16", m, k, "py-shm-" + m, ("W16", "py-shm-" + m, "shm_sum_" + size)))
+                R.append(Row("W16", m, k, "py-pool-%s-len" % m,
+                             ("W16", "py-pool-" + m, "pool_len_" + size)))
+                R.append(Row("W16", m, k, "py-shm-%s-touch" % m,
+                             ("W16", "py-shm-" + m, "shm_touch_" + size)))
+    R.append(Row("W16", "fork", ("W16", "wpool-fork", "shm_map_16MiB"), "c-pass-1cpu",
+                 ("W16", "c-pass-1cpu", "bandwidth")))
+    mib = s["w16_pss_mib"]
+    pss, arr = "pss_added_%dMiB" % mib, "array_%dMiB" % mib
+    for m in ("fork", "spawn", "thread"):
+        R.append(Row("W16", m + " map over %d MiB" % mib, ("W16", "wpool-" + m, pss), "array",
+                     ("W16", "wpool-" + m, arr), T("ratio <= 0.1", ("ratio", "<=", 0.1))))
+    for m in ("fork", "spawn"):  # the workers' page tables, which Pss leaves out
+        R.append(Row("W16", m + " map over %d MiB" % mib,
+                     ("W16", "wpool-" + m, "pte_added_%dMiB" % mib), "array",
+                     ("W16", "wpool-" + m, arr)))
+    for m in pys:
+        R.append(Row("W16", m + " map over %d MiB" % mib, ("W16", "wpool-" + m, pss),
+                     "py-shm-" + m, ("W16", "py-shm-" + m, pss)))
+        R.append(Row("W16", "Python shared_memory " + m, ("W16", "py-shm-" + m, pss), "array",
+                     ("W16", "py-shm-" + m, arr)))
     return R
 
 
@@ -467,9 +555,9 @@ def main():
     a = ap.parse_args()
     reps = a.reps or (1 if a.quick else 5)
     sizes = QUICK if a.quick else FULL
-    bins = {b: os.path.join(a.build_dir, b) for b in ("wpool_bench", "limits")}
-    for b in bins.values():
-        if not os.access(b, os.X_OK):
+    bins = {b: os.path.join(a.build_dir, b) for b in ("wpool_bench", "limits", "w16_peers")}
+    for n, b in bins.items():
+        if n != "w16_peers" and not os.access(b, os.X_OK):  # W16's C peers: Linux only
             sys.exit("run.py: %s is missing: build with bench/run.sh" % b)
     os.makedirs(a.out, exist_ok=True)
     runner = Runner(60 if a.quick else 600, a.verbose)
@@ -500,7 +588,8 @@ def main():
             if rep > 0:  # noise in the middle of a long workload counts too
                 checks.append(check("rep%d" % (rep + 1)))
             for job in jobs:
-                runner.job(job, iters)
+                if rep == 0 or not job.once:
+                    runner.job(job, iters)
         checks.append(check("after"))
         noisy = any(c.get("noisy") == "1" for c in checks)
         eff = "/".join(c.get("efficiency", "?") for c in checks)
@@ -536,7 +625,7 @@ def main():
             wpool=wmed, peer=NAMES.get(r.peer, r.peer), peer_value=pmed, ratio=ratio,
             target=r.target.text if r.target else "-", met=met, ws=ws, ps=ps,
             peer_unit=peer_unit, note=r.note or (runner.unavailable.get(r.peer, "")),
-            lower=r.wkey[2] in LOWER_IS_BETTER or r.wkey[2].startswith(("peak_rss", "recovery_", "wall_"))))
+            lower=r.wkey[2] in LOWER_IS_BETTER or r.wkey[2].startswith(LOWER_PREFIXES)))
 
     print_table(table)
     write_csv(a.out, table, runner, summary, noise)

@@ -79,6 +79,8 @@ if ! command -v python3 >/dev/null 2>&1; then
     for m in fork spawn thread; do
       for w in W1 W2 W3 W4 W5 W8; do "$build/wpool_bench" $w --method $m --n 100; done
       "$build/wpool_bench" W6 --method $m --n 2 --n2 1
+      "$build/wpool_bench" W16 --method $m --n 2 --n2 1
+      "$build/wpool_bench" W16-pss --method $m --n 16
       "$build/wpool_bench" W7 --method $m --n 4 --iters 100000
       "$build/wpool_bench" W11 --method $m --n 10000
       "$build/wpool_bench" W14 --method $m --n 80
@@ -92,6 +94,10 @@ if ! command -v python3 >/dev/null 2>&1; then
     $L dispatch --n 1000; $L dispatch --n 1000 --coalesce 1; $L dispatch --n 100 --depth 1
     $L noipc --n 4 --iters 100000; $L mutex-queue --n 1000; $L mutex-rtt --n 100
     $L gthreadpool --n 1000; $L gthreadpool-rtt --n 100
+    if [ -x "$build/w16_peers" ]; then
+      "$build/w16_peers" pass --mb 8 --threads 2 --passes 1
+      "$build/w16_peers" fresh --mb 8 --threads 2 --passes 1 --chunk-mb 2
+    fi
     exit 0
   fi
   echo "bench: python3 not found" >&2

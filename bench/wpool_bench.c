@@ -1,8 +1,9 @@
 /*
  * wpool_bench: wpool's side of the benchmark. One invocation runs one
  * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4), or
- * W12 (wpool's own: recovery from a crash inside a big map chunk) or W14
- * (skewed task lengths: parallel efficiency), for
+ * W12 (wpool's own: recovery from a crash inside a big map chunk), W14
+ * (skewed task lengths: parallel efficiency) or W16 (shared buffers,
+ * w16_shm.c), for
  * one worker method and prints its figures as RESULT lines (common.h).
  *
  *   wpool_bench W3 --method fork [--n 1000000] [--reps 1] [--impl NAME]
@@ -17,6 +18,7 @@
 #include <wpool.h>
 
 #include "common.h"
+#include "w16_shm.h"
 #include "wpool_tasks.h"
 
 typedef struct cfg {
@@ -204,71 +206,6 @@ static double blob_rate(wpool_t *pool, const unsigned char *buf, long count,
   return (double)count * (double)size / s / 1e6;
 }
 
-/* One wpool_map_shm of blob_sum over count items of size bytes at the
-   start of in, into out: MB/s of input. want holds the sums. */
-static double shm_rate(wpool_t *pool, wpool_shm_t *in, wpool_shm_t *out,
-                       const uint64_t *want, long count, size_t size,
-                       size_t chunksize) {
-  wpool_slice_t sin = wpool_slice(in, 0, (size_t)count * size);
-  wpool_slice_t sout = wpool_slice(out, 0, (size_t)count * sizeof *want);
-  uint64_t *sums = wpool_shm_ptr(out);
-  memset(sums, 0, (size_t)count * sizeof *sums);
-  char *msg = NULL;
-  uint64_t t0 = bench_now_ns();
-  check(wpool_map_shm(pool, blob_sum, &sin, size, &sout, sizeof *sums,
-                      chunksize, &msg),
-        "wpool_map_shm", msg);
-  double s = bench_secs(t0, bench_now_ns());
-  for (long i = 0; i < count; i++)
-    if (sums[i] != want[i])
-      bench_die("wpool_bench: wrong blob_sum result at %ld", i);
-  return (double)count * (double)size / s / 1e6;
-}
-
-/* The sums blob_sum must find, one per item of size bytes. */
-static uint64_t *blob_sums(const unsigned char *buf, long count, size_t size) {
-  uint64_t *v = malloc((size_t)count * sizeof *v);
-  if (!v)
-    bench_die("wpool_bench: out of memory");
-  for (long i = 0; i < count; i++) {
-    const uint64_t *w = (const uint64_t *)(buf + (size_t)i * size);
-    uint64_t sum = 0;
-    for (size_t k = 0; k < size / sizeof *w; k++)
-      sum += w[k];
-    v[i] = sum;
-  }
-  return v;
-}
-
-/* W6 with shared buffers: the same items, a pass over each in the task
-   (blob_sum), nothing through the channels. Platforms without shared
-   buffers emit nothing. */
-static void w6_shm(const cfg_t *c, wpool_t *pool, size_t total) {
-  const size_t small = 1u << 20, big = 16u << 20;
-  wpool_shm_t *in, *out;
-  if (wpool_shm_alloc(total, &in) != 0)
-    return;
-  long most = c->n > c->n2 ? c->n : c->n2;
-  check(wpool_shm_alloc((size_t)most * sizeof(uint64_t), &out),
-        "wpool_shm_alloc", NULL);
-  unsigned char *buf = wpool_shm_ptr(in);
-  for (size_t i = 0; i < total; i++)
-    buf[i] = (unsigned char)(i * 131 >> 12);
-  uint64_t *want_small = blob_sums(buf, c->n, small);
-  uint64_t *want_big = blob_sums(buf, c->n2, big);
-  shm_rate(pool, in, out, want_small, 2, small, 0); /* warm-up */
-  for (long r = 0; r < c->reps; r++) {
-    emit(c, "shm_map_1MiB", "MB/s",
-         shm_rate(pool, in, out, want_small, c->n, small, 0));
-    emit(c, "shm_map_16MiB", "MB/s",
-         shm_rate(pool, in, out, want_big, c->n2, big, 1));
-  }
-  free(want_small);
-  free(want_big);
-  wpool_shm_free(in);
-  wpool_shm_free(out);
-}
-
 /* W6: map over n x 1 MiB (default chunksize) and n2 x 16 MiB (chunksize 1). */
 static void w6(const cfg_t *c) {
   const size_t mib = 1u << 20, small = mib, big = 16 * mib;
@@ -300,7 +237,6 @@ static void w6(const cfg_t *c) {
   }
   wpool_destroy(auto_pool);
   free(buf);
-  w6_shm(c, pool, total);
   wpool_destroy(pool);
 }
 
@@ -488,6 +424,16 @@ static void w14(const cfg_t *c) {
   free(out);
 }
 
+/* W16 (w16_shm.c): shared buffers' throughput; W16-pss (n = the array in
+   MiB): their resident memory. */
+static void w16(const cfg_t *c) {
+  w16_map(c->impl, c->method, c->processes, c->n, c->n2, c->reps);
+}
+
+static void w16_rss(const cfg_t *c) {
+  w16_pss(c->impl, c->method, c->processes, c->n);
+}
+
 static wpool_method_t parse_method(const char *s) {
   if (strcmp(s, "fork") == 0)
     return WPOOL_FORK;
@@ -502,7 +448,7 @@ int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
     bench_die(
-        "usage: wpool_bench W1..W12|W14 --method fork|spawn|thread "
+        "usage: wpool_bench W1..W12|W14|W16|W16-pss --method fork|spawn|thread "
         "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N]");
   cfg_t c;
   memset(&c, 0, sizeof c);
@@ -537,6 +483,8 @@ int main(int argc, char **argv) {
       {"W11", w11, 10000000, 0, 0, 1000},
       {"W12", w12, 10000, 0, 0, 0},
       {"W14", w14, 400, 1000, 0, 0},
+      {"W16", w16, 64, 8, 0, 0},
+      {"W16-pss", w16_rss, 1024, 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (strcmp(table[i].name, c.workload) == 0) {
