@@ -4,6 +4,8 @@
  * buffer of its own size as a worker receives an argument. The child
  * answers one byte when it has read everything. The pipe is grown to
  * --pipe-size bytes (F_SETPIPE_SZ; wpool grows its channels to 1 MiB).
+ * --socket 1 moves them over a Unix stream socket pair instead, with 1 MiB
+ * buffers, as wpool's task channel (a socket, for SCM_RIGHTS) is made.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,14 +24,19 @@
 void lim_pipe_mix(int argc, char **argv) {
   long n = bench_arg_long(argc, argv, "--n", 400);
   long pipe_size = bench_arg_long(argc, argv, "--pipe-size", 0);
+  int sock = (int)bench_arg_long(argc, argv, "--socket", 0);
   size_t *sizes = calloc((size_t)n, sizeof *sizes);
   if (!sizes)
     bench_die("limits: out of memory");
   size_t total = bench_mix_sizes(sizes, n, BENCH_MIX_SEED);
   int d[2], ack[2];
-  if (pipe(d) || pipe(ack))
+  if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, d) : pipe(d)) || pipe(ack))
     bench_die("limits: pipe: %s", strerror(errno));
-  if (pipe_size > 0 && fcntl(d[1], F_SETPIPE_SZ, (int)pipe_size) < 0)
+  if (sock) {
+    int big = 1 << 20;
+    setsockopt(d[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    setsockopt(d[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  } else if (pipe_size > 0 && fcntl(d[1], F_SETPIPE_SZ, (int)pipe_size) < 0)
     bench_die("limits: F_SETPIPE_SZ %ld: %s", pipe_size, strerror(errno));
   pid_t pid = fork();
   if (pid < 0)

@@ -435,6 +435,10 @@ static double w13_map(wpool_t *pool, const int *in, int *out, long n,
 }
 
 static void w13(const cfg_t *c) {
+  if (c->method == WPOOL_THREAD) {
+    printf("W13 %s: skipped: a crash on a thread ends the program\n", c->impl);
+    return;
+  }
   wpool_t *pool = make_pool(c, c->processes, 0);
   int *clean = int_range(c->n), *crash = int_range(c->n);
   int *out = malloc((size_t)c->n * sizeof *out);
