@@ -70,7 +70,7 @@ QUICK = dict(
 )
 
 # How each metric reads: lower is better for times and memory.
-LOWER_IS_BETTER = {"start_to_join", "apply_latency", "round_trip", "cycle_time", "crash_map",
+LOWER_IS_BETTER = {"start_to_join", "apply_latency", "round_trip", "cycle_time", "crash_map", "refill",
                    "submit_latency"}
 
 # Display names of the implementations.
@@ -202,7 +202,7 @@ def plan(s, bins, py):
         ("W14", "skewed tasks: 1 ms, 1 in 40 20x longer",
          [w("W14", m, "--n", s["w14"]) for m in M]),
         ("W15", "apply_async of buffers 16 B - 4 MiB, log-uniform",
-         [w("W15", m, "--n", s["w15"]) for m in M] +
+         [w("W15", m, "--n", s["w15"], "--n2", 1) for m in M] +
          [p("W15", i, "--n", s["w15"]) for i in pyprocs] +
          [c("W15", "c-pipe-mix", "pipe-mix", "--n", s["w15"], "--pipe-size", 1 << 20)]),
     ]
@@ -389,6 +389,10 @@ def rows(s):
                      "c-pipe-mix", ("W15", "c-pipe-mix", "bandwidth")))
         R.append(Row("W15", m + " over the channel", ("W15", "wpool-" + m, "mixed_pipe"),
                      "py-pool-" + m, ("W15", "py-pool-" + m, "mixed")))
+    # What fork costs beyond spawn: the caller's first write to each page it
+    # had when the pool started (the fork server shares them copy-on-write).
+    R.append(Row("W15", "fork: caller rewrites its buffers", ("W15", "wpool-fork", "refill"),
+                 "the same with spawn workers", ("W15", "wpool-spawn", "refill")))
     R.append(Row("W15", "thread", ("W15", "wpool-thread", "mixed_pipe"),
                  "c-pipe-mix", ("W15", "c-pipe-mix", "bandwidth"),
                  note="thread workers read the caller's buffer"))

@@ -69,8 +69,15 @@ static double mixed_rate(wpool_t *pool, mixed_t *m) {
   return (double)m->total / s / 1e6;
 }
 
+/* The caller writes its buffers again, as a program making new data for
+   each pass does. */
+static void refill(mixed_t *m, unsigned salt) {
+  for (size_t i = 0; i < m->total; i += 64)
+    m->buf[i] = (unsigned char)((i * 131 >> 12) + salt);
+}
+
 void bench_w15(const char *impl, wpool_method_t method, int processes, long n,
-               long reps) {
+               long reps, int rewrite) {
   mixed_t m = {n, calloc((size_t)n, sizeof(size_t)),
                calloc((size_t)n, sizeof(size_t)), 0, NULL,
                calloc((size_t)n, sizeof(wpool_result_t *))};
@@ -92,7 +99,14 @@ void bench_w15(const char *impl, wpool_method_t method, int processes, long n,
   mixed_rate(pipe_pool, &warm);
   mixed_rate(auto_pool, &warm);
   for (long r = 0; r < reps; r++) {
+    uint64_t t0 = bench_now_ns();
+    if (rewrite)
+      refill(&m, (unsigned)r);
+    if (rewrite)
+      bench_emit("W15", impl, "refill", "ms", bench_secs(t0, bench_now_ns()) * 1e3);
     bench_emit("W15", impl, "mixed_pipe", "MB/s", mixed_rate(pipe_pool, &m));
+    if (rewrite)
+      refill(&m, (unsigned)r + 1);
     bench_emit("W15", impl, "mixed_auto", "MB/s", mixed_rate(auto_pool, &m));
   }
   wpool_destroy(pipe_pool);

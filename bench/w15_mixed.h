@@ -6,8 +6,9 @@
 #include <wpool.h>
 
 /* Runs W15 for one method: n buffers of the mix (mix.h), reps times, on
-   pools of `processes` workers; prints RESULT lines under impl. */
+   pools of `processes` workers; prints RESULT lines under impl. With
+   rewrite, the caller writes its buffers again before each pass. */
 void bench_w15(const char *impl, wpool_method_t method, int processes, long n,
-               long reps);
+               long reps, int rewrite);
 
 #endif /* BENCH_W15_MIXED_H */

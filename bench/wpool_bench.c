@@ -508,7 +508,7 @@ static void w14(const cfg_t *c) {
 
 /* W15: large mixed payloads through wpool_apply_async (w15_mixed.c). */
 static void w15(const cfg_t *c) {
-  bench_w15(c->impl, c->method, c->processes, c->n, c->reps);
+  bench_w15(c->impl, c->method, c->processes, c->n, c->reps, c->n2 != 0);
 }
 
 static wpool_method_t parse_method(const char *s) {
