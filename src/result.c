@@ -250,7 +250,6 @@ static void progress_settled(wpool_t *p, wpool__progress_t *pr) {
   maybe_free(p, WPOOL__QDATA(pr, wpool_result_t, progress));
 }
 
-/* Allocate a result with room for extra bytes of argument after it. */
 /* A result with room for extra bytes of argument record after it. Only the
    result is zeroed here: the record is written whole by the caller, and a
    calloc of a large argument would clear every page of it first (a pass

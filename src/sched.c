@@ -234,8 +234,9 @@ static uint32_t part_size(uint32_t n) {
  * The worker running job j died or ran past its time limit. Its items'
  * outputs never came back and which item was to blame is unknown: run them
  * again, first in line, so that only the item that kills a worker fails.
- * After a time limit, or for a small chunk, an item at a time (a hung item
- * then costs one limit more). After a death, a chunk of n items is first cut
+ * After a time limit, or for a small chunk, an item at a time (in a part, a
+ * hung item would cost a limit for each item of the part before it is
+ * known). After a death, a whole chunk of n items is first cut
  * into parts of about sqrt(n): the parts without the culprit run as chunks,
  * and only the part that dies again runs an item at a time. A chunk of
  * 10,000 items thus recovers with about 200 tasks instead of 10,000, for
