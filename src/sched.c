@@ -216,9 +216,12 @@ static void requeue_back(wpool_t *p, const wpool__job_t *j) {
   p->st_queued += j->hdr.count;
 }
 
-/* Below this many items a dead chunk goes straight to single items: parts
-   would save little and cost another worker's death. */
-#define SPLIT_PARTS_MIN 16
+/* Below this many items a dead chunk goes straight to single items. Parts
+   cost one more worker death (a replacement: about 1 ms with fork, 3 ms
+   with spawn on the benchmark's machine) and save the overhead of single
+   tasks over chunked ones (under 1 us an item, bench/README.md's scaling
+   model): they pay off from about a thousand items. */
+#define SPLIT_PARTS_MIN 1024
 
 /* The part size a dead chunk of n items is cut into: about sqrt(n), so that
    the parts (n / s of them) and the single items of the part that dies

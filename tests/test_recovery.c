@@ -148,14 +148,14 @@ static void test_producer_death_in_chunk(void) {
 }
 
 /*
- * A death in a large chunk (100 items, the culprit 37th): the chunk is run
- * again in parts of 10, the part that dies again item by item. Every other
- * item comes back right; the items run again are the chunk's 100 and the
- * dying part's 10.
+ * A death in a large chunk (2,000 items, the culprit the 1,001st): the chunk
+ * is run again in parts of 45, the part that dies again item by item. Every
+ * other item comes back right; the items run again are the chunk's 2,000
+ * and the dying part's 45.
  */
 static void test_map_death_in_large_chunk(void) {
-  enum { N = 100, BAD = 37 };
-  int in[N], out[N];
+  enum { N = 2000, BAD = 1000 };
+  static int in[N], out[N];
   for (int i = 0; i < N; i++)
     in[i] = i == BAD ? WT_CRASH_SEGV : i + 1;
   wt_no_core_dumps();
@@ -168,12 +168,13 @@ static void test_map_death_in_large_chunk(void) {
   CU_ASSERT_EQUAL(rc, WPOOL_EWORKER);
   CU_ASSERT_PTR_NOT_NULL(msg);
   wpool_free(msg);
+  int wrong = 0;
   for (int i = 0; i < N; i++)
-    if (i != BAD)
-      CU_ASSERT_EQUAL(out[i], in[i] * in[i]);
+    wrong += i != BAD && out[i] != in[i] * in[i];
+  CU_ASSERT_EQUAL(wrong, 0);
   wpool_stats_t st;
   CU_ASSERT_EQUAL_FATAL(wpool_stats(pool, &st, NULL, 0), 0);
-  CU_ASSERT_EQUAL(st.tasks_rerun, (size_t)N + 10);
+  CU_ASSERT_EQUAL(st.tasks_rerun, (size_t)N + 45);
   wpool_destroy(pool);
 }
 
@@ -196,8 +197,8 @@ static int count_producer(void *user, const void **item, size_t *len) {
 }
 
 static void test_producer_death_in_large_chunk(void) {
-  enum { N = 40, BAD = 25 };
-  int in[N];
+  enum { N = 1100, BAD = 700 };
+  static int in[N];
   for (int i = 0; i < N; i++)
     in[i] = i == BAD ? WT_CRASH_ABORT : i + 1;
   wt_no_core_dumps();
@@ -213,6 +214,10 @@ static void test_producer_death_in_large_chunk(void) {
     CU_ASSERT_EQUAL(drain(it, in, N, BAD, WPOOL_EWORKER), N);
     wpool_iter_free(it);
   }
+  /* Each run: the chunk's 1,100 items, then the dying part's 34. */
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL_FATAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.tasks_rerun, 2 * ((size_t)N + 34));
   wpool_destroy(pool);
 }
 
