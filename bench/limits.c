@@ -55,6 +55,7 @@ static const struct {
 } modes[] = {
     {"pingpong", lim_pingpong},
     {"pipe-bw", lim_pipe_bw},
+    {"pipe-mix", lim_pipe_mix},
     {"vmsplice-bw", lim_vmsplice_bw},
     {"memcpy-bw", lim_memcpy_bw},
     {"dispatch", lim_dispatch},

@@ -32,6 +32,9 @@ void lim_vmsplice_bw(int argc, char **argv);
 void lim_memcpy_bw(int argc, char **argv);
 void lim_dispatch(int argc, char **argv);
 
+/* limits_mix.c */
+void lim_pipe_mix(int argc, char **argv);
+
 /* limits_proc.c */
 void lim_fork_cycle(int argc, char **argv);
 void lim_spawn_cycle(int argc, char **argv);

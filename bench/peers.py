@@ -14,6 +14,7 @@ runner (run.py) runs the spawn peer as installed and again with `python3 -S`
 """
 import argparse
 import concurrent.futures
+import math
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -183,6 +184,42 @@ def w6(a):
     close(pool)
 
 
+def mix_sizes(n, seed=15):
+    """W15's sizes, bit for bit as bench/mix.c makes them."""
+    mask, s, out = (1 << 64) - 1, seed, []
+    lo, hi = 16, 4 << 20
+    span = math.log(hi / lo)
+    for _ in range(n):
+        s = (s + 0x9E3779B97F4A7C15) & mask
+        z = s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        z ^= z >> 31
+        u = (z >> 11) * 2.0 ** -53
+        out.append(min(int(math.floor(lo * math.exp(u * span))), hi))
+    return out
+
+
+def digest(b):
+    return len(b) + b[0] + b[-1]
+
+
+def w15(a):
+    blobs = [bytes([i % 251]) * n for i, n in enumerate(mix_sizes(a.n or 400))]
+    total = sum(len(b) for b in blobs)
+    pool = make_pool(a.impl)
+    ready(pool)
+    [r.get() for r in [pool.apply_async(digest, (b,)) for b in blobs[:8]]]
+    for _ in range(a.reps):
+        t0 = time.perf_counter()
+        out = [r.get() for r in [pool.apply_async(digest, (b,)) for b in blobs]]
+        s = time.perf_counter() - t0
+        if out != [digest(b) for b in blobs]:
+            sys.exit("peers.py: wrong W15 digest")
+        emit("W15", a.label, "mixed", "MB/s", total / s / 1e6)
+    close(pool)
+
+
 def crunch_secs(a, workers, items):
     pool = make_pool(a.impl, workers)
     ready(pool, workers)
@@ -277,6 +314,7 @@ def main():
         "W3": lambda a: w3w4(a, "W3", a.n or 1000000, 0),
         "W4": lambda a: w3w4(a, "W4", a.n or 100000, 1),
         "W5": w5, "W6": w6, "W7": w7, "W8": w8, "W9": w9, "W10": w10, "W11": w11,
+        "W15": w15,
     }
     if a.workload not in runs:
         sys.exit(f"peers.py: unknown workload {a.workload}")

@@ -1,10 +1,9 @@
 /*
  * wpool_bench: wpool's side of the benchmark. One invocation runs one
- * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4), or
- * W12 (wpool's own: recovery from a crash inside a big map chunk), W14
- * (skewed task lengths: parallel efficiency) or W16 (shared buffers,
- * w16_shm.c), for
- * one worker method and prints its figures as RESULT lines (common.h).
+ * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4; W13
+ * recovery from a crash inside a large chunk; W14 skewed task lengths; W15
+ * large mixed payloads through apply_async; W16 shared buffers, w16_shm.c),
+ * for one worker method and prints its figures as RESULT lines (common.h).
  *
  *   wpool_bench W3 --method fork [--n 1000000] [--reps 1] [--impl NAME]
  *
@@ -19,6 +18,7 @@
 
 #include "common.h"
 #include "w16_shm.h"
+#include "w15_mixed.h"
 #include "wpool_tasks.h"
 
 typedef struct cfg {
@@ -350,31 +350,48 @@ static void w11(const cfg_t *c) {
 }
 
 /*
- * W12: recovery from a crash inside one map chunk. n items in a single
- * chunk, the last of which kills its worker: the chunk's items then run
- * again one at a time. The time per item must not grow with n (it did:
- * every retry popped the front of an array). Runs n and 8 n.
+ * W13: recovery from a crash inside a large chunk. A map of n items with
+ * the default chunksize in which one item, in the middle of a chunk, kills
+ * its worker, against the same map without the crash, on the same pool
+ * (the crash map first, so that the clean one runs on the replacement
+ * worker too). What the crash costs: the replacement worker's start, and
+ * the dead worker's chunk run again around the item that killed it.
  */
-static void w12(const cfg_t *c) {
-  wpool_t *pool = make_pool(c, c->processes, 0);
-  for (long n = c->n; n <= 8 * c->n; n *= 8) {
-    int *in = int_range(n);
-    int *out = malloc((size_t)n * sizeof *out);
-    if (!out)
-      bench_die("wpool_bench: out of memory");
-    in[n - 1] = -1;
-    uint64_t t0 = bench_now_ns();
-    int rc = wpool_map(pool, square_or_die, in, (size_t)n, sizeof(int), out,
-                       sizeof(int), (size_t)n, NULL);
-    double s = bench_secs(t0, bench_now_ns());
-    if (rc != WPOOL_EWORKER || out[0] != in[0] * in[0])
-      check(rc ? rc : WPOOL_EPROTO, "W12 map", NULL);
-    char metric[64];
-    snprintf(metric, sizeof metric, "recovery_%ld_items", n);
-    emit(c, metric, "ns/item", s * 1e9 / (double)n);
-    free(in);
-    free(out);
+static double w13_map(wpool_t *pool, const int *in, int *out, long n,
+                      size_t chunksize, int crash) {
+  uint64_t t0 = bench_now_ns();
+  int rc = wpool_map(pool, square_or_die, in, (size_t)n, sizeof(int), out,
+                     sizeof(int), chunksize, NULL);
+  double ms = bench_secs(t0, bench_now_ns()) * 1e3;
+  if (rc != (crash ? WPOOL_EWORKER : 0) || out[0] != in[0] * in[0] ||
+      out[n - 1] != in[n - 1] * in[n - 1])
+    check(rc ? rc : WPOOL_EPROTO, "W13 map", NULL);
+  return ms;
+}
+
+static void w13(const cfg_t *c) {
+  if (c->method == WPOOL_THREAD) {
+    printf("W13 %s: skipped: a crash on a thread ends the program\n", c->impl);
+    return;
   }
+  wpool_t *pool = make_pool(c, c->processes, 0);
+  int *clean = int_range(c->n), *crash = int_range(c->n);
+  int *out = malloc((size_t)c->n * sizeof *out);
+  if (!out)
+    bench_die("wpool_bench: out of memory");
+  /* The middle of the first chunk of the default size (n / 8 on 2
+     workers: 4 chunks a worker), or of the chunk given. */
+  long chunk = c->chunksize ? c->chunksize : (c->n + 7) / 8;
+  crash[chunk / 2] = -1;
+  size_t cs = (size_t)c->chunksize;
+  w13_map(pool, clean, out, c->n < 1000 ? c->n : 1000, cs, 0); /* warm-up */
+  for (long r = 0; r < c->reps; r++) {
+    emit(c, "crash_map", "ms", w13_map(pool, crash, out, c->n, cs, 1));
+    emit(c, "clean_map", "ms", w13_map(pool, clean, out, c->n, cs, 0));
+  }
+  free(clean);
+  free(crash);
+  free(out);
   wpool_destroy(pool);
 }
 
@@ -424,6 +441,11 @@ static void w14(const cfg_t *c) {
   free(out);
 }
 
+/* W15: large mixed payloads through wpool_apply_async (w15_mixed.c). */
+static void w15(const cfg_t *c) {
+  bench_w15(c->impl, c->method, c->processes, c->n, c->reps, c->n2 != 0);
+}
+
 /* W16 (w16_shm.c): shared buffers' throughput; W16-pss (n = the array in
    MiB): their resident memory. */
 static void w16(const cfg_t *c) {
@@ -448,7 +470,7 @@ int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
     bench_die(
-        "usage: wpool_bench W1..W12|W14|W16|W16-pss --method fork|spawn|thread "
+        "usage: wpool_bench W1..W9|W11|W13..W16|W16-pss --method fork|spawn|thread "
         "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N]");
   cfg_t c;
   memset(&c, 0, sizeof c);
@@ -481,8 +503,9 @@ int main(int argc, char **argv) {
       {"W8", w8, 2000, 0, 0, 1},
       {"W9", w9, 1000000, 100000, 20000, 0},
       {"W11", w11, 10000000, 0, 0, 1000},
-      {"W12", w12, 10000, 0, 0, 0},
+      {"W13", w13, 80000, 0, 0, 0},
       {"W14", w14, 400, 1000, 0, 0},
+      {"W15", w15, 400, 0, 0, 0},
       {"W16", w16, 64, 8, 0, 0},
       {"W16-pss", w16_rss, 1024, 0, 0, 0},
   };

@@ -422,8 +422,8 @@ typedef struct wpool_options {
      nor does one whose worker broke the protocol (WPOOL_EPROTO: what it
      sent says the task misbehaved).
      Counted per item, for apply, map and imap alike; a map or imap chunk
-     whose worker died is first split and its items run again one at a time
-     (which costs no retry: it is not known which item was to blame), and
+     whose worker died is first split and its items run again in parts, then
+     one at a time (which costs no retry: it is not known which item was to blame), and
      only a lone item's deaths count. Thread workers never die alone (a
      crash ends the program, and they take no time limit): on WPOOL_THREAD
      the option is accepted and nothing is ever retried. 0 = none (the
@@ -566,7 +566,8 @@ typedef struct wpool_stats {
   size_t workers_replaced; /**< workers that died or were recycled and
                               replaced */
   /** Items sent again because the worker that held them died or passed its
-     time limit: the items of a chunk split after its worker's death, and
+     time limit: the items of a chunk split after its worker's death (and
+     those of the part of it that died again), and
      retries (wpool_options_t.max_retries). 0 for a pool where nothing
      died. */
   size_t tasks_rerun;

@@ -172,13 +172,25 @@ static void part_back(wpool_t *p, wpool_iter_t *it, size_t k, slot_t *s,
       s->got = total;
     }
   }
+  /* A part of several items (a dead chunk is re-run in parts) brings one
+     output record per item, back to back: each goes to its own slot. */
+  size_t off = 0;
   for (size_t i = first; s->parts && i < first + count && i < total; i++) {
-    if (code)
+    if (code) {
       wpool__append_var_rec(&s->parts[i], code, 0, msg,
                             msg ? (uint32_t)strlen(msg) : 0);
-    else if (tail && count == 1) {
+    } else if (tail && count == 1) {
       s->parts[i] = *tail;
       tail->data = NULL;
+    } else if (tail) {
+      size_t start = off;
+      wpool__rec_t rec;
+      if (wpool__rec_next(tail->data, tail->len, &off, &rec) == 1 &&
+          wpool__buf_append(&s->parts[i], tail->data + start, off - start) &&
+          !s->code) {
+        s->code = WPOOL_ENOMEM;
+        s->msg = dup_str("out of memory while collecting a chunk's items");
+      }
     }
   }
   s->got += (uint32_t)count;

@@ -18,7 +18,8 @@ typedef struct wpool__job {
   wpool__batch_t *batch;
   size_t chunk;
   /* Items [first, first + nitems) of the chunk; nitems 0 = the whole chunk.
-     A chunk whose worker died is re-run an item at a time. */
+     A chunk whose worker died is re-run in parts or an item at a time
+     (split_dead_job in sched.c). */
   uint32_t first, nitems;
   uint64_t seq;
   int cancelled;     /* its result is discarded */

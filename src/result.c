@@ -250,11 +250,15 @@ static void progress_settled(wpool_t *p, wpool__progress_t *pr) {
   maybe_free(p, WPOOL__QDATA(pr, wpool_result_t, progress));
 }
 
-/* Allocate a result with room for extra bytes of argument after it. */
+/* A result with room for extra bytes of argument record after it. Only the
+   result is zeroed here: the record is written whole by the caller, and a
+   calloc of a large argument would clear every page of it first (a pass
+   over megabytes that the copy then makes again). */
 static wpool_result_t *result_new(wpool_t *p, size_t extra) {
-  wpool_result_t *r = calloc(1, ARG_OFFSET + extra);
+  wpool_result_t *r = malloc(ARG_OFFSET + extra);
   if (!r)
     return NULL;
+  memset(r, 0, ARG_OFFSET);
   r->magic = RESULT_LIVE;
   r->pool = p;
   r->pending_ref = 1;
@@ -393,6 +397,9 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   wpool__put_in_hdr(rec, (uint32_t)arg_len);
   if (arg_len)
     memcpy(rec + WPOOL__IN_REC_HDR, arg, arg_len);
+  /* The padding goes to the worker too: never uninitialised bytes. */
+  memset(rec + WPOOL__IN_REC_HDR + arg_len, 0,
+         rec_len - WPOOL__IN_REC_HDR - arg_len);
   wpool__batch_t *b = &r->batch;
   b->fn = cfg.fn;
   b->items = rec;

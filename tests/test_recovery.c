@@ -2,8 +2,8 @@
  * Item-level recovery for every method of submission, and the process
  * transport's handling of cancelled work (process workers only: a thread
  * cannot be killed). A chunk whose worker dies or runs out of time comes
- * back an item at a time, so only the guilty item fails, for imap as for
- * map; imap honours the pool's and the call's time limits; cancelling a map
+ * back in parts or an item at a time, so only the guilty item fails, for
+ * imap as for map; imap honours the pool's and the call's time limits; cancelling a map
  * whose chunk waits in a worker's FIFO behind another job costs no worker.
  */
 #include "harness.h"
@@ -144,6 +144,80 @@ static void test_producer_death_in_chunk(void) {
   CU_ASSERT_EQUAL_FATAL(wpool_imap(pool, task_crash, &src, 5, &it), 0);
   CU_ASSERT_EQUAL(drain(it, in, 5, 2, WPOOL_EWORKER), 5);
   wpool_iter_free(it);
+  wpool_destroy(pool);
+}
+
+/*
+ * A death in a large chunk (2,000 items, the culprit the 1,001st): the chunk
+ * is run again in parts of 45, the part that dies again item by item. Every
+ * other item comes back right; the items run again are the chunk's 2,000
+ * and the dying part's 45.
+ */
+static void test_map_death_in_large_chunk(void) {
+  enum { N = 2000, BAD = 1000 };
+  static int in[N], out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i == BAD ? WT_CRASH_SEGV : i + 1;
+  wt_no_core_dumps();
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  memset(out, 0xff, sizeof out);
+  char *msg = NULL;
+  int rc = wpool_map(pool, task_crash, in, N, sizeof in[0], out,
+                     sizeof out[0], N, &msg);
+  CU_ASSERT_EQUAL(rc, WPOOL_EWORKER);
+  CU_ASSERT_PTR_NOT_NULL(msg);
+  wpool_free(msg);
+  int wrong = 0;
+  for (int i = 0; i < N; i++)
+    wrong += i != BAD && out[i] != in[i] * in[i];
+  CU_ASSERT_EQUAL(wrong, 0);
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL_FATAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.tasks_rerun, (size_t)N + 45);
+  wpool_destroy(pool);
+}
+
+/* The same with var input records (a producer's items): a part holds
+   several records, found by walking the chunk. */
+typedef struct count_src {
+  int next, n, bad;
+  int value;
+} count_src_t;
+
+static int count_producer(void *user, const void **item, size_t *len) {
+  count_src_t *c = user;
+  if (c->next >= c->n)
+    return 0;
+  c->value = c->next == c->bad ? WT_CRASH_ABORT : c->next + 1;
+  c->next++;
+  *item = &c->value;
+  *len = sizeof c->value;
+  return 1;
+}
+
+static void test_producer_death_in_large_chunk(void) {
+  enum { N = 1100, BAD = 700 };
+  static int in[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i == BAD ? WT_CRASH_ABORT : i + 1;
+  wt_no_core_dumps();
+  wpool_t *pool = wt_pool(2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  for (int ordered = 0; ordered < 2; ordered++) {
+    count_src_t c = {0, N, BAD, 0};
+    wpool_source_t src = wpool_source_producer(count_producer, &c);
+    wpool_iter_t *it = NULL;
+    int rc = ordered ? wpool_imap(pool, task_crash, &src, N, &it)
+                     : wpool_imap_unordered(pool, task_crash, &src, N, &it);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(drain(it, in, N, BAD, WPOOL_EWORKER), N);
+    wpool_iter_free(it);
+  }
+  /* Each run: the chunk's 1,100 items, then the dying part's 34. */
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL_FATAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_EQUAL(st.tasks_rerun, 2 * ((size_t)N + 34));
   wpool_destroy(pool);
 }
 
@@ -441,6 +515,8 @@ static const wt_test_t tests[] = {
     {"imap_call_limit_in_chunk", test_imap_call_limit_in_chunk},
     {"imap_death_in_chunk", test_imap_death_in_chunk},
     {"producer_death_in_chunk", test_producer_death_in_chunk},
+    {"map_death_in_large_chunk", test_map_death_in_large_chunk},
+    {"producer_death_in_large_chunk", test_producer_death_in_large_chunk},
     {"cancel_map_queued_in_worker", test_cancel_map_queued_in_worker},
     {"recycle_crash_attribution", test_recycle_crash_attribution},
     {"recycle_held_last_task", test_recycle_held_last_task},
