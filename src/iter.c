@@ -357,14 +357,14 @@ static int yield(wpool_iter_t *it, const void **data, size_t *len) {
   }
   if (rec.code) {
     it->last_task_code = rec.task_code;
-    set_last_msg(it, (const char *)rec.data, rec.len);
+    set_last_msg(it, (const char *)rec.data, (size_t)rec.len);
     return rec.code;
   }
   set_last_msg(it, NULL, 0);
   if (data)
     *data = rec.data;
   if (len)
-    *len = rec.len;
+    *len = (size_t)rec.len;
   return 0;
 }
 

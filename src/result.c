@@ -20,8 +20,6 @@
 #define RESULT_LIVE 0x52534c54u /* "RSLT" */
 #define RESULT_DEAD 0xdeadbeefu
 
-/* wpool_options_t.shm_threshold's default. */
-#define DEFAULT_SHM_THRESHOLD ((size_t)1 << 20)
 /* The largest buffer a pool keeps for the next large argument. */
 #define SPARE_MAX ((size_t)256 << 20)
 
@@ -156,12 +154,12 @@ static void result_items(wpool_t *p, wpool_result_t *r, size_t first,
         set_failure(r, WPOOL_EPROTO, 0, NULL, 0);
       } else if (rec.code) {
         set_failure(r, rec.code, rec.task_code, (const char *)rec.data,
-                    rec.len);
+                    (size_t)rec.len);
       } else {
         r->tail = *tail; /* the output stays where it arrived */
         tail->data = NULL;
         r->data = rec.data;
-        r->len = rec.len;
+        r->len = (size_t)rec.len;
       }
     }
   } else if (code) {
@@ -301,12 +299,7 @@ static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
   *slot = s;
 }
 
-/* wpool_options_t.shm_threshold, resolved. */
-static size_t threshold(const wpool_t *p) {
-  if (p->no_shm)
-    return SIZE_MAX; /* everything goes by the channel */
-  return p->opt.shm_threshold ? p->opt.shm_threshold : DEFAULT_SHM_THRESHOLD;
-}
+static size_t threshold(const wpool_t *p) { return wpool__shm_threshold(p); }
 
 /* Arguments and map inputs at or above the pool's threshold travel in a
    shared buffer of their own: a copy of data, or NULL below it or when no
