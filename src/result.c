@@ -305,7 +305,7 @@ static size_t threshold(const wpool_t *p) { return wpool__shm_threshold(p); }
    shared buffer of their own: a copy of data, or NULL below it or when no
    buffer can be had (then they take the channel). The caller gets the
    buffer's only reference; no handle to it ever reaches the user. */
-static wpool_shm_t *carry(wpool_t *p, const void *data, size_t len) {
+wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len) {
   if (len == 0 || len < threshold(p))
     return NULL;
   /* The spare, when it is large enough and not too large to waste. */
@@ -371,7 +371,7 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
     return rc;
   if (!arg && arg_len)
     return WPOOL_EINVAL;
-  wpool_shm_t *carried = carry(p, arg, arg_len);
+  wpool_shm_t *carried = wpool__shm_carry(p, arg, arg_len);
   if (carried) {
     wpool_slice_t all = {carried, 0, arg_len};
     return apply_slice(p, &cfg, &all, 1, call, result);
@@ -464,7 +464,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                   0 &&
               (uint64_t)cs * item_size >= threshold(p);
   if (large && p->method != WPOOL_THREAD)
-    carried = carry(p, items, n * item_size);
+    carried = wpool__shm_carry(p, items, n * item_size);
   if (!carried && !(large && p->method == WPOOL_THREAD))
     rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms, 0,
                       &cs);

@@ -391,6 +391,53 @@ static void imap_outputs_over_threshold(void) {
   wpool_destroy(pool);
 }
 
+/* imap and imap_unordered over items of at least the threshold, past the
+   frame limit: they go through a buffer (read in place by threads). */
+static void imap_large_inputs(void) {
+  wpool_options_t o;
+  wt_options(&o, 2);
+  o.max_frame = 64 << 10;
+  o.shm_threshold = 32 << 10;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  enum { N = 10, ITEM = 256 << 10 };
+  uint8_t *items = malloc((size_t)N * ITEM);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(items);
+  for (size_t i = 0; i < (size_t)N * ITEM; i++)
+    items[i] = (uint8_t)(i / ITEM + 1);
+  for (int unordered = 0; unordered < 2; unordered++) {
+    wpool_source_t src = wpool_source_array(items, N, ITEM);
+    wpool_iter_t *it = NULL;
+    int rc = unordered ? wpool_imap_unordered(pool, res_sum, &src, 2, &it)
+                       : wpool_imap(pool, res_sum, &src, 2, &it);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    const void *d;
+    size_t len;
+    int got = 0, bad = 0;
+    while ((rc = wpool_iter_next(it, WT_LONG_MS, &d, &len)) == 0) {
+      size_t i = wpool_iter_index(it);
+      uint64_t sum = 0;
+      if (len == sizeof sum)
+        memcpy(&sum, d, sizeof sum);
+      bad += i >= N || sum != (uint64_t)ITEM * (i + 1);
+      got++;
+    }
+    CU_ASSERT_EQUAL(rc, WPOOL_EDONE);
+    CU_ASSERT_EQUAL(got, N);
+    CU_ASSERT_EQUAL(bad, 0);
+    wpool_iter_free(it);
+  }
+  /* The frame limit still holds where the threshold says never. */
+  wpool_destroy(pool);
+  o.shm_threshold = SIZE_MAX;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  wpool_source_t src = wpool_source_array(items, N, ITEM);
+  wpool_iter_t *it = NULL;
+  CU_ASSERT_EQUAL(wpool_imap(pool, res_sum, &src, 1, &it), WPOOL_E2BIG);
+  wpool_destroy(pool);
+  free(items);
+}
+
 /* Results read and freed after their pool is destroyed, and results never
    read at all: nothing leaks (ASan, valgrind, and the counts on Linux). */
 static void results_outlive_pool(void) {
@@ -524,6 +571,7 @@ static const wt_test_t tests[] = {
     {"apply_over_frame_limit", apply_over_frame_limit},
     {"map_outputs_over_threshold", map_outputs_over_threshold},
     {"imap_outputs_over_threshold", imap_outputs_over_threshold},
+    {"imap_large_inputs", imap_large_inputs},
     {"results_outlive_pool", results_outlive_pool},
     {"killed_with_result_buffer", killed_with_result_buffer},
     {"corrupt_result_descriptor", corrupt_result_descriptor},
