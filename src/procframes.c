@@ -298,11 +298,8 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
             (p->opt.capture_output ? 2u : 0u); /* OUTPUT frames */
   f.osize = (uint32_t)p->argv_blob.len;
   f.nfail = p->argc;
-  /* Results of at least this many bytes come back through a buffer (a
-     threshold past 4 GiB is 4 GiB: the frame limit is below it anyway). */
-  size_t at = wpool__shm_threshold(p);
-  if (p->pp->ops->take && at != SIZE_MAX)
-    f.isize = at > UINT32_MAX ? UINT32_MAX : (uint32_t)at;
+  /* Results too large for a frame may come back through a buffer. */
+  f.isize = p->pp->ops->take && wpool__shm_threshold(p) != SIZE_MAX;
   f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
                      p->argv_blob.len);
   if (wpool__buf_append(&s->ctl, &f, sizeof f) ||

@@ -67,9 +67,8 @@ typedef struct wpool__shm_desc {
 } wpool__shm_desc_t;
 
 /*
- * A RESULT whose payload would pass the worker's threshold (INIT's isize:
- * the pool's shm_threshold, 0 for never) or the frame limit is written into
- * anonymous shared memory that the worker makes and hands over (chan.h's
+ * A RESULT whose payload would pass the frame limit, where INIT allowed it
+ * (isize 1), is written into anonymous shared memory that the worker makes and hands over (chan.h's
  * take(): on POSIX the descriptor goes back over the task socket, ahead of
  * the frame; on Windows the parent takes the handle out of the worker).
  * The frame then carries this instead of its payload, and len is the

@@ -170,7 +170,7 @@ static int send_ready(const wpool__worker_os_t *os, intptr_t out, int code,
 }
 
 static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
-                     uint32_t *flags, uint32_t *res_at) {
+                     uint32_t *flags, int *big_results) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
   f.job = (uint64_t)r->os->getpid();
@@ -198,7 +198,7 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
   f.len -= f.osize;
   *max_frame = f.nanos;
   *flags = f.count;
-  *res_at = r->os->give_handle ? f.isize : 0;
+  *big_results = r->os->give_handle && f.isize;
   if (f.job && r->os->limit_memory(f.job)) {
     send_ready(r->os, out, WPOOL_ESYS, 0,
                "could not limit the worker's memory");
@@ -301,14 +301,15 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
   reader_t r = {os, task_in, {0}, 0, {0}};
   wpool__buf_t res = {0};
   uint64_t max_frame;
-  uint32_t flags = 0, res_at = 0;
+  uint32_t flags = 0;
+  int big_results = 0;
   int rc = 1;
   capture_t cap = {os, result_out, 0, 0, 0, NULL};
-  if (handshake(&r, result_out, &max_frame, &flags, &res_at))
+  if (handshake(&r, result_out, &max_frame, &flags, &big_results))
     goto out;
   /* With results that can go around the channel, neither the frame limit
      nor 4 GiB bound an output. */
-  uint64_t out_limit = res_at ? UINT64_MAX : max_frame;
+  uint64_t out_limit = big_results ? UINT64_MAX : max_frame;
   int report_rss = flags & 1;
   if ((flags & 2) && !(cap.buf = malloc(WPOOL__CAPTURE_MAX)))
     goto out;
@@ -360,10 +361,12 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     shm_close_task(os, &shm);
     out.nanos = os->now_ns() - start;
     wpool__frame_t f;
-    /* Large enough, or too large for a frame: through a buffer. */
+    /* Too large for a frame: through a buffer. Only then: a result needs
+       a fresh buffer each time, whose pages cost more than the pipe's
+       copies (docs/design.md, "Shared buffers"). */
     uint64_t plen64 = (uint64_t)fixed_len + tail.len;
-    if (err == 0 && res_at &&
-        (plen64 >= res_at || plen64 > wpool__wire_limit(max_frame, t.count))) {
+    if (err == 0 && big_results &&
+        plen64 > wpool__wire_limit(max_frame, t.count)) {
       wpool__result_frame(&f, &t, out.nfail, out.nanos);
       f.isize = report_rss ? os->rss_kib() : 0;
       int sent = send_by_buffer(os, task_in, result_out, &f,

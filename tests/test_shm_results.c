@@ -1,9 +1,8 @@
 /*
- * Results that travel around the channel (WPOOL__FL_SHM_RES): an output at
- * or above the pool's shm_threshold, or past the frame limit, comes back
- * through a buffer that the worker makes and hands over, for every method
- * (thread workers hand it over in place). Large outputs of apply, map and
- * imap; large imap inputs; a worker that dies holding a result's buffer
+ * Results that travel around the channel (WPOOL__FL_SHM_RES): an output
+ * past the frame limit comes back through a buffer that the worker makes
+ * and hands over, for every method (thread workers hand it over in place).
+ * Large outputs of apply, map and imap; imap inputs past the threshold; a worker that dies holding a result's buffer
  * leaves nothing behind; a worker that lies about its buffer fails its task
  * with WPOOL_EPROTO; results outlive their pool.
  *
@@ -322,8 +321,10 @@ static void apply_over_frame_limit(void) {
   wpool_destroy(pool);
 }
 
-/* A map whose chunks' fixed outputs pass the threshold: they land in the
-   caller's array; a failed item's slot reads as zero and says why. */
+/* A map whose chunks' fixed outputs pass the threshold: they keep the
+   channel (chunks are cut to fit the frame limit by their outputs, and a
+   small result is faster there) and land in the caller's array; a failed
+   item's slot reads as zero and says why. */
 static void map_outputs_over_threshold(void) {
   wpool_options_t o;
   wt_options(&o, 2);
@@ -353,9 +354,9 @@ static void map_outputs_over_threshold(void) {
   wpool_destroy(pool);
 }
 
-/* imap and imap_unordered whose outputs pass the threshold and, a chunk's
-   together, the frame limit. */
-static void imap_outputs_over_threshold(void) {
+/* imap and imap_unordered whose outputs pass the frame limit, one by one
+   and a chunk's together. */
+static void imap_outputs_over_frame_limit(void) {
   wpool_options_t o;
   wt_options(&o, 2);
   o.max_frame = 1 << 20;
@@ -570,7 +571,7 @@ static void result_over_4gib(void) {
 static const wt_test_t tests[] = {
     {"apply_over_frame_limit", apply_over_frame_limit},
     {"map_outputs_over_threshold", map_outputs_over_threshold},
-    {"imap_outputs_over_threshold", imap_outputs_over_threshold},
+    {"imap_outputs_over_frame_limit", imap_outputs_over_frame_limit},
     {"imap_large_inputs", imap_large_inputs},
     {"results_outlive_pool", results_outlive_pool},
     {"killed_with_result_buffer", killed_with_result_buffer},
