@@ -366,7 +366,8 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
        copies (docs/design.md, "Shared buffers"). */
     uint64_t plen64 = (uint64_t)fixed_len + tail.len;
     if (err == 0 && big_results &&
-        plen64 > wpool__wire_limit(max_frame, t.count)) {
+        (out.bytes > max_frame ||
+         plen64 > wpool__wire_limit(max_frame, t.count))) {
       wpool__result_frame(&f, &t, out.nfail, out.nanos);
       f.isize = report_rss ? os->rss_kib() : 0;
       int sent = send_by_buffer(os, task_in, result_out, &f,
