@@ -132,8 +132,7 @@ int wpool__rec_next(const uint8_t *buf, size_t len, size_t *off,
   const uint8_t *p = buf + *off;
   rec->code = (int32_t)wpool__get_u32(p);
   rec->task_code = (int32_t)wpool__get_u32(p + 4);
-  rec->len = wpool__get_u32(p + 8) |
-             (uint64_t)wpool__get_u32(p + 12) << 32;
+  rec->len = wpool__get_u32(p + 8) | (uint64_t)wpool__get_u32(p + 12) << 32;
   /* Checked before padding: a length near 2^64 must not round to 0. */
   if (rec->len > len - *off - WPOOL__VAR_REC_HDR ||
       wpool__pad(rec->len) > len - *off - WPOOL__VAR_REC_HDR)

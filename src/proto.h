@@ -68,9 +68,10 @@ typedef struct wpool__shm_desc {
 
 /*
  * A RESULT whose payload would pass the frame limit, where INIT allowed it
- * (isize 1), is written into anonymous shared memory that the worker makes and hands over (chan.h's
- * take(): on POSIX the descriptor goes back over the task socket, ahead of
- * the frame; on Windows the parent takes the handle out of the worker).
+ * (isize 1), is written into anonymous shared memory that the worker makes
+ * and hands over (chan.h's take(): on POSIX the descriptor goes back over
+ * the task socket, ahead of the frame; on Windows the parent takes the
+ * handle out of the worker).
  * The frame then carries this instead of its payload, and len is the
  * payload's real length, 64-bit: fixed outputs and records as ever. The
  * parent checks the buffer's size against it before it reads a byte.

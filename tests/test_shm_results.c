@@ -2,9 +2,10 @@
  * Results that travel around the channel (WPOOL__FL_SHM_RES): an output
  * past the frame limit comes back through a buffer that the worker makes
  * and hands over, for every method (thread workers hand it over in place).
- * Large outputs of apply, map and imap; imap inputs past the threshold; a worker that dies holding a result's buffer
- * leaves nothing behind; a worker that lies about its buffer fails its task
- * with WPOOL_EPROTO; results outlive their pool.
+ * Large outputs of apply, map and imap; imap inputs past the threshold; a
+ * worker that dies holding a result's buffer leaves nothing behind; a worker
+ * that lies about its buffer fails its task with WPOOL_EPROTO; results outlive
+ * their pool.
  *
  * The large apply returns WPOOL_TEST_RESULT_MB megabytes (100 by default,
  * 8 under sanitizers and valgrind); its frame limit is set below that.
@@ -12,8 +13,8 @@
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* memfd_create, SO_PEERCRED */
 #endif
-#include "harness.h"
 #include "../src/proto.h" /* to speak the protocol as an impostor would */
+#include "harness.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -307,9 +308,9 @@ static void apply_over_frame_limit(void) {
   /* The same through a result, twice at once. */
   wpool_result_t *r[2] = {NULL, NULL};
   for (int k = 0; k < 2; k++)
-    CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, res_big, &n, sizeof n, NULL,
-                                            NULL, NULL, &r[k]),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        wpool_apply_async(pool, res_big, &n, sizeof n, NULL, NULL, NULL, &r[k]),
+        0);
   for (int k = 0; k < 2; k++) {
     const void *data = NULL;
     CU_ASSERT_EQUAL(wpool_result_get(r[k], WT_LONG_MS, &data, &len), 0);
@@ -319,9 +320,8 @@ static void apply_over_frame_limit(void) {
   /* Just past the limit, where the frame's slack for record headers would
      still hold it: the limit is on the user's bytes. */
   uint64_t edge = o.max_frame + 8;
-  CU_ASSERT_EQUAL(wpool_apply(pool, res_big, &edge, sizeof edge, &out, &len,
-                              NULL),
-                  0);
+  CU_ASSERT_EQUAL(
+      wpool_apply(pool, res_big, &edge, sizeof edge, &out, &len, NULL), 0);
   CU_ASSERT_EQUAL(wrong_words(out, len, edge), 0);
   wpool_free(out);
   /* Small results still take the channel, and the pool goes on. */
@@ -378,11 +378,10 @@ static void imap_outputs_over_frame_limit(void) {
   for (int unordered = 0; unordered < 2; unordered++) {
     wpool_source_t src = wpool_source_array(sizes, N, sizeof sizes[0]);
     wpool_iter_t *it = NULL;
-    CU_ASSERT_EQUAL_FATAL(unordered
-                              ? wpool_imap_unordered(pool, res_big, &src, 3,
-                                                     &it)
-                              : wpool_imap(pool, res_big, &src, 3, &it),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        unordered ? wpool_imap_unordered(pool, res_big, &src, 3, &it)
+                  : wpool_imap(pool, res_big, &src, 3, &it),
+        0);
     const void *d;
     size_t len;
     int rc, got = 0;
@@ -463,9 +462,9 @@ static void results_outlive_pool(void) {
   CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
   wpool_result_t *r[4] = {NULL, NULL, NULL, NULL};
   for (int k = 0; k < 4; k++)
-    CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, res_big, &n, sizeof n, NULL,
-                                            NULL, NULL, &r[k]),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        wpool_apply_async(pool, res_big, &n, sizeof n, NULL, NULL, NULL, &r[k]),
+        0);
   CU_ASSERT_EQUAL(wpool_result_wait(r[0], WT_LONG_MS), 0);
   CU_ASSERT_EQUAL(wpool_close(pool), 0);
   CU_ASSERT_EQUAL(wpool_join(pool), 0);
@@ -479,9 +478,9 @@ static void results_outlive_pool(void) {
   /* Cancelled while large results are on their way: discarded. */
   CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
   for (int k = 0; k < 4; k++)
-    CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, res_big, &n, sizeof n, NULL,
-                                            NULL, NULL, &r[k]),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        wpool_apply_async(pool, res_big, &n, sizeof n, NULL, NULL, NULL, &r[k]),
+        0);
   for (int k = 0; k < 4; k++) {
     int rc = wpool_result_cancel(r[k]);
     CU_ASSERT_TRUE(rc == 0 || rc == WPOOL_ESTATE); /* may be done already */
@@ -493,9 +492,9 @@ static void results_outlive_pool(void) {
   /* Terminated while large results are on their way: discarded. */
   CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
   for (int k = 0; k < 4; k++)
-    CU_ASSERT_EQUAL_FATAL(wpool_apply_async(pool, res_big, &n, sizeof n, NULL,
-                                            NULL, NULL, &r[k]),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        wpool_apply_async(pool, res_big, &n, sizeof n, NULL, NULL, NULL, &r[k]),
+        0);
   wpool_terminate(pool);
   for (int k = 0; k < 4; k++) {
     CU_ASSERT_EQUAL(wpool_result_wait(r[k], WT_LONG_MS), 0);
@@ -546,7 +545,7 @@ static void corrupt_result_descriptor(void) {
   leaks_t l;
   leaks_start(&l);
   static const char *const why[] = {
-      NULL, NULL, NULL, "did not send", "smaller than it says",
+      NULL,         NULL,       NULL, "did not send", "smaller than it says",
       "not sealed", "malformed"};
   for (int how = 3; how <= 6; how++) {
     /* A fresh pool: the impostor's task is its job 1. */
