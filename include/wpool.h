@@ -389,9 +389,12 @@ typedef struct wpool_options {
      submission with WPOOL_E2BIG (wpool_apply and wpool_map say which in
      *errmsg), unless it goes through a shared buffer (shm_threshold below,
      and the wpool_*_shm calls), which no frame carries; chunks are cut to
-     fit; a larger output fails its item with
-     WPOOL_E2BIG and a message with its size, and so do the items of an imap
-     chunk whose variable-size outputs together pass the limit. */
+     fit. Outputs that would pass the limit come back through a buffer too
+     (shm_threshold); only where they cannot (shm_threshold SIZE_MAX, or
+     workers that share no memory with this process) does a larger output
+     fail its item with WPOOL_E2BIG and a message with its size, and so do
+     the items of an imap chunk whose variable-size outputs together pass
+     the limit. A map's fixed output size stays bounded by it. */
   size_t max_frame;
   /** How long a new process worker has to start and report ready;
      0 = 10 s. Not used for threads. */
@@ -442,18 +445,28 @@ typedef struct wpool_options {
      prints there when it inherits them. */
   int capture_output;
   /** An argument (wpool_apply, wpool_apply_async) of at least this many
-     bytes, and the items of a wpool_map whose chunks hold at least this
+     bytes, and the items of a wpool_map, wpool_imap or
+     wpool_imap_unordered over an array whose chunks hold at least this
      many bytes of items, are copied once into a shared buffer of their own
      (see wpool_shm_alloc) instead of travelling through the workers'
      channels: one copy instead of two, and neither the frame limit nor
-     4 GiB limits them (map items stay below 4 GiB each). Small chunks keep
-     the channel: a shared buffer costs a descriptor and a mapping per
-     chunk. Thread workers read a map's items where they are (only the
-     frame limit is lifted). The pool keeps the buffer of its latest such
-     call (up to
-     256 MiB) for the next one that fits, until wpool_destroy(). 0 = 1 MiB;
-     SIZE_MAX = never. Where no shared buffer can be had, they take the
-     channel as before. Outputs always take the channel. */
+     4 GiB limits them (map and imap items stay below 4 GiB each). Small
+     chunks keep the channel: a shared buffer costs a descriptor and a
+     mapping per chunk. Thread workers read a map's or imap's items where
+     they are (only the frame limit is lifted). The pool keeps the buffer
+     of its latest such call (up to 256 MiB) for the next one that fits,
+     until wpool_destroy(). On the way back, what one task (an apply, an
+     imap chunk) returns that would pass max_frame is written by the
+     worker into a buffer of its own, which the pool checks and copies into
+     the result (released with the result, like any other; a worker that
+     names a buffer it did not send, or a smaller one, fails the task with
+     WPOOL_EPROTO); smaller results keep the channel, faster for them.
+     Outputs are thus limited by memory only, beyond 4 GiB.
+     0 = 1 MiB; SIZE_MAX = never (arguments and outputs are bounded by
+     max_frame). Where no shared buffer can be had, they take the channel
+     as before. Producers and pushed imap input always take the channel,
+     as does everything on pools whose workers share no memory with this
+     process (wpool_transport.h). */
   size_t shm_threshold;
 } wpool_options_t;
 

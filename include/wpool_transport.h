@@ -71,9 +71,10 @@ typedef struct wpool_xport_cfg {
 } wpool_xport_cfg_t;
 
 /**
- * A channel kind. Every operation must be set, except lend(). Codes are WPOOL_E* values;
- * an *errmsg set by init() or open() is released by the pool with
- * wpool_free(), so a kind allocates it with malloc().
+ * A channel kind. Every operation must be set, except lend() and take().
+ * Codes are WPOOL_E* values; an *errmsg set by init() or open() is
+ * released by the pool with wpool_free(), so a kind allocates it with
+ * malloc().
  */
 typedef struct wpool_chan_ops {
   /** Short name, for messages. */
@@ -133,6 +134,18 @@ typedef struct wpool_chan_ops {
       large arguments travel through the channel (shm_threshold is
       ignored). */
   int shares_memory;
+  /** Take over the handle of a shared buffer that ch's peer made for a
+      result it sends (a result too large for the channel), and store in
+      *h this process's handle to it, which the caller closes. value is the
+      handle as the peer named it (Windows: its value in the peer
+      process); a kind whose handles travel with the bytes ignores it and
+      takes the next one the peer sent, which must already have arrived
+      when the frame naming it is read. 0, or -1 when there is none (a
+      peer that names a handle it never sent breaks the protocol). May be
+      NULL (a kind that does not share memory, or an older table):
+      results then always travel through the channel, bounded by the frame
+      limit. Never blocks. */
+  int (*take)(wpool_chan_t *ch, uint64_t value, intptr_t *h);
 } wpool_chan_ops_t;
 
 /**

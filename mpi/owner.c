@@ -505,4 +505,5 @@ static int x_wait(wpool_xport_t *x, int timeout_ms, wpool_chan_ev_t *ev,
 
 const wpool_chan_ops_t wpm_chan = {"mpi",  x_init,  x_fini, x_wake,   x_open,
                                    c_send, NULL,    c_recv, c_want,   c_stop,
-                                   c_close, x_wait, AHEAD_US, 0, 0};
+                                   c_close, x_wait, AHEAD_US, 0, 0,
+                                   NULL};

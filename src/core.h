@@ -272,4 +272,26 @@ void wpool__set_msg(char **dst, const char *fmt, ...)
 #endif
     ;
 
+/* wpool_options_t.shm_threshold's default. */
+#define WPOOL__DEFAULT_SHM_THRESHOLD ((size_t)1 << 20)
+
+/* wpool_options_t.shm_threshold, resolved: arguments and results of at
+   least this many bytes go around the channel; SIZE_MAX = never (so also
+   where the workers share no memory with this process). */
+static inline size_t wpool__shm_threshold(const wpool_t *p) {
+  if (p->no_shm)
+    return SIZE_MAX;
+  return p->opt.shm_threshold ? p->opt.shm_threshold
+                              : WPOOL__DEFAULT_SHM_THRESHOLD;
+}
+
+/* The largest output a task may return: the frame limit, unless large
+   results go around the channel (thread workers hand them over in place;
+   process workers through a buffer, where the channel kind can take one
+   back, see wpool__chan_ops_t.take). */
+static inline uint64_t wpool__output_limit(const wpool_t *p, int can_take) {
+  return wpool__shm_threshold(p) != SIZE_MAX && can_take ? UINT64_MAX
+                                                         : p->max_frame;
+}
+
 #endif

@@ -369,14 +369,14 @@ static int yield(wpool_iter_t *it, const void **data, size_t *len) {
   }
   if (rec.code) {
     it->last_task_code = rec.task_code;
-    set_last_msg(it, (const char *)rec.data, rec.len);
+    set_last_msg(it, (const char *)rec.data, (size_t)rec.len);
     return rec.code;
   }
   set_last_msg(it, NULL, 0);
   if (data)
     *data = rec.data;
   if (len)
-    *len = rec.len;
+    *len = (size_t)rec.len;
   return 0;
 }
 
@@ -602,8 +602,19 @@ wpool_source_t wpool_source_producer(wpool_producer producer, void *user) {
   return s;
 }
 
+/* An array source whose chunks hold at least the pool's threshold of
+   items: they go around the channel, as a map's do (see wpool_map_async),
+   copied once into a buffer for process workers, read in place by
+   threads. */
+static int large_items(const wpool_t *p, const wpool_source_t *src,
+                       size_t chunksize) {
+  size_t per = chunksize < src->count ? chunksize : src->count;
+  return src->count && wpool__shm_threshold(p) != SIZE_MAX &&
+         (uint64_t)per * src->item_size >= wpool__shm_threshold(p);
+}
+
 static int check_source(wpool_t *p, const wpool_source_t *src,
-                        size_t *chunksize) {
+                        size_t *chunksize, int around) {
   if (*chunksize == 0)
     *chunksize = 1;
   if (*chunksize > UINT32_MAX)
@@ -627,6 +638,8 @@ static int check_source(wpool_t *p, const wpool_source_t *src,
   if (src->item_size == 0 || src->item_size > UINT32_MAX ||
       (src->count && !src->items) || src->count > SIZE_MAX / src->item_size)
     return WPOOL_EINVAL;
+  if (around)
+    return 0; /* no frame carries the items */
   if (src->item_size > p->max_frame)
     return WPOOL_E2BIG;
   /* As map does: a chunk is cut to fit the frame limit. */
@@ -696,16 +709,38 @@ static int imap(wpool_t *p, wpool_fn fn, const wpool_source_t *src,
     return rc;
   if (!src || !out || (call && (call->on_success || call->on_error)))
     return WPOOL_EINVAL;
-  if ((rc = check_source(p, src, &chunksize)) != 0)
+  wpool_source_t arr; /* an array source, changed into a shared one */
+  wpool_shm_t *carried = NULL;
+  int around = !src->producer && !src->push && !src->shm_items.shm &&
+               src->items && src->item_size &&
+               src->count <= SIZE_MAX / src->item_size &&
+               large_items(p, src, chunksize ? chunksize : 1);
+  if (around && p->method != WPOOL_THREAD) {
+    carried = wpool__shm_carry(p, src->items, src->count * src->item_size);
+    around = carried != NULL;
+  }
+  if ((rc = check_source(p, src, &chunksize, around)) != 0) {
+    wpool__shm_unref(carried);
     return rc;
+  }
+  if (carried) {
+    arr = wpool_source_shm(NULL, src->item_size);
+    arr.shm_items = wpool_slice(carried, 0, src->count * src->item_size);
+    arr.window = src->window;
+    src = &arr;
+  }
   wpool_iter_t *it = iter_new(p, src, chunksize, ordered);
-  if (!it)
+  if (!it) {
+    wpool__shm_unref(carried);
     return WPOOL_ENOMEM;
+  }
   wpool__batch_t *b = &it->batch;
   b->fn = cfg.fn;
   b->timeout_ms = cfg.limit_ms;
   b->retries = cfg.retries;
-  if (src->shm_items.shm) {
+  if (carried) {
+    b->shm_in = carried; /* its one reference passes to the iterator */
+  } else if (src->shm_items.shm) {
     wpool__shm_ref(src->shm_items.shm);
     b->shm_in = src->shm_items.shm;
   }

@@ -74,5 +74,17 @@ int wpool__os_can_capture(void);
 int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base);
 /* Unmap and close what wpool__shm_os_create made. */
 void wpool__shm_os_destroy(intptr_t handle, uint8_t *base, size_t size);
+/*
+ * The parent's side of a result that a worker sent through a buffer of its
+ * own (its handle taken with the channel's take()). view: map the first
+ * len bytes read-only, after checking that the buffer holds them and (where
+ * the system can tell) that its maker can no longer shrink it, so that
+ * reading them cannot fault: 0, WPOOL_EPROTO (a buffer too small, not one,
+ * or not sealed), or WPOOL_ENOMEM / WPOOL_ESYS. unview undoes view; close
+ * closes the handle.
+ */
+int wpool__shm_os_view(intptr_t h, uint64_t len, const uint8_t **base);
+void wpool__shm_os_unview(const uint8_t *base, uint64_t len);
+void wpool__shm_os_close(intptr_t h);
 
 #endif

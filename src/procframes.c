@@ -6,6 +6,7 @@
  * before any of its payload is placed.
  */
 #include "procframes.h"
+#include "os.h"
 #include "registry.h"
 #include "scheduler.h"
 #include "shm.h"
@@ -102,6 +103,13 @@ static int on_header(void *ctx, const wpool__frame_t *f, uint8_t **fixed,
   }
   if (f->job != j->seq || f->count != j->hdr.count || f->osize != j->hdr.osize)
     return refuse(s, "result does not match the task it answers");
+  if (f->flags & WPOOL__FL_SHM_RES) {
+    /* Only the descriptor is in the frame: the payload is placed once the
+       buffer is taken (on_frame). */
+    if (!p->pp->ops->take || f->len != WPOOL__RES_DESC_SIZE)
+      return refuse(s, "result descriptor is malformed");
+    return 0;
+  }
   /* Outputs that a worker wrote into a shared buffer are not in the
      frame: only their failure records are. */
   size_t flen = (j->hdr.flags & WPOOL__FL_SHM_OUT)
@@ -156,6 +164,72 @@ static int on_ready(wpool__pslot_t *s, const wpool__frame_t *f,
   return 0;
 }
 
+/* A result that could not be taken for want of resources here: the
+   worker did nothing wrong, but its chunk fails with code, and the worker
+   goes (the stream cannot skip a result). */
+static int lost_result(wpool__pslot_t *s, int code, const char *what) {
+  if (!s->err_code) {
+    s->err_code = code;
+    snprintf(s->err_msg, sizeof s->err_msg, "%s", what);
+  }
+  s->dead = 1;
+  return -1;
+}
+
+/*
+ * RESULT f of job j came through a buffer: take its handle from the
+ * channel, check its size, and copy its payload out into tail, as if the
+ * frame had carried it (fixed outputs straight into the caller's array when
+ * it has one). 0, or -1 when the worker broke the protocol.
+ *
+ * Copied, not read in place: a result's memory is then the pool's own
+ * heap, freed as every other result's, so that no mapping or handle
+ * outlives this call whatever becomes of the result (cancelled, never
+ * read, read after wpool_destroy), and a worker that keeps writing into its
+ * buffer cannot change a result under the caller.
+ */
+static int take_result(wpool__pslot_t *s, const wpool__job_t *j,
+                       const wpool__frame_t *f, wpool__buf_t *tail) {
+  const wpool__chan_ops_t *ops = s->pool->pp->ops;
+  wpool__res_desc_t d;
+  intptr_t h;
+  if (tail->len != sizeof d) {
+    refuse(s, "result descriptor is malformed");
+    return -1;
+  }
+  memcpy(&d, tail->data, sizeof d);
+  if (ops->take(s->ch, d.h, &h)) {
+    refuse(s, "result names a buffer that it did not send");
+    return -1;
+  }
+  size_t flen = (j->hdr.flags & WPOOL__FL_SHM_OUT)
+                    ? 0
+                    : (size_t)f->count * f->osize;
+  const uint8_t *view;
+  int rc = d.len < flen ? WPOOL_EPROTO : wpool__shm_os_view(h, d.len, &view);
+  wpool__shm_os_close(h);
+  if (rc == WPOOL_EPROTO) {
+    refuse(s, "result buffer is smaller than it says, or not sealed");
+    return -1;
+  }
+  if (rc)
+    return lost_result(s, rc, "could not map the buffer of its result");
+  uint8_t *out = wpool__job_out(j);
+  size_t from = flen && out ? flen : 0;
+  tail->len = 0;
+  if (wpool__buf_reserve(tail, (size_t)(d.len - from))) {
+    wpool__shm_os_unview(view, d.len);
+    return lost_result(s, WPOOL_ENOMEM, "out of memory for its large result");
+  }
+  if (from)
+    memcpy(out, view, from);
+  memcpy(tail->data, view + from, (size_t)(d.len - from));
+  tail->len = (size_t)(d.len - from);
+  wpool__shm_os_unview(view, d.len);
+  s->skip = flen - from; /* a cancelled job's outputs lead the records */
+  return 0;
+}
+
 static int on_frame(void *ctx, const wpool__frame_t *f, wpool__buf_t *tail) {
   wpool__pslot_t *s = ctx;
   wpool_t *p = s->pool;
@@ -172,6 +246,8 @@ static int on_frame(void *ctx, const wpool__frame_t *f, wpool__buf_t *tail) {
     return 0;
   }
   const wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
+  if ((f->flags & WPOOL__FL_SHM_RES) && take_result(s, j, f, tail))
+    return -1;
   if (tail->len < s->skip ||
       wpool__result_validate(f, j->hdr.count, j->hdr.osize,
                              s->skip ? tail->data + s->skip : tail->data,
@@ -222,6 +298,8 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
             (p->opt.capture_output ? 2u : 0u); /* OUTPUT frames */
   f.osize = (uint32_t)p->argv_blob.len;
   f.nfail = p->argc;
+  /* Results too large for a frame may come back through a buffer. */
+  f.isize = p->pp->ops->take && wpool__shm_threshold(p) != SIZE_MAX;
   f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
                      p->argv_blob.len);
   if (wpool__buf_append(&s->ctl, &f, sizeof f) ||

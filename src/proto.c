@@ -33,11 +33,12 @@ void wpool__result_frame(wpool__frame_t *f, const wpool__frame_t *t,
 }
 
 void wpool__put_var_rec_hdr(uint8_t *p, int32_t code, int32_t task_code,
-                            uint32_t len) {
+                            uint64_t len) {
   memset(p, 0, WPOOL__VAR_REC_HDR);
   wpool__put_u32(p, (uint32_t)code);
   wpool__put_u32(p + 4, (uint32_t)task_code);
-  wpool__put_u32(p + 8, len);
+  wpool__put_u32(p + 8, (uint32_t)len);
+  wpool__put_u32(p + 12, (uint32_t)(len >> 32));
 }
 
 void wpool__put_fail_rec_hdr(uint8_t *p, uint32_t index, int32_t code,
@@ -49,7 +50,7 @@ void wpool__put_fail_rec_hdr(uint8_t *p, uint32_t index, int32_t code,
 }
 
 int wpool__append_var_rec(wpool__buf_t *b, int32_t code, int32_t task_code,
-                          const void *data, uint32_t len) {
+                          const void *data, size_t len) {
   size_t padded = (size_t)wpool__pad(len);
   if (wpool__buf_reserve(b, WPOOL__VAR_REC_HDR + padded))
     return WPOOL_ENOMEM;
@@ -131,8 +132,10 @@ int wpool__rec_next(const uint8_t *buf, size_t len, size_t *off,
   const uint8_t *p = buf + *off;
   rec->code = (int32_t)wpool__get_u32(p);
   rec->task_code = (int32_t)wpool__get_u32(p + 4);
-  rec->len = wpool__get_u32(p + 8);
-  if (wpool__pad(rec->len) > len - *off - WPOOL__VAR_REC_HDR)
+  rec->len = wpool__get_u32(p + 8) | (uint64_t)wpool__get_u32(p + 12) << 32;
+  /* Checked before padding: a length near 2^64 must not round to 0. */
+  if (rec->len > len - *off - WPOOL__VAR_REC_HDR ||
+      wpool__pad(rec->len) > len - *off - WPOOL__VAR_REC_HDR)
     return WPOOL_EPROTO;
   rec->data = p + WPOOL__VAR_REC_HDR;
   *off += WPOOL__VAR_REC_HDR + (size_t)wpool__pad(rec->len);

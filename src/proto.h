@@ -51,7 +51,10 @@ enum wpool__frame_type {
 enum {
   WPOOL__FL_SHM_IN = 1,
   WPOOL__FL_SHM_OUT = 2,
-  WPOOL__FL_WHOLE = 4
+  WPOOL__FL_WHOLE = 4,
+  /* RESULT: the payload is a result descriptor (below), and what it would
+     have carried is in a buffer the worker made and handed over. */
+  WPOOL__FL_SHM_RES = 8
 };
 #define WPOOL__SHM_DESC_SIZE 48u
 typedef struct wpool__shm_desc {
@@ -62,6 +65,22 @@ typedef struct wpool__shm_desc {
      own values, unused. */
   uint64_t in_h, out_h;
 } wpool__shm_desc_t;
+
+/*
+ * A RESULT whose payload would pass the frame limit, where INIT allowed it
+ * (isize 1), is written into anonymous shared memory that the worker makes
+ * and hands over (chan.h's take(): on POSIX the descriptor goes back over
+ * the task socket, ahead of the frame; on Windows the parent takes the
+ * handle out of the worker).
+ * The frame then carries this instead of its payload, and len is the
+ * payload's real length, 64-bit: fixed outputs and records as ever. The
+ * parent checks the buffer's size against it before it reads a byte.
+ */
+#define WPOOL__RES_DESC_SIZE 16u
+typedef struct wpool__res_desc {
+  uint64_t len;
+  uint64_t h; /* the handle as the worker knows it (Windows), else unused */
+} wpool__res_desc_t;
 
 /*
  * Field use per type:
@@ -89,8 +108,11 @@ typedef struct wpool__shm_desc {
  *   var input    : count records { u32 len; u32 pad[3]; bytes }.
  *   fixed output : count * osize bytes, then nfail failure records.
  *   var output   : count records { i32 code; i32 task_code; u32 len;
- *                  u32 pad; bytes }, code 0 = success and bytes are the
- *                  output, else bytes are the failure message.
+ *                  u32 len_hi; bytes }, code 0 = success and bytes are the
+ *                  output (len_hi: the high half of its length, non-zero
+ *                  only for an output of 4 GiB or more, which only a
+ *                  WPOOL__FL_SHM_RES result can carry), else bytes are the
+ *                  failure message.
  *   failure rec  : { u32 index; i32 code; i32 task_code; u32 len; message }.
  *
  * Var records (header and bytes) are padded to WPOOL__ALIGN, so that every
@@ -133,7 +155,7 @@ typedef struct wpool__fail {
 typedef struct wpool__rec {
   int32_t code;
   int32_t task_code;
-  uint32_t len;
+  uint64_t len;
   const uint8_t *data;
 } wpool__rec_t;
 
@@ -150,14 +172,14 @@ void wpool__result_frame(wpool__frame_t *f, const wpool__frame_t *t,
 
 /* Record headers (see "Payloads" above). */
 void wpool__put_var_rec_hdr(uint8_t *p, int32_t code, int32_t task_code,
-                            uint32_t len);
+                            uint64_t len);
 void wpool__put_fail_rec_hdr(uint8_t *p, uint32_t index, int32_t code,
                              int32_t task_code, uint32_t len);
 /* Append a whole var record (header, bytes, padding) to b: 0 or
    WPOOL_ENOMEM. */
 struct wpool__buf;
 int wpool__append_var_rec(struct wpool__buf *b, int32_t code,
-                          int32_t task_code, const void *data, uint32_t len);
+                          int32_t task_code, const void *data, size_t len);
 /* Append a whole input record (header, bytes, padding) to b: 0 or
    WPOOL_ENOMEM. */
 int wpool__append_in_rec(struct wpool__buf *b, const void *data,

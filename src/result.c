@@ -20,8 +20,6 @@
 #define RESULT_LIVE 0x52534c54u /* "RSLT" */
 #define RESULT_DEAD 0xdeadbeefu
 
-/* wpool_options_t.shm_threshold's default. */
-#define DEFAULT_SHM_THRESHOLD ((size_t)1 << 20)
 /* The largest buffer a pool keeps for the next large argument. */
 #define SPARE_MAX ((size_t)256 << 20)
 
@@ -156,12 +154,12 @@ static void result_items(wpool_t *p, wpool_result_t *r, size_t first,
         set_failure(r, WPOOL_EPROTO, 0, NULL, 0);
       } else if (rec.code) {
         set_failure(r, rec.code, rec.task_code, (const char *)rec.data,
-                    rec.len);
+                    (size_t)rec.len);
       } else {
         r->tail = *tail; /* the output stays where it arrived */
         tail->data = NULL;
         r->data = rec.data;
-        r->len = rec.len;
+        r->len = (size_t)rec.len;
       }
     }
   } else if (code) {
@@ -305,18 +303,13 @@ static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
   *slot = s;
 }
 
-/* wpool_options_t.shm_threshold, resolved. */
-static size_t threshold(const wpool_t *p) {
-  if (p->no_shm)
-    return SIZE_MAX; /* everything goes by the channel */
-  return p->opt.shm_threshold ? p->opt.shm_threshold : DEFAULT_SHM_THRESHOLD;
-}
+static size_t threshold(const wpool_t *p) { return wpool__shm_threshold(p); }
 
 /* Arguments and map inputs at or above the pool's threshold travel in a
    shared buffer of their own: a copy of data, or NULL below it or when no
    buffer can be had (then they take the channel). The caller gets the
    buffer's only reference; no handle to it ever reaches the user. */
-static wpool_shm_t *carry(wpool_t *p, const void *data, size_t len) {
+wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len) {
   if (len == 0 || len < threshold(p))
     return NULL;
   /* The spare, when it is large enough and not too large to waste. */
@@ -382,7 +375,7 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
     return rc;
   if (!arg && arg_len)
     return WPOOL_EINVAL;
-  wpool_shm_t *carried = carry(p, arg, arg_len);
+  wpool_shm_t *carried = wpool__shm_carry(p, arg, arg_len);
   if (carried) {
     wpool_slice_t all = {carried, 0, arg_len};
     return apply_slice(p, &cfg, &all, 1, call, result);
@@ -478,7 +471,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                   0 &&
               (uint64_t)cs * item_size >= threshold(p);
   if (large && p->method != WPOOL_THREAD)
-    carried = carry(p, items, n * item_size);
+    carried = wpool__shm_carry(p, items, n * item_size);
   if (!carried && !(large && p->method == WPOOL_THREAD))
     rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms, 0,
                       &cs);

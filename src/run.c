@@ -143,7 +143,7 @@ int wpool_out_fail(wpool_out_t *o, int code, const char *fmt, ...) {
 
 /* Close the var record that starts at rec: header, then pad its bytes. */
 static int end_record(wpool__buf_t *b, size_t rec, int32_t code,
-                      int32_t task_code, uint32_t len) {
+                      int32_t task_code, size_t len) {
   size_t padded = (size_t)wpool__pad(len);
   if (wpool__buf_reserve(b, padded - len))
     return WPOOL_ENOMEM;
@@ -204,14 +204,14 @@ static int run_one(const wpool__chunk_in_t *in, wpool__chunk_out_t *out,
   int code = outcome(&o, rc, &task_code);
   if (code == 0) {
     out->bytes += o.len;
-    return end_record(out->tail, o.rec, 0, 0, (uint32_t)o.len);
+    return end_record(out->tail, o.rec, 0, 0, o.len);
   }
   /* The record now carries the message instead of any partial output. */
   out->tail->len = o.rec + WPOOL__VAR_REC_HDR;
   if (wpool__buf_append(out->tail, o.msg, o.msg_len))
     return WPOOL_ENOMEM;
   out->nfail++;
-  return end_record(out->tail, o.rec, code, task_code, (uint32_t)o.msg_len);
+  return end_record(out->tail, o.rec, code, task_code, o.msg_len);
 }
 
 /* One item, with the hooks around it. */
@@ -300,7 +300,8 @@ int wpool__chunk_strip_messages(wpool__chunk_out_t *out, uint32_t osize) {
     while ((rc = wpool__rec_next(out->tail->data, out->tail->len, &off,
                                  &r)) == 1)
       if (wpool__append_var_rec(&fresh, r.code, r.task_code,
-                                r.code ? NULL : r.data, r.code ? 0 : r.len)) {
+                                r.code ? NULL : r.data,
+                                r.code ? 0 : (size_t)r.len)) {
         rc = WPOOL_ENOMEM;
         break;
       }

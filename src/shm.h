@@ -38,6 +38,14 @@ void wpool__shm_unref(wpool_shm_t *s);
 int wpool__slice_check(const wpool_slice_t *sl, const char *what,
                        char **errmsg);
 
+/*
+ * Arguments, map inputs and imap inputs at or above the pool's threshold
+ * travel in a shared buffer of their own (result.c): a copy of len bytes
+ * of data, or NULL below the threshold or when no buffer can be had (they
+ * then take the channel). The caller gets the buffer's only reference.
+ */
+wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len);
+
 /* The platform half (wpool__shm_os_create, _destroy) is declared in os.h. */
 
 #endif

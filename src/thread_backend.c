@@ -88,7 +88,7 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   wpool__job_t *j = wpool__ring_at(&w->fifo, 0);
   wpool__chunk_in_t in = {wpool__registry_at(j->hdr.fn), j->hdr.count,
                           j->hdr.isize, j->hdr.osize, j->payload, j->plen,
-                          p->max_frame, NULL, NULL, NULL,
+                          wpool__output_limit(p, 1), NULL, NULL, NULL,
                           (j->hdr.flags & WPOOL__FL_WHOLE) != 0};
   /* A map's chunk writes straight into the caller's array: the scheduler
      does not report the map until this chunk is back. A shared buffer's
@@ -102,8 +102,8 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   int rc = wpool__run_chunk(&in, &out);
   out.nanos = wpool__mono_ns() - start;
   /* The same rule as a process worker's (worker.c). */
-  if (rc == 0 && out.bytes > p->max_frame)
-    rc = wpool__chunk_too_big(&out, task.count, p->max_frame);
+  if (rc == 0 && out.bytes > in.max_frame)
+    rc = wpool__chunk_too_big(&out, task.count, in.max_frame);
   wpool__frame_t f;
   wpool__result_frame(&f, &task, out.nfail, out.nanos);
   wpool__mutex_lock(p->lock);

@@ -170,7 +170,7 @@ static int send_ready(const wpool__worker_os_t *os, intptr_t out, int code,
 }
 
 static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
-                     uint32_t *flags) {
+                     uint32_t *flags, int *big_results) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
   f.job = (uint64_t)r->os->getpid();
@@ -198,6 +198,7 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
   f.len -= f.osize;
   *max_frame = f.nanos;
   *flags = f.count;
+  *big_results = r->os->give_handle && f.isize;
   if (f.job && r->os->limit_memory(f.job)) {
     send_ready(r->os, out, WPOOL_ESYS, 0,
                "could not limit the worker's memory");
@@ -261,16 +262,54 @@ static void capture_end(void *ctx, uint32_t index) {
     c->bad = 1;
 }
 
+/*
+ * Send RESULT f, whose payload is the fixed outputs at fixed (fixed_len
+ * bytes) and then the records in tail, through a buffer of its own (see
+ * WPOOL__FL_SHM_RES): 0 sent, 1 no buffer could be had (nothing was sent:
+ * the caller may still use the channel), -1 the parent is gone. Frees
+ * tail once it is copied, so that the worker holds the payload twice at
+ * most for the copy's length.
+ */
+static int send_by_buffer(const wpool__worker_os_t *os, intptr_t task_in,
+                          intptr_t result_out, wpool__frame_t *f,
+                          const uint8_t *fixed, size_t fixed_len,
+                          wpool__buf_t *tail) {
+  size_t total = fixed_len + tail->len;
+  intptr_t h;
+  uint8_t *base;
+  if (total < fixed_len || os->result_buffer(total, &h, &base))
+    return 1;
+  memcpy(base, fixed, fixed_len);
+  memcpy(base + fixed_len, tail->data, tail->len);
+  wpool__buf_free(tail);
+  os->result_unmap(base, total);
+  struct {
+    wpool__frame_t f;
+    wpool__res_desc_t d;
+  } wire;
+  wire.d.len = total;
+  if (os->give_handle(task_in, h, &wire.d.h))
+    return -1;
+  f->flags |= WPOOL__FL_SHM_RES;
+  f->len = WPOOL__RES_DESC_SIZE;
+  wire.f = *f;
+  return os->write_all(result_out, &wire, sizeof wire) ? -1 : 0;
+}
+
 int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
                         const wpool__worker_os_t *os) {
   reader_t r = {os, task_in, {0}, 0, {0}};
   wpool__buf_t res = {0};
   uint64_t max_frame;
   uint32_t flags = 0;
+  int big_results = 0;
   int rc = 1;
   capture_t cap = {os, result_out, 0, 0, 0, NULL};
-  if (handshake(&r, result_out, &max_frame, &flags))
+  if (handshake(&r, result_out, &max_frame, &flags, &big_results))
     goto out;
+  /* With results that can go around the channel, neither the frame limit
+     nor 4 GiB bound an output. */
+  uint64_t out_limit = big_results ? UINT64_MAX : max_frame;
   int report_rss = flags & 1;
   if ((flags & 2) && !(cap.buf = malloc(WPOOL__CAPTURE_MAX)))
     goto out;
@@ -288,7 +327,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     if (t.type != WPOOL__F_TASK)
       break;
     wpool__chunk_in_t in = {wpool__registry_at(t.fn), t.count, t.isize,
-                            t.osize, payload, t.len, max_frame,
+                            t.osize, payload, t.len, out_limit,
                             NULL, NULL, NULL,
                             (t.flags & WPOOL__FL_WHOLE) != 0};
     if (cap.buf) {
@@ -321,6 +360,25 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     int err = wpool__run_chunk(&in, &out);
     shm_close_task(os, &shm);
     out.nanos = os->now_ns() - start;
+    wpool__frame_t f;
+    /* Too large for a frame: through a buffer. Only then: a result needs
+       a fresh buffer each time, whose pages cost more than the pipe's
+       copies (docs/design.md, "Shared buffers"). */
+    uint64_t plen64 = (uint64_t)fixed_len + tail.len;
+    if (err == 0 && big_results &&
+        (out.bytes > max_frame ||
+         plen64 > wpool__wire_limit(max_frame, t.count))) {
+      wpool__result_frame(&f, &t, out.nfail, out.nanos);
+      f.isize = report_rss ? os->rss_kib() : 0;
+      int sent = send_by_buffer(os, task_in, result_out, &f,
+                                res.data + WPOOL__FRAME_SIZE, fixed_len, &tail);
+      if (sent < 0) {
+        wpool__buf_free(&tail);
+        break;
+      }
+      if (sent == 0)
+        continue;
+    }
     /* The limit is on the user's bytes; the parent cut the chunk so that
        fixed outputs always fit, and var outputs are checked here. */
     if (err == 0 && out.bytes > max_frame)
@@ -333,7 +391,6 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     wpool__buf_free(&tail);
     if (err)
       break;
-    wpool__frame_t f;
     wpool__result_frame(&f, &t, out.nfail, out.nanos);
     f.isize = report_rss ? os->rss_kib() : 0;
     size_t plen = res.len - WPOOL__FRAME_SIZE;

@@ -55,6 +55,17 @@ typedef struct wpool__worker_os {
   int (*shm_map)(intptr_t h, uint64_t off, uint64_t len, int writable,
                  wpool__shm_map_t *m);
   void (*shm_unmap)(wpool__shm_map_t *m);
+  /* A result too large for the channel: make a buffer of size bytes
+     (anonymous, sealed against resizing where the system can), mapped
+     read-write at *base (wpool__shm_os_create). give_handle hands it to
+     the parent over channel chan before the frame that names it, and
+     stores in *value the number the frame carries; the handle is then the
+     parent's (the worker must not close it). result_unmap drops the
+     worker's mapping. NULL give_handle: the OS half cannot hand back
+     handles, and results always take the channel. */
+  int (*result_buffer)(size_t size, intptr_t *h, uint8_t **base);
+  int (*give_handle)(intptr_t chan, intptr_t h, uint64_t *value);
+  void (*result_unmap)(uint8_t *base, uint64_t size);
 } wpool__worker_os_t;
 
 /*
@@ -91,5 +102,7 @@ void wpool__os_close_handle(intptr_t h);
 int wpool__os_shm_map(intptr_t h, uint64_t off, uint64_t len, int writable,
                       wpool__shm_map_t *m);
 void wpool__os_shm_unmap(wpool__shm_map_t *m);
+int wpool__os_give_handle(intptr_t chan, intptr_t h, uint64_t *value);
+void wpool__os_result_unmap(uint8_t *base, uint64_t size);
 
 #endif

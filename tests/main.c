@@ -35,7 +35,7 @@ extern const wt_suite_t wt_suite_errors, wt_suite_options, wt_suite_registry,
     wt_suite_badinput, wt_suite_core, wt_suite_recovery, wt_suite_outcomes,
     wt_suite_transport, wt_suite_retries, wt_suite_progress, wt_suite_push,
     wt_suite_interrupt, wt_suite_argv, wt_suite_resize, wt_suite_capture,
-    wt_suite_shm;
+    wt_suite_shm, wt_suite_shm_results;
 #ifndef _WIN32
 extern const wt_suite_t wt_suite_posix_lifecycle;
 #endif
@@ -53,7 +53,7 @@ static const wt_suite_t *const suites[] = {
     &wt_suite_outcomes,  &wt_suite_transport, &wt_suite_retries,
     &wt_suite_progress,  &wt_suite_push,      &wt_suite_interrupt,
     &wt_suite_argv,      &wt_suite_resize,    &wt_suite_capture,
-    &wt_suite_shm,
+    &wt_suite_shm,       &wt_suite_shm_results,
 #ifndef _WIN32
     &wt_suite_posix_lifecycle,
 #endif

@@ -319,3 +319,50 @@ int wpool__fd_recv(int sock, void *buf, size_t len, int *fds, int *nfds) {
   wpool__fd_unlock();
   return e;
 }
+
+int wpool__fd_take_now(int sock, int *fd) {
+  cbuf_t u;
+  char byte;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+  int fds[WPOOL__FD_PASS_MAX];
+  int nfds = 0;
+  m.msg_control = u.space;
+  m.msg_controllen = sizeof u.space;
+  *fd = -1;
+  wpool__fd_lock();
+  ssize_t n;
+  while ((n = recvmsg(sock, &m, RECV_FLAGS | MSG_DONTWAIT)) < 0 &&
+         errno == EINTR)
+    ;
+  int e = n < 0 ? errno : n == 0 ? -1 : take_fds(&m, sock, fds, &nfds);
+  /* Exactly one: a message with none or two is not what a worker sends. */
+  if (e == 0 && nfds != 1)
+    e = EPROTO;
+  if (e == 0 && ((fds[0] = wpool__fd_above_stdio(fds[0])) < 0 ||
+                 wpool__fd_set_flags(fds[0], 0) < 0))
+    e = errno ? errno : EBADF;
+  else if (e == 0 && wpool__fd_track_locked(fds[0]) < 0)
+    e = ENOMEM;
+  if (e == 0)
+    *fd = fds[0];
+  else
+    for (int i = 0; i < nfds; i++)
+      if (fds[i] >= 0)
+        close(fds[i]);
+  wpool__fd_unlock();
+  return e;
+}
+
+int wpool__fd_give(int sock, int fd) {
+  struct pollfd p = {.fd = sock, .events = POLLOUT};
+  for (;;) {
+    if (wpool__fd_send(sock, "R", 1, &fd, 1) == 0)
+      return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return -1;
+    while (poll(&p, 1, -1) < 0)
+      if (errno != EINTR)
+        return -1;
+  }
+}

@@ -72,5 +72,16 @@ void wpool__fd_untrack_locked(int fd);
 int wpool__fd_send(int sock, const void *buf, size_t len, const int *fds,
                    int nfds);
 int wpool__fd_recv(int sock, void *buf, size_t len, int *fds, int *nfds);
+/*
+ * A shared buffer handed back over a worker's task socket: the worker sends
+ * one byte with the descriptor attached (wpool__fd_give, blocking) before
+ * the RESULT frame that names it; the parent takes it when it reads that
+ * frame (wpool__fd_take_now), so it is queued already and the call never
+ * waits. take_now stores a tracked, close-on-exec descriptor in *fd and
+ * returns 0, or an errno value (EAGAIN: nothing was sent; EPROTO: not
+ * exactly one descriptor) with nothing kept.
+ */
+int wpool__fd_give(int sock, int fd);
+int wpool__fd_take_now(int sock, int *fd);
 
 #endif

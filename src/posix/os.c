@@ -321,4 +321,5 @@ const wpool__worker_os_t wpool__worker_os = {
     wpool__os_limit_memory, wpool__os_rss_kib,   wpool__mono_ns,
     wpool__os_capture_start, wpool__os_capture_stop,
     wpool__os_take_handle,  wpool__os_close_handle, wpool__os_shm_map,
-    wpool__os_shm_unmap};
+    wpool__os_shm_unmap,    wpool__shm_os_create,   wpool__os_give_handle,
+    wpool__os_result_unmap};

@@ -294,6 +294,17 @@ static long c_recv(wpool__chan_t *ch, void *dst, size_t room) {
   }
 }
 
+/* The worker sent the buffer of a large result over the task socket (the
+   one way back that carries descriptors) before the frame that names it. */
+static int c_take(wpool__chan_t *ch, uint64_t value, intptr_t *h) {
+  (void)value; /* the worker's number for it, not ours */
+  int fd;
+  if (wpool__fd_take_now(ch->proc.task_fd, &fd))
+    return -1;
+  *h = fd;
+  return 0;
+}
+
 static void c_want(wpool__chan_t *ch, int what) { ch->want = what; }
 
 static void c_stop(wpool__chan_t *ch) {
@@ -442,4 +453,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 
 const wpool__chan_ops_t wpool__proc_chan = {
     "posix-process", x_init, x_fini, x_wake,  x_open, c_send, NULL,
-    c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1};
+    c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1,
+    c_take};

@@ -168,3 +168,49 @@ void wpool__os_shm_unmap(wpool__shm_map_t *m) {
   m->addr = NULL;
   m->len = 0;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Results that come back through a buffer                                  */
+
+int wpool__os_give_handle(intptr_t chan, intptr_t h, uint64_t *value) {
+  *value = (uint64_t)h;
+  int rc = wpool__fd_give((int)chan, (int)h);
+  /* In flight or not, the worker's copy is of no more use: the parent
+     holds the buffer through the one in the socket. */
+  wpool__fd_close((int)h);
+  return rc;
+}
+
+void wpool__os_result_unmap(uint8_t *base, uint64_t size) {
+  munmap(base, (size_t)size);
+}
+
+int wpool__shm_os_view(intptr_t h, uint64_t len, const uint8_t **base) {
+  struct stat st;
+  *base = NULL;
+  if (len == 0 || !fits_size(len) || fstat((int)h, &st) < 0 ||
+      st.st_size < 0 || (uint64_t)st.st_size < len)
+    return WPOOL_EPROTO;
+#if defined(__linux__) && defined(F_GET_SEALS)
+  /* A buffer that its maker could still shrink would make our reads fault
+     (SIGBUS) after the size check: a worker's must come sealed. */
+  int seals = fcntl((int)h, F_GET_SEALS);
+  if (seals < 0 || !(seals & F_SEAL_SHRINK))
+    return WPOOL_EPROTO;
+#endif
+  int flags = MAP_SHARED;
+#ifdef MAP_POPULATE
+  flags |= MAP_POPULATE; /* read once, from start to end */
+#endif
+  void *p = mmap(NULL, (size_t)len, PROT_READ, flags, (int)h, 0);
+  if (p == MAP_FAILED)
+    return code_of(errno);
+  *base = p;
+  return 0;
+}
+
+void wpool__shm_os_unview(const uint8_t *base, uint64_t len) {
+  munmap((void *)base, (size_t)len);
+}
+
+void wpool__shm_os_close(intptr_t h) { wpool__fd_close((int)h); }

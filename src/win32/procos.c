@@ -277,6 +277,20 @@ static int c_lend(wpool__chan_t *ch, intptr_t h, int writable,
   return 0;
 }
 
+/* A large result's mapping, made by the worker: taken out of it, and
+   closed there at once, so that the worker never has to know when. A value
+   that names nothing (or a worker already gone) fails here; one that names
+   an object that is not a mapping fails the view (os.h). */
+static int c_take(wpool__chan_t *ch, uint64_t value, intptr_t *h) {
+  HANDLE theirs = (HANDLE)(uintptr_t)value, mine = NULL;
+  if (value == 0 ||
+      !DuplicateHandle(ch->w.proc, theirs, GetCurrentProcess(), &mine, 0,
+                       FALSE, DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE))
+    return -1;
+  memcpy(h, &mine, sizeof mine);
+  return 0;
+}
+
 static long c_send(wpool__chan_t *ch, const wpool__seg_t *seg, size_t n,
                    const intptr_t *handles, size_t nh) {
   /* Handles are lent (c_lend), never sent. */
@@ -475,4 +489,5 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
 
 const wpool__chan_ops_t wpool__proc_chan = {
     "win32-process", x_init, x_fini, x_wake,  x_open, c_send, c_lend,
-    c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1};
+    c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1,
+    c_take};

@@ -103,3 +103,47 @@ void wpool__os_shm_unmap(wpool__shm_map_t *m) {
   m->addr = NULL;
   m->len = 0;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Results that come back through a mapping                                 */
+
+int wpool__os_give_handle(intptr_t chan, intptr_t h, uint64_t *value) {
+  /* The parent takes it out of this process (DUPLICATE_CLOSE_SOURCE): the
+     worker leaves it open and forgets it. */
+  (void)chan;
+  HANDLE x;
+  memcpy(&x, &h, sizeof x);
+  *value = (uint64_t)(uintptr_t)x;
+  return 0;
+}
+
+void wpool__os_result_unmap(uint8_t *base, uint64_t size) {
+  (void)size;
+  UnmapViewOfFile(base);
+}
+
+int wpool__shm_os_view(intptr_t h, uint64_t len, const uint8_t **base) {
+  HANDLE x;
+  memcpy(&x, &h, sizeof x);
+  *base = NULL;
+  if (len == 0 || len > (uint64_t)(SIZE_MAX / 2))
+    return WPOOL_EPROTO;
+  /* A mapping's size is fixed when it is made: a view of len bytes
+     succeeds only if it holds them, and no one can shrink it later. */
+  void *p = MapViewOfFile(x, FILE_MAP_READ, 0, 0, (SIZE_T)len);
+  if (p == NULL) {
+    DWORD e = GetLastError();
+    return e == ERROR_NOT_ENOUGH_MEMORY || e == ERROR_OUTOFMEMORY
+               ? WPOOL_ENOMEM
+               : WPOOL_EPROTO;
+  }
+  *base = p;
+  return 0;
+}
+
+void wpool__shm_os_unview(const uint8_t *base, uint64_t len) {
+  (void)len;
+  UnmapViewOfFile(base);
+}
+
+void wpool__shm_os_close(intptr_t h) { wpool__os_close_handle(h); }
