@@ -47,6 +47,7 @@ struct wpool_result {
   void *user;
   wpool__cb_t cb;
   wpool__progress_t progress;
+  wpool__cond_t *waker; /* the condition of the one thread waiting for it */
   wpool__batch_t batch;
 };
 
@@ -126,6 +127,8 @@ static void mark_ready(wpool_t *p, wpool_result_t *r) {
                        r->msg ? strlen(r->msg) : 0);
   wpool__faillog_seal(&r->fails);
   r->ready = 1;
+  if (r->waker)
+    wpool__cond_signal(r->waker);
   wpool__notify_done(p);
   if (r->on_success || r->on_error) {
     wpool__callbacks_queue(p, &r->cb);
@@ -646,8 +649,18 @@ int wpool_result_wait(wpool_result_t *r, long timeout_ms) {
   int64_t deadline = wpool__deadline(timeout_ms);
   int rc = 0;
   wpool__mutex_lock(p->lock);
+  /* The first thread to wait for r sleeps on a condition of its own, which
+     r's completion signals: no broadcast wakes the pool's other waiters.
+     Another thread waiting for r at the same time waits on done_cond. */
+  wpool__cond_t *own = NULL;
+  if (!r->ready && !r->waker)
+    own = r->waker = wpool__own_cond_get(p);
   while (!r->ready && rc == 0)
-    rc = wpool__wait(p, p->done_cond, deadline);
+    rc = wpool__wait(p, own ? own : p->done_cond, deadline);
+  if (own) {
+    r->waker = NULL;
+    wpool__own_cond_put(p, own);
+  }
   wpool__mutex_unlock(p->lock);
   return rc;
 }
