@@ -221,6 +221,7 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
   f.count = (p->opt.worker_max_rss != 0) | /* report resident size */
             (p->opt.capture_output ? 2u : 0u); /* OUTPUT frames */
   f.osize = (uint32_t)p->argv_blob.len;
+  f.isize = (uint32_t)p->opt.spin_us; /* checked: at most a second */
   f.nfail = p->argc;
   f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
                      p->argv_blob.len);

@@ -365,6 +365,17 @@ static int wait_ms(wpool_t *p) {
   return ms;
 }
 
+/* The low-latency mode (spin_us): for that long after its last event the
+   loop looks at its channels without sleeping, so that a result written by
+   a worker is read without a wake-up across CPUs (the next task may
+   have been written by its caller: send_here). A pool idle for longer
+   sleeps. */
+static int spinning(wpool_t *p) {
+  return p->opt.spin_us && p->state == WPOOL__RUNNING && p->pp->started &&
+         wpool__pp_now() - p->pp->last_event <=
+             (int64_t)p->opt.spin_us * 1000;
+}
+
 static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
   wpool_t *p = arg;
   wpool__pp_t *pp = p->pp;
@@ -390,9 +401,16 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
       break;
     arm(p);
     int timeout = wait_ms(p);
+    int spin = spinning(p);
+    if (spin)
+      timeout = 0;
     wpool__mutex_unlock(p->lock);
     int n = pp->ops->wait(pp->x, timeout, ev, EVENTS);
+    if (spin && n == 0)
+      wpool__yield();
     wpool__mutex_lock(p->lock);
+    if (n > 0 && p->opt.spin_us)
+      pp->last_event = wpool__pp_now();
     settle(p, ev, n);
   }
   pp->loop_done = 1;

@@ -11,6 +11,7 @@
 #include "scheduler.h"
 #include "shm.h"
 
+#include <apr_atomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct wpool_result {
   wpool__cb_t cb;
   wpool__progress_t progress;
   wpool__cond_t *waker; /* the condition of the one thread waiting for it */
+  volatile apr_uint32_t finished; /* ready, for a spinning waiter */
   wpool__batch_t batch;
 };
 
@@ -127,6 +129,7 @@ static void mark_ready(wpool_t *p, wpool_result_t *r) {
                        r->msg ? strlen(r->msg) : 0);
   wpool__faillog_seal(&r->fails);
   r->ready = 1;
+  apr_atomic_set32(&r->finished, 1);
   if (r->waker)
     wpool__cond_signal(r->waker);
   wpool__notify_done(p);
@@ -648,6 +651,16 @@ int wpool_result_wait(wpool_result_t *r, long timeout_ms) {
   wpool_t *p = r->pool;
   int64_t deadline = wpool__deadline(timeout_ms);
   int rc = 0;
+  /* The low-latency mode: look before sleeping (the options never change
+     after wpool_create). */
+  if (p->opt.spin_us && timeout_ms != 0) {
+    uint64_t ns = (uint64_t)p->opt.spin_us * 1000;
+    if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000000 < ns)
+      ns = (uint64_t)timeout_ms * 1000000;
+    uint64_t end = wpool__mono_ns() + ns;
+    while (!apr_atomic_read32(&r->finished) && wpool__mono_ns() < end)
+      wpool__yield();
+  }
   wpool__mutex_lock(p->lock);
   /* The first thread to wait for r sleeps on a condition of its own, which
      r's completion signals: no broadcast wakes the pool's other waiters.

@@ -55,6 +55,10 @@ typedef struct wpool__worker_os {
   int (*shm_map)(intptr_t h, uint64_t off, uint64_t len, int writable,
                  wpool__shm_map_t *m);
   void (*shm_unmap)(wpool__shm_map_t *m);
+  /* The low-latency mode (spin_us): look at h, yielding the CPU between
+     looks, for at most ns nanoseconds or until it has bytes to read or has
+     ended. Returns at once either way; the read that follows blocks. */
+  void (*spin_readable)(intptr_t h, uint64_t ns);
 } wpool__worker_os_t;
 
 /*
@@ -91,5 +95,6 @@ void wpool__os_close_handle(intptr_t h);
 int wpool__os_shm_map(intptr_t h, uint64_t off, uint64_t len, int writable,
                       wpool__shm_map_t *m);
 void wpool__os_shm_unmap(wpool__shm_map_t *m);
+void wpool__os_spin_readable(intptr_t h, uint64_t ns);
 
 #endif
