@@ -130,6 +130,11 @@ typedef struct wpool__backend {
      p->target moved: make the backend's slots match and start or retire
      workers. Lock held. 0 or WPOOL_ENOMEM (nothing changed). */
   int (*resize)(wpool_t *p, int n);
+  /* (optional: NULL means wake) A batch was just queued, and nothing else
+     changed: lock held. The backend may start it on the caller's thread
+     instead of waking its own (see procpool.c's send_here). Only for this:
+     a cancellation or a state change must reach the backend's thread. */
+  void (*queued)(wpool_t *p);
 } wpool__backend_t;
 
 /* The two backends; pool.c picks one per pool. */

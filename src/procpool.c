@@ -466,6 +466,11 @@ static int send_here(wpool_t *p) {
 }
 
 static void pb_wake(wpool_t *p) {
+  if (p->pp && !p->pp->loop_done)
+    p->pp->ops->wake(p->pp->x);
+}
+
+static void pb_queued(wpool_t *p) {
   if (p->pp && !p->pp->loop_done && !send_here(p))
     p->pp->ops->wake(p->pp->x);
 }
@@ -575,5 +580,5 @@ static void pb_destroy(wpool_t *p) {
   p->pp = NULL;
 }
 
-const wpool__backend_t wpool__proc_backend = {pb_start, pb_wake, pb_join,
-                                              pb_destroy, pb_resize};
+const wpool__backend_t wpool__proc_backend = {
+    pb_start, pb_wake, pb_join, pb_destroy, pb_resize, pb_queued};

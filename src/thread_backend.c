@@ -336,5 +336,5 @@ static void tb_destroy(wpool_t *p) {
   p->be_state = NULL;
 }
 
-const wpool__backend_t wpool__thread_backend = {tb_start, tb_wake, tb_join,
-                                                tb_destroy, tb_resize};
+const wpool__backend_t wpool__thread_backend = {
+    tb_start, tb_wake, tb_join, tb_destroy, tb_resize, NULL};
