@@ -161,6 +161,13 @@ struct wpool {
      the next one: a result wakes the one thread that waits for it. */
   wpool__cond_t **own_conds;
   int own_n, own_cap;
+  /* A thread worker completing a job sets defer_wake: the waiter's
+     condition is then left in wake_after, for the worker to signal once
+     it has released the lock (a waiter woken under the lock would only
+     sleep again on it). Conditions live as long as the pool's core, so a
+     late signal is at worst a spurious wake-up. */
+  int defer_wake;
+  wpool__cond_t *wake_after;
   int state;
   int term_code; /* why pending work fails after terminate */
   char *term_msg;

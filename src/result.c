@@ -130,7 +130,9 @@ static void mark_ready(wpool_t *p, wpool_result_t *r) {
   wpool__faillog_seal(&r->fails);
   r->ready = 1;
   apr_atomic_set32(&r->finished, 1);
-  if (r->waker)
+  if (r->waker && p->defer_wake && !p->wake_after)
+    p->wake_after = r->waker;
+  else if (r->waker)
     wpool__cond_signal(r->waker);
   wpool__notify_done(p);
   if (r->on_success || r->on_error) {

@@ -115,9 +115,18 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
     wpool__buf_free(tail);
     wpool__fail_held(p, w, rc, "could not run the chunk (out of memory)", 0);
   } else {
+    p->defer_wake = 1;
     wpool__complete(p, w, &f, tail);
+    p->defer_wake = 0;
   }
   *tail = (wpool__buf_t){0};
+  wpool__cond_t *c = p->wake_after;
+  if (c) {
+    p->wake_after = NULL;
+    wpool__mutex_unlock(p->lock);
+    wpool__cond_signal(c);
+    wpool__mutex_lock(p->lock);
+  }
 }
 
 /* The low-latency mode: before it sleeps, an idle worker looks (lock
