@@ -467,7 +467,9 @@ typedef struct wpool_options {
      thread. Use it only when the pool's threads and workers have CPUs to
      themselves: spinners that share a CPU with the thread they wait for
      delay it (each yield gives the CPU away only for a moment), and a round
-     trip can then cost more than without the mode. See docs/guide.md. */
+     trip can then cost more than without the mode (measured here: thread
+     workers gained under every load; fork workers lost on a machine
+     already busy with other work). See docs/guide.md. */
   long spin_us;
 } wpool_options_t;
 
