@@ -83,6 +83,8 @@ LOWER_PREFIXES = ("peak_rss", "recovery_", "wall_", "pss_", "pte_")
 NAMES = {
     "wpool-fork": "wpool fork", "wpool-spawn": "wpool spawn",
     "wpool-thread": "wpool thread", "wpool-fork-1cpu": "wpool fork, 1 CPU",
+    "wpool-fork-spin": "wpool fork, spin_us=100", "wpool-thread-spin": "wpool thread, spin_us=100",
+    "wpool-fork-spin-1cpu": "wpool fork, spin_us=100, 1 CPU",
     "py-pool-fork": "Python Pool fork", "py-pool-spawn": "Python Pool spawn",
     "py-pool-spawn-S": "Python Pool spawn -S",
     "py-pool-fork-1cpu": "Python Pool fork, 1 CPU",
@@ -115,6 +117,10 @@ NAMES = {
     "py-shm-spawn-touch": "Python shared_memory spawn, attach+touch only",
     "array": "the shared array's own size",
 }
+
+
+# W2's low-latency mode: wpool_options_t.spin_us.
+SPIN_US = 100
 
 
 class Job:
@@ -172,6 +178,11 @@ def plan(s, bins, py):
         ("W2", "sequential apply(square, i)",
          [w("W2", m, "--n", s["w2"]) for m in M] +
          [w("W2", "fork", "--n", s["w2"], impl="wpool-fork-1cpu", pin=True)] +
+         # The opt-in low-latency mode, and its trap: every spinner on one CPU.
+         [w("W2", "fork", "--n", s["w2"], "--spin-us", SPIN_US, impl="wpool-fork-spin"),
+          w("W2", "thread", "--n", s["w2"], "--spin-us", SPIN_US, impl="wpool-thread-spin"),
+          w("W2", "fork", "--n", s["w2"], "--spin-us", SPIN_US, impl="wpool-fork-spin-1cpu",
+            pin=True)] +
          [p("W2", i, "--n", s["w2_py"]) for i in pyprocs + ("threadpool",)] +
          [p("W2", "pool-fork", "--n", s["w2_py"], label="py-pool-fork-1cpu", pin=True),
           c("W2", "c-pipe-pingpong-cross", "pingpong", "--where", "cross", "--n", s["w2_c"]),
@@ -307,10 +318,20 @@ def rows(s):
     R.append(Row("W2", "fork, 1 CPU", k1, "py-pool-fork-1cpu", ("W2", "py-pool-fork-1cpu", "apply_latency")))
     R.append(Row("W2", "thread", ("W2", "wpool-thread", "apply_latency"), "py-threadpool",
                  ("W2", "py-threadpool", "apply_latency")))
-    R.append(Row("W2", "low-latency mode", ("W2", "-", "apply_latency"), "c-spin-handoff",
+    ks = ("W2", "wpool-fork-spin", "apply_latency")
+    R.append(Row("W2", "fork, spin_us=100", ks, "c-pipe-pingpong-cross",
+                 ("W2", "c-pipe-pingpong-cross", "round_trip"), pp))
+    R.append(Row("W2", "fork, spin_us=100", ks, "c-spin-handoff",
                  ("W2", "c-spin-handoff", "round_trip"),
-                 T("near the spin figure (opt-in mode)", ("ratio", "<=", 2.0)),
-                 note="wpool has no opt-in low-latency mode"))
+                 T("near the spin figure (opt-in mode)", ("ratio", "<=", 2.0))))
+    R.append(Row("W2", "fork, spin_us=100", ks, "wpool-fork", ("W2", "wpool-fork", "apply_latency")))
+    R.append(Row("W2", "fork, spin_us=100, 1 CPU", ("W2", "wpool-fork-spin-1cpu", "apply_latency"),
+                 "wpool-fork-1cpu", k1, note="the trap: the spinners share one CPU"))
+    kt = ("W2", "wpool-thread-spin", "apply_latency")
+    R.append(Row("W2", "thread, spin_us=100", kt, "c-spin-handoff",
+                 ("W2", "c-spin-handoff", "round_trip"),
+                 T("near the spin figure (opt-in mode)", ("ratio", "<=", 2.0))))
+    R.append(Row("W2", "thread, spin_us=100", kt, "wpool-thread", ("W2", "wpool-thread", "apply_latency")))
 
     for m in ("fork", "spawn"):
         k = ("W3", "wpool-" + m, "map_rate")

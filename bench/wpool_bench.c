@@ -6,6 +6,7 @@
  * for one worker method and prints its figures as RESULT lines (common.h).
  *
  *   wpool_bench W3 --method fork [--n 1000000] [--reps 1] [--impl NAME]
+ *   wpool_bench W2 --method fork --spin-us 100   (the low-latency mode)
  *
  * Every pool has two workers (BENCH.md) unless a workload says otherwise.
  * bench/run.py chooses the sizes (full or quick) and the repetitions, and
@@ -27,6 +28,7 @@ typedef struct cfg {
   wpool_method_t method;
   int processes;
   long n, n2, n3, reps, chunksize;
+  long spin_us; /* W2: the low-latency mode (wpool_options_t.spin_us) */
   uint64_t iters;
 } cfg_t;
 
@@ -45,6 +47,7 @@ static wpool_t *make_pool_shm(const cfg_t *c, int processes, long maxtasks,
   o.method = c->method;
   o.maxtasksperchild = maxtasks;
   o.shm_threshold = shm_threshold;
+  o.spin_us = c->spin_us;
   wpool_t *pool = NULL;
   char *msg = NULL;
   check(wpool_create(&pool, &o, &msg), "wpool_create", msg);
@@ -471,7 +474,8 @@ int main(int argc, char **argv) {
   if (argc < 2)
     bench_die(
         "usage: wpool_bench W1..W9|W11|W13..W16|W16-pss --method fork|spawn|thread "
-        "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N]");
+        "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N] "
+        "[--spin-us US]");
   cfg_t c;
   memset(&c, 0, sizeof c);
   c.workload = argv[1];
@@ -483,6 +487,7 @@ int main(int argc, char **argv) {
   c.processes = (int)bench_arg_long(argc, argv, "--processes", 2);
   c.n = bench_arg_long(argc, argv, "--n", 0);
   c.n2 = bench_arg_long(argc, argv, "--n2", 0);
+  c.spin_us = bench_arg_long(argc, argv, "--spin-us", 0);
   c.n3 = bench_arg_long(argc, argv, "--n3", 0);
   c.reps = bench_arg_long(argc, argv, "--reps", 1);
   c.chunksize = bench_arg_long(argc, argv, "--chunksize", 0);

@@ -468,6 +468,22 @@ typedef struct wpool_options {
      as does everything on pools whose workers share no memory with this
      process (wpool_transport.h). */
   size_t shm_threshold;
+  /** Opt-in low-latency mode: how long, in microseconds, a thread that
+     waits for the pool's next event spins (looking, and yielding its CPU
+     between looks) before it sleeps; 0 = never spin (the default), at most
+     1,000,000 (else WPOOL_EINVAL). The waiting caller of a result spins,
+     and so do a process worker waiting for its next task and the pool's
+     I/O thread after its last event (thread workers sleep as usual). It
+     saves the cost of waking a sleeping thread on another CPU, which on a
+     virtual machine can exceed the rest of a round trip (benchmark W2), at
+     the price of up to spin_us of CPU time per wait on every spinning
+     thread. Use it only when the pool's threads and workers have CPUs to
+     themselves: spinners that share a CPU with the thread they wait for
+     delay it (each yield gives the CPU away only for a moment), and a round
+     trip can then cost more than without the mode (measured here: thread
+     workers gained under every load; fork workers lost on a machine
+     already busy with other work). See docs/guide.md. */
+  long spin_us;
 } wpool_options_t;
 
 /** Fill o with the defaults (all zero: CPU count, default method, ...). */

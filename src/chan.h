@@ -41,5 +41,10 @@ enum {
 
 /* The platform's process channel (src/posix/procos.c, src/win32/procos.c). */
 extern const wpool__chan_ops_t wpool__proc_chan;
+/* Non-zero: its send() may be called from any thread, with the pool's lock
+   held, while the loop waits in wait() (a plain system call on the task
+   descriptor that never raises SIGPIPE); procpool.c then lets a caller write
+   an apply's frame itself. */
+extern const int wpool__proc_chan_any_thread;
 
 #endif

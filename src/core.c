@@ -45,19 +45,42 @@ int wpool__wait(wpool_t *p, wpool__cond_t *c, int64_t deadline) {
      not copied. */
   if (p->fork_gen != wpool__fork_generation())
     return WPOOL_EFOREIGN;
-  p->waiters++;
+  /* Only done_cond's sleepers make wpool__notify_done broadcast. */
+  int shared = c == p->done_cond;
+  p->waiters += shared;
   if (deadline < 0) {
     wpool__cond_wait(c, p->lock);
   } else {
     int64_t left = deadline - (int64_t)wpool__mono_ns();
     if (left <= 0) {
-      p->waiters--;
+      p->waiters -= shared;
       return WPOOL_ETIMEDOUT;
     }
     wpool__cond_timedwait(c, p->lock, (uint64_t)left);
   }
-  p->waiters--;
+  p->waiters -= shared;
   return 0;
+}
+
+wpool__cond_t *wpool__own_cond_get(wpool_t *p) {
+  wpool__cond_t *c = NULL;
+  if (p->own_n)
+    return p->own_conds[--p->own_n];
+  return wpool__cond_new(&c) ? NULL : c;
+}
+
+void wpool__own_cond_put(wpool_t *p, wpool__cond_t *c) {
+  if (p->own_n == p->own_cap) {
+    int cap = p->own_cap ? 2 * p->own_cap : 4;
+    wpool__cond_t **cs = realloc(p->own_conds, (size_t)cap * sizeof *cs);
+    if (!cs) {
+      wpool__cond_free(c);
+      return;
+    }
+    p->own_conds = cs;
+    p->own_cap = cap;
+  }
+  p->own_conds[p->own_n++] = c;
 }
 
 void wpool__notify_done(wpool_t *p) {
@@ -101,6 +124,9 @@ static void pool_free(wpool_t *p) {
         free(p->workers[i]);
       }
   free(p->workers);
+  for (int i = 0; i < p->own_n; i++)
+    wpool__cond_free(p->own_conds[i]);
+  free(p->own_conds);
   wpool__cond_free(p->done_cond);
   wpool__cond_free(p->work_cond);
   wpool__cond_free(p->state_cond);

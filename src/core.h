@@ -130,6 +130,11 @@ typedef struct wpool__backend {
      p->target moved: make the backend's slots match and start or retire
      workers. Lock held. 0 or WPOOL_ENOMEM (nothing changed). */
   int (*resize)(wpool_t *p, int n);
+  /* (optional: NULL means wake) A batch was just queued, and nothing else
+     changed: lock held. The backend may start it on the caller's thread
+     instead of waking its own (see procpool.c's send_here). Only for this:
+     a cancellation or a state change must reach the backend's thread. */
+  void (*queued)(wpool_t *p);
 } wpool__backend_t;
 
 /* The two backends; pool.c picks one per pool. */
@@ -152,6 +157,17 @@ struct wpool {
   wpool__cond_t *state_cond; /* start-up, callbacks drained, join */
   int refs;    /* the handle, live results and iterators, feeder threads */
   int waiters; /* threads waiting on done_cond */
+  /* Condition variables of single waiters (wpool__own_cond_get), kept for
+     the next one: a result wakes the one thread that waits for it. */
+  wpool__cond_t **own_conds;
+  int own_n, own_cap;
+  /* A thread worker completing a job sets defer_wake: the waiter's
+     condition is then left in wake_after, for the worker to signal once
+     it has released the lock (a waiter woken under the lock would only
+     sleep again on it). Conditions live as long as the pool's core, so a
+     late signal is at worst a spurious wake-up. */
+  int defer_wake;
+  wpool__cond_t *wake_after;
   int state;
   int term_code; /* why pending work fails after terminate */
   char *term_msg;
@@ -242,6 +258,11 @@ int64_t wpool__deadline(long timeout_ms);
 int wpool__wait(wpool_t *p, wpool__cond_t *c, int64_t deadline);
 /* A result or an iterator advanced: wake whoever waits for one. */
 void wpool__notify_done(wpool_t *p);
+/* A condition variable for one waiter alone, so that what it waits for can
+   wake it, and only it, with a signal; NULL when none can be had (it then
+   waits on done_cond). Given back with wpool__own_cond_put. Lock held. */
+wpool__cond_t *wpool__own_cond_get(wpool_t *p);
+void wpool__own_cond_put(wpool_t *p, wpool__cond_t *c);
 
 /* Is p a pool this process may use? WPOOL_EINVAL for NULL, WPOOL_EFOREIGN
    in a forked child of the process that created it (the pool's threads

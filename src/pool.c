@@ -22,6 +22,8 @@
 #define DEFAULT_START_TIMEOUT_MS 10000L
 /* The frame header's length field is 32 bits. */
 #define LIMIT_MAX_FRAME ((size_t)UINT32_MAX - 4096)
+/* wpool_options_t.spin_us: a second of spinning is already far past use. */
+#define SPIN_MAX_US 1000000L
 
 extern const int wpool__default_method;
 
@@ -48,7 +50,8 @@ int wpool_bootstrap(int argc, char **argv) {
 
 static int check_options(const wpool_options_t *o, char **errmsg) {
   if (o->processes < 0 || o->maxtasksperchild < 0 || o->start_timeout_ms < 0 ||
-      o->task_timeout_ms < 0 || o->max_retries < 0 ||
+      o->task_timeout_ms < 0 || o->max_retries < 0 || o->spin_us < 0 ||
+      o->spin_us > SPIN_MAX_US ||
       o->method < WPOOL_DEFAULT || o->method > WPOOL_THREAD ||
       o->max_frame > LIMIT_MAX_FRAME || (o->initargs_len && !o->initargs)) {
     wpool__set_msg(errmsg, "invalid pool options");

@@ -296,10 +296,12 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
   f.job = p->opt.worker_memory_limit;
   f.count = (p->opt.worker_max_rss != 0) | /* report resident size */
             (p->opt.capture_output ? 2u : 0u); /* OUTPUT frames */
-  f.osize = (uint32_t)p->argv_blob.len;
-  f.nfail = p->argc;
   /* Results too large for a frame may come back through a buffer. */
-  f.isize = p->pp->ops->take && wpool__shm_threshold(p) != SIZE_MAX;
+  if (p->pp->ops->take && wpool__shm_threshold(p) != SIZE_MAX)
+    f.count |= 4u;
+  f.osize = (uint32_t)p->argv_blob.len;
+  f.isize = (uint32_t)p->opt.spin_us; /* checked: at most a second */
+  f.nfail = p->argc;
   f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
                      p->argv_blob.len);
   if (wpool__buf_append(&s->ctl, &f, sizeof f) ||

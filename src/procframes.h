@@ -73,6 +73,7 @@ struct wpool__pp {
   int start_failures; /* in a row, after start-up */
   int killed;         /* terminate: every worker was told to stop */
   int nslots_init;    /* the channel set's size at init (ops->grows) */
+  int64_t last_event; /* spin_us: when a wait last returned events */
   wpool__pslot_t **slots; /* nslots of them, each allocated on its own */
   int nslots;
 };

@@ -365,6 +365,17 @@ static int wait_ms(wpool_t *p) {
   return ms;
 }
 
+/* The low-latency mode (spin_us): for that long after its last event the
+   loop looks at its channels without sleeping, so that a result written by
+   a worker is read without a wake-up across CPUs (the next task may
+   have been written by its caller: send_here). A pool idle for longer
+   sleeps. */
+static int spinning(wpool_t *p) {
+  return p->opt.spin_us && p->state == WPOOL__RUNNING && p->pp->started &&
+         wpool__pp_now() - p->pp->last_event <=
+             (int64_t)p->opt.spin_us * 1000;
+}
+
 static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
   wpool_t *p = arg;
   wpool__pp_t *pp = p->pp;
@@ -390,9 +401,16 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
       break;
     arm(p);
     int timeout = wait_ms(p);
+    int spin = spinning(p);
+    if (spin)
+      timeout = 0;
     wpool__mutex_unlock(p->lock);
     int n = pp->ops->wait(pp->x, timeout, ev, EVENTS);
+    if (spin && n == 0)
+      wpool__yield();
     wpool__mutex_lock(p->lock);
+    if (n > 0 && p->opt.spin_us)
+      pp->last_event = wpool__pp_now();
     settle(p, ev, n);
   }
   pp->loop_done = 1;
@@ -405,8 +423,55 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *t, void *arg) {
 /* ---------------------------------------------------------------------- */
 /* The backend contract                                                    */
 
+/*
+ * The caller's own send (design.md, "An apply that skips the loop"): when
+ * the one thing queued is a single chunk and a worker is idle with nothing
+ * left to write, the submitting thread takes the chunk and writes its frame
+ * itself, under the lock, as the loop would have done after a wake-up. The
+ * loop, asleep in wait(), is already watching that worker's results; it
+ * learns of the job from the FIFO when the result arrives. Only for a
+ * channel whose send may run on any thread while the loop waits
+ * (wpool__proc_chan_any_thread), and only where nothing needs the loop to
+ * re-arm: no time limit to time, no EXIT to queue, nothing left unwritten.
+ * 1: sent, the loop need not wake.
+ */
+static int send_here(wpool_t *p) {
+  wpool__pp_t *pp = p->pp;
+  if (pp->ops != &wpool__proc_chan || !wpool__proc_chan_any_thread ||
+      !pp->started || pp->killed || p->state != WPOOL__RUNNING ||
+      p->opt.maxtasksperchild || p->retry.len)
+    return 0;
+  wpool__qnode_t *n = wpool__q_head(&p->queue);
+  if (!n || wpool__q_next(&p->queue, n))
+    return 0;
+  const wpool__batch_t *b = WPOOL__QDATA(n, wpool__batch_t, node);
+  if (b->nchunks != 1 || b->next_chunk != 0 || b->timeout_ms)
+    return 0;
+  for (int i = 0; i < pp->nslots && i < p->target; i++) {
+    wpool__pslot_t *s = pp->slots[i];
+    wpool__worker_t *w = s->w;
+    if (!s->ch || w->state != WPOOL__W_READY || w->fifo.len || s->dead ||
+        s->gone || s->wbroken || s->exit_pending ||
+        wpool__pp_wants_write(s))
+      continue;
+    if (!wpool__take(p, w))
+      return 0;
+    s->head_since = wpool__pp_now();
+    flush(p, s);
+    /* A partial write or a broken channel: the loop must watch for room,
+       or see the worker go. */
+    return !wpool__pp_wants_write(s) && !s->wbroken;
+  }
+  return 0;
+}
+
 static void pb_wake(wpool_t *p) {
   if (p->pp && !p->pp->loop_done)
+    p->pp->ops->wake(p->pp->x);
+}
+
+static void pb_queued(wpool_t *p) {
+  if (p->pp && !p->pp->loop_done && !send_here(p))
     p->pp->ops->wake(p->pp->x);
 }
 
@@ -515,5 +580,5 @@ static void pb_destroy(wpool_t *p) {
   p->pp = NULL;
 }
 
-const wpool__backend_t wpool__proc_backend = {pb_start, pb_wake, pb_join,
-                                              pb_destroy, pb_resize};
+const wpool__backend_t wpool__proc_backend = {
+    pb_start, pb_wake, pb_join, pb_destroy, pb_resize, pb_queued};

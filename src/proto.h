@@ -68,7 +68,7 @@ typedef struct wpool__shm_desc {
 
 /*
  * A RESULT whose payload would pass the frame limit, where INIT allowed it
- * (isize 1), is written into anonymous shared memory that the worker makes
+ * (count bit 4), is written into anonymous shared memory that the worker makes
  * and hands over (chan.h's take(): on POSIX the descriptor goes back over
  * the task socket, ahead of the frame; on Windows the parent takes the
  * handle out of the worker).
@@ -88,7 +88,9 @@ typedef struct wpool__res_desc {
  *           count = protocol version, nanos = hash of the table.
  *   INIT  : fn = initializer index or WPOOL__NO_FN, nanos = frame limit,
  *           job = memory limit, count = 1 to report resident size, | 2 to
- *           capture what each task prints (OUTPUT frames),
+ *           capture what each task prints (OUTPUT frames), | 4 to
+ *           send results too large for a frame through a buffer,
+ *           isize = spin_us (the low-latency mode),
  *           osize = length of the command line, nfail = its argc,
  *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), the
  *           initializer argument, then the command line (argc strings,

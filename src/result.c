@@ -11,6 +11,7 @@
 #include "scheduler.h"
 #include "shm.h"
 
+#include <apr_atomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ struct wpool_result {
   void *user;
   wpool__cb_t cb;
   wpool__progress_t progress;
+  wpool__cond_t *waker; /* the condition of the one thread waiting for it */
+  volatile apr_uint32_t finished; /* ready, for a spinning waiter */
   wpool__batch_t batch;
 };
 
@@ -124,6 +127,11 @@ static void mark_ready(wpool_t *p, wpool_result_t *r) {
                        r->msg ? strlen(r->msg) : 0);
   wpool__faillog_seal(&r->fails);
   r->ready = 1;
+  apr_atomic_set32(&r->finished, 1);
+  if (r->waker && p->defer_wake && !p->wake_after)
+    p->wake_after = r->waker;
+  else if (r->waker)
+    wpool__cond_signal(r->waker);
   wpool__notify_done(p);
   if (r->on_success || r->on_error) {
     wpool__callbacks_queue(p, &r->cb);
@@ -645,9 +653,29 @@ int wpool_result_wait(wpool_result_t *r, long timeout_ms) {
   wpool_t *p = r->pool;
   int64_t deadline = wpool__deadline(timeout_ms);
   int rc = 0;
+  /* The low-latency mode: look before sleeping (the options never change
+     after wpool_create). */
+  if (p->opt.spin_us && timeout_ms != 0) {
+    uint64_t ns = (uint64_t)p->opt.spin_us * 1000;
+    if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000000 < ns)
+      ns = (uint64_t)timeout_ms * 1000000;
+    uint64_t end = wpool__mono_ns() + ns;
+    while (!apr_atomic_read32(&r->finished) && wpool__mono_ns() < end)
+      wpool__yield();
+  }
   wpool__mutex_lock(p->lock);
+  /* The first thread to wait for r sleeps on a condition of its own, which
+     r's completion signals: no broadcast wakes the pool's other waiters.
+     Another thread waiting for r at the same time waits on done_cond. */
+  wpool__cond_t *own = NULL;
+  if (!r->ready && !r->waker)
+    own = r->waker = wpool__own_cond_get(p);
   while (!r->ready && rc == 0)
-    rc = wpool__wait(p, p->done_cond, deadline);
+    rc = wpool__wait(p, own ? own : p->done_cond, deadline);
+  if (own) {
+    r->waker = NULL;
+    wpool__own_cond_put(p, own);
+  }
   wpool__mutex_unlock(p->lock);
   return rc;
 }

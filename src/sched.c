@@ -24,7 +24,10 @@ void wpool__enqueue(wpool_t *p, wpool__batch_t *b) {
   wpool__q_insert_tail(&p->queue, &b->node);
   if (b->nchunks != SIZE_MAX)
     wpool__batch_grew(p, b, b->n);
-  p->be->wake(p);
+  if (p->be->queued)
+    p->be->queued(p);
+  else
+    p->be->wake(p);
 }
 
 void wpool__batch_grew(wpool_t *p, wpool__batch_t *b, size_t count) {

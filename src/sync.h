@@ -31,6 +31,10 @@ void wpool__cond_broadcast(wpool__cond_t *c);
 /* Nanoseconds of a clock that never steps (since an arbitrary origin). */
 uint64_t wpool__mono_ns(void);
 
+/* Let another thread that is ready to run on this CPU have it for a moment
+   (a spinning wait calls it between two looks). */
+void wpool__yield(void);
+
 /*
  * Run fn(arg) on a new detached thread with every blockable signal blocked.
  * Nobody joins it: whoever waits for it waits for a flag that fn sets under

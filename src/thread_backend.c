@@ -15,6 +15,7 @@
 #include "run.h"
 #include "worker.h"
 
+#include <apr_atomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,9 @@ typedef struct tstate {
      wake a single worker (signal), not every idle worker and the feeders
      that wait on work_cond. */
   wpool__cond_t *idle;
+  /* Bumped at every wake-up (lock held): what a worker that spins before
+     sleeping (spin_us) looks at without the lock. */
+  volatile apr_uint32_t kicks;
 } tstate_t;
 
 typedef struct targ {
@@ -111,9 +115,31 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
     wpool__buf_free(tail);
     wpool__fail_held(p, w, rc, "could not run the chunk (out of memory)", 0);
   } else {
+    p->defer_wake = 1;
     wpool__complete(p, w, &f, tail);
+    p->defer_wake = 0;
   }
   *tail = (wpool__buf_t){0};
+  wpool__cond_t *c = p->wake_after;
+  if (c) {
+    p->wake_after = NULL;
+    wpool__mutex_unlock(p->lock);
+    wpool__cond_signal(c);
+    wpool__mutex_lock(p->lock);
+  }
+}
+
+/* The low-latency mode: before it sleeps, an idle worker looks (lock
+   released, yielding between looks) for spin_us or until the backend is
+   woken. It then takes again under the lock: a wake-up meanwhile signalled
+   nobody, since this worker did not count as idle. */
+static void spin_for_work(wpool_t *p, tstate_t *ts) {
+  apr_uint32_t seen = apr_atomic_read32(&ts->kicks);
+  uint64_t end = wpool__mono_ns() + (uint64_t)p->opt.spin_us * 1000;
+  wpool__mutex_unlock(p->lock);
+  while (apr_atomic_read32(&ts->kicks) == seen && wpool__mono_ns() < end)
+    wpool__yield();
+  wpool__mutex_lock(p->lock);
 }
 
 static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
@@ -145,6 +171,7 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
   p->ready_count++;
   wpool__cond_broadcast(p->state_cond);
   wpool__buf_t tail = {0};
+  int spun = 0; /* spun since the last task: sleep the next time */
   for (;;) {
     /* Beyond the pool's size (wpool_resize): go, after the task run last.
        The slot keeps this thread's handle for whoever joins it. */
@@ -153,11 +180,17 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
     if (!wpool__take(p, w)) {
       if (p->state == WPOOL__CLOSED && !wpool__has_work(p))
         break;
+      if (p->opt.spin_us && !spun && p->state == WPOOL__RUNNING) {
+        spun = 1;
+        spin_for_work(p, ts);
+        continue;
+      }
       p->idle++;
       wpool__cond_wait(ts->idle, p->lock);
       p->idle--;
       continue;
     }
+    spun = 0;
     run_job(p, w, &tail);
     if (p->opt.maxtasksperchild && w->tasks_sent >= p->opt.maxtasksperchild &&
         p->state != WPOOL__TERMINATED && w->index < p->target) {
@@ -257,6 +290,8 @@ static int tb_resize(wpool_t *p, int n) {
 
 static void tb_wake(wpool_t *p) {
   tstate_t *ts = p->be_state;
+  if (ts)
+    apr_atomic_inc32(&ts->kicks);
   /* Feeders waiting for room in their window are woken as before. */
   if (p->idle || p->state != WPOOL__RUNNING)
     wpool__cond_broadcast(p->work_cond);
@@ -310,5 +345,5 @@ static void tb_destroy(wpool_t *p) {
   p->be_state = NULL;
 }
 
-const wpool__backend_t wpool__thread_backend = {tb_start, tb_wake, tb_join,
-                                                tb_destroy, tb_resize};
+const wpool__backend_t wpool__thread_backend = {
+    tb_start, tb_wake, tb_join, tb_destroy, tb_resize, NULL};

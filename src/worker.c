@@ -23,6 +23,7 @@ typedef struct reader {
   wpool__buf_t buf;
   size_t pos; /* start of unconsumed bytes in buf */
   wpool__buf_t aligned; /* a misaligned payload is copied here */
+  uint64_t spin_ns; /* spin_us: look this long before a read may block */
 } reader_t;
 
 /*
@@ -41,6 +42,8 @@ static int fill(reader_t *r, size_t need) {
   if (wpool__buf_reserve(&r->buf, want - r->buf.len + 1))
     return -1;
   while (r->buf.len < need) {
+    if (r->spin_ns)
+      r->os->spin_readable(r->h, r->spin_ns);
     long n = r->os->read(r->h, r->buf.data + r->buf.len,
                             r->buf.cap - r->buf.len);
     if (n <= 0)
@@ -170,7 +173,7 @@ static int send_ready(const wpool__worker_os_t *os, intptr_t out, int code,
 }
 
 static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
-                     uint32_t *flags, int *big_results) {
+                     uint32_t *flags, int *big_results, uint64_t *spin_ns) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
   f.job = (uint64_t)r->os->getpid();
@@ -198,7 +201,8 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
   f.len -= f.osize;
   *max_frame = f.nanos;
   *flags = f.count;
-  *big_results = r->os->give_handle && f.isize;
+  *big_results = r->os->give_handle && (f.count & 4u);
+  *spin_ns = (uint64_t)f.isize * 1000;
   if (f.job && r->os->limit_memory(f.job)) {
     send_ready(r->os, out, WPOOL_ESYS, 0,
                "could not limit the worker's memory");
@@ -298,15 +302,17 @@ static int send_by_buffer(const wpool__worker_os_t *os, intptr_t task_in,
 
 int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
                         const wpool__worker_os_t *os) {
-  reader_t r = {os, task_in, {0}, 0, {0}};
+  reader_t r = {os, task_in, {0}, 0, {0}, 0};
   wpool__buf_t res = {0};
   uint64_t max_frame;
   uint32_t flags = 0;
   int big_results = 0;
   int rc = 1;
   capture_t cap = {os, result_out, 0, 0, 0, NULL};
-  if (handshake(&r, result_out, &max_frame, &flags, &big_results))
+  uint64_t spin_ns = 0;
+  if (handshake(&r, result_out, &max_frame, &flags, &big_results, &spin_ns))
     goto out;
+  r.spin_ns = spin_ns; /* tasks only: the handshake may wait long */
   /* With results that can go around the channel, neither the frame limit
      nor 4 GiB bound an output. */
   uint64_t out_limit = big_results ? UINT64_MAX : max_frame;

@@ -66,6 +66,10 @@ typedef struct wpool__worker_os {
   int (*result_buffer)(size_t size, intptr_t *h, uint8_t **base);
   int (*give_handle)(intptr_t chan, intptr_t h, uint64_t *value);
   void (*result_unmap)(uint8_t *base, uint64_t size);
+  /* The low-latency mode (spin_us): look at h, yielding the CPU between
+     looks, for at most ns nanoseconds or until it has bytes to read or has
+     ended. Returns at once either way; the read that follows blocks. */
+  void (*spin_readable)(intptr_t h, uint64_t ns);
 } wpool__worker_os_t;
 
 /*
@@ -104,5 +108,6 @@ int wpool__os_shm_map(intptr_t h, uint64_t off, uint64_t len, int writable,
 void wpool__os_shm_unmap(wpool__shm_map_t *m);
 int wpool__os_give_handle(intptr_t chan, intptr_t h, uint64_t *value);
 void wpool__os_result_unmap(uint8_t *base, uint64_t size);
+void wpool__os_spin_readable(intptr_t h, uint64_t ns);
 
 #endif

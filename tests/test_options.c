@@ -46,6 +46,15 @@ static void test_negative_maxtasks(void) {
   expect_create_fails(&o, WPOOL_EINVAL);
 }
 
+static void test_spin_us_range(void) {
+  wpool_options_t o;
+  wt_options(&o, 1);
+  o.spin_us = -1;
+  expect_create_fails(&o, WPOOL_EINVAL);
+  o.spin_us = 1000001; /* more than a second */
+  expect_create_fails(&o, WPOOL_EINVAL);
+}
+
 static void test_unregistered_initializer(void) {
   wpool_options_t o;
   wt_options(&o, 1);
@@ -93,6 +102,7 @@ static const wt_test_t tests[] = {
     {"null_pool_pointer", test_null_pool_pointer},
     {"negative_processes", test_negative_processes},
     {"negative_maxtasksperchild", test_negative_maxtasks},
+    {"spin_us_range", test_spin_us_range},
     {"unregistered_initializer", test_unregistered_initializer},
     {"bad_method", test_bad_method},
     {"errmsg_null_ok", test_errmsg_null_ok},

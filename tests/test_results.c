@@ -76,6 +76,93 @@ static void test_pending_then_done(void) {
   wpool_destroy(pool);
 }
 
+/*
+ * The low-latency mode (spin_us): results come back right while the caller,
+ * the loop and the workers spin; a wait with a timeout shorter than the
+ * spin still times out on a held task, and a wait of 0 does not spin.
+ */
+static void test_low_latency_mode(void) {
+  wpool_options_t o;
+  wt_options(&o, 2);
+  o.spin_us = 200;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  int wrong = 0;
+  for (int x = 0; x < 300; x++) {
+    int y = -1;
+    wrong += wt_apply_int(pool, task_square, x, &y, NULL) != 0 || y != x * x;
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 5);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL(
+      wpool_apply_async(pool, task_gate, &a, sizeof a, NULL, NULL, NULL, &r),
+      0);
+  if (r != NULL) {
+    CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+    CU_ASSERT_EQUAL(wpool_result_wait(r, 0), WPOOL_ETIMEDOUT);
+    CU_ASSERT_EQUAL(wpool_result_wait(r, 1), WPOOL_ETIMEDOUT);
+    CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_result_int(r, WPOOL_FOREVER, &y), 0);
+    CU_ASSERT_EQUAL(y, 5);
+    wpool_result_free(r);
+  }
+  wt_gate_close(&g);
+  wt_assert_squares(pool, 50);
+  wpool_destroy(pool);
+}
+
+/*
+ * Two threads wait for one result: whichever comes first may sleep on a
+ * condition of its own, the other then on the pool's; the completion must
+ * wake both, whatever their order.
+ */
+typedef struct waiter {
+  wpool_result_t *r;
+  int rc;
+} waiter_t;
+
+static void *wait_for(void *arg) {
+  waiter_t *w = arg;
+  w->rc = wpool_result_wait(w->r, WPOOL_FOREVER);
+  return NULL;
+}
+
+static void test_two_waiters(void) {
+  wpool_t *pool = wt_pool(1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  wt_gate_t g;
+  CU_ASSERT_EQUAL_FATAL(wt_gate_open(&g), 0);
+  wt_gate_arg_t a = wt_gate_arg(&g, 9);
+  wpool_result_t *r = NULL;
+  CU_ASSERT_EQUAL(
+      wpool_apply_async(pool, task_gate, &a, sizeof a, NULL, NULL, NULL, &r),
+      0);
+  if (r != NULL) {
+    CU_ASSERT_EQUAL(wt_gate_wait_started(&g, 1), 0);
+    waiter_t w[2] = {{r, -1}, {r, -1}};
+    wt_thread_t t[2];
+    int started = 0;
+    for (int i = 0; i < 2; i++)
+      started += wt_thread_start(&t[i], wait_for, &w[i]) == 0;
+    CU_ASSERT_EQUAL(started, 2);
+    CU_ASSERT_EQUAL(wt_gate_release(&g, 1), 0);
+    for (int i = 0; i < started; i++)
+      wt_thread_join(t[i]);
+    CU_ASSERT_EQUAL(w[0].rc, 0);
+    CU_ASSERT_EQUAL(w[1].rc, 0);
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_result_int(r, 0, &y), 0);
+    CU_ASSERT_EQUAL(y, 9);
+    wpool_result_free(r);
+  }
+  wt_gate_close(&g);
+  wpool_destroy(pool);
+}
+
 static void test_failed_result(void) {
   wpool_t *pool = wt_pool(1);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
@@ -230,6 +317,8 @@ static void test_long_tasks_not_sent_ahead(void) {
 static const wt_test_t tests[] = {
     {"get_data_len", test_get_data_len},
     {"pending_then_done", test_pending_then_done},
+    {"low_latency_mode", test_low_latency_mode},
+    {"two_waiters", test_two_waiters},
     {"failed_result", test_failed_result},
     {"many_outstanding", test_many_outstanding},
     {"free_while_pending", test_free_while_pending},

@@ -107,6 +107,13 @@ long wpool__os_read(intptr_t h, void *buf, size_t len) {
   }
 }
 
+void wpool__os_spin_readable(intptr_t h, uint64_t ns) {
+  uint64_t end = wpool__mono_ns() + ns;
+  struct pollfd pfd = {(int)h, POLLIN, 0};
+  while (poll(&pfd, 1, 0) == 0 && wpool__mono_ns() < end)
+    wpool__yield();
+}
+
 int wpool__os_take_handle(uint64_t sent, intptr_t *h) {
   (void)sent; /* the parent's number for it, not ours */
   if (!handles_len)
@@ -322,4 +329,4 @@ const wpool__worker_os_t wpool__worker_os = {
     wpool__os_capture_start, wpool__os_capture_stop,
     wpool__os_take_handle,  wpool__os_close_handle, wpool__os_shm_map,
     wpool__os_shm_unmap,    wpool__shm_os_create,   wpool__os_give_handle,
-    wpool__os_result_unmap};
+    wpool__os_result_unmap, wpool__os_spin_readable};

@@ -451,6 +451,15 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
   return m;
 }
 
+/* send() is one sendmsg() on the task socket, touching nothing the loop's
+   wait() reads; without MSG_NOSIGNAL a dead worker would raise SIGPIPE on a
+   thread that has not blocked it. */
+#ifdef MSG_NOSIGNAL
+const int wpool__proc_chan_any_thread = 1;
+#else
+const int wpool__proc_chan_any_thread = 0;
+#endif
+
 const wpool__chan_ops_t wpool__proc_chan = {
     "posix-process", x_init, x_fini, x_wake,  x_open, c_send, NULL,
     c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1,

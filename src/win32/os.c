@@ -34,6 +34,15 @@ long wpool__os_read(intptr_t h, void *buf, size_t len) {
   return GetLastError() == ERROR_BROKEN_PIPE ? 0 : -1;
 }
 
+void wpool__os_spin_readable(intptr_t h, uint64_t ns) {
+  uint64_t end = wpool__mono_ns() + ns;
+  DWORD avail = 0;
+  /* A failed peek (the parent is gone) ends the spin: the read says so. */
+  while (PeekNamedPipe((HANDLE)h, NULL, 0, NULL, &avail, NULL) && !avail &&
+         wpool__mono_ns() < end)
+    wpool__yield();
+}
+
 int wpool__os_write_all(intptr_t h, const void *buf, size_t len) {
   const char *p = buf;
   while (len > 0) {
@@ -221,5 +230,5 @@ const wpool__worker_os_t wpool__worker_os = {
     wpool__os_capture_start, wpool__os_capture_stop,
     wpool__os_take_handle,  wpool__os_close_handle, wpool__os_shm_map,
     wpool__os_shm_unmap,    wpool__shm_os_create,   wpool__os_give_handle,
-    wpool__os_result_unmap};
+    wpool__os_result_unmap, wpool__os_spin_readable};
 

@@ -487,6 +487,10 @@ static int x_wait(wpool__xport_t *x, int timeout_ms, wpool__chan_ev_t *ev,
   return m;
 }
 
+/* send() copies into the worker's buffer and starts an overlapped write
+   whose completion the loop's port reports: only the loop sends. */
+const int wpool__proc_chan_any_thread = 0;
+
 const wpool__chan_ops_t wpool__proc_chan = {
     "win32-process", x_init, x_fini, x_wake,  x_open, c_send, c_lend,
     c_recv,          c_want, c_stop, c_close, x_wait, 0,      1, 1,

@@ -62,6 +62,8 @@ void wpool__cond_broadcast(wpool__cond_t *c) {
   WakeAllConditionVariable(&c->c);
 }
 
+void wpool__yield(void) { SwitchToThread(); }
+
 uint64_t wpool__mono_ns(void) {
   static LARGE_INTEGER freq;
   LARGE_INTEGER now;
