@@ -48,6 +48,7 @@ FULL = dict(
     w10=5000, w10_map=10000,
     w11=10000000, w11_small=1000000, w11_chunk=1000,
     w12=10000, w14=400,
+    w12_mb=200, w12_reps=3,  # W12 of round 2: fork pools in a big program
     fork_cycles=1000, memcpy_mb=64, pipe_mb=512, noise=("--ms", 20, "--trials", 5),
     spawn_peers=True,
 )
@@ -63,6 +64,7 @@ QUICK = dict(
     w10=100, w10_map=200,
     w11=1000000, w11_small=300000, w11_chunk=1000,
     w12=2000, w14=80,
+    w12_mb=16, w12_reps=1,
     fork_cycles=50, memcpy_mb=8, pipe_mb=32, noise=("--ms", 2, "--trials", 3),
     # Python's spawn peers start interpreters (~0.3 s each): quick mode runs
     # them in W1 only.
@@ -71,7 +73,8 @@ QUICK = dict(
 
 # How each metric reads: lower is better for times and memory.
 LOWER_IS_BETTER = {"start_to_join", "apply_latency", "round_trip", "cycle_time",
-                   "submit_latency"}
+                   "submit_latency", "create", "close_join", "destroy", "fork",
+                   "exit_wait"}
 
 # Display names of the implementations.
 NAMES = {
@@ -87,7 +90,9 @@ NAMES = {
     "c-pipe-pingpong-one": "C pipe ping-pong on one CPU",
     "c-pipe-pingpong-free": "C pipe ping-pong, unpinned",
     "c-spin-handoff": "C spin handoff across CPUs",
-    "c-fork-cycle": "C fork+exit+wait", "c-spawn-cycle": "C posix_spawn+wait",
+    "c-fork-cycle": "C fork+exit+wait",
+    "c-fork-bigparent": "C fork+exit+wait, same big parent",
+    "c-fork-bigparent-thp": "C fork+exit+wait, same big parent, THP", "c-spawn-cycle": "C posix_spawn+wait",
     "c-batched-dispatch": "C batched dispatch ceiling",
     "c-msg-per-task": "C one task per message",
     "c-msg-coalesced": "C one task per message, coalesced I/O",
@@ -199,6 +204,12 @@ def plan(s, bins, py):
           for n in (s["w11"], s["w11_small"])]),
         ("W12", "recovery from a crash inside one map chunk of n and 8n items",
          [w("W12", m, "--n", s["w12"]) for m in ("fork", "spawn")]),
+        # One program runs the fork pool, the bare fork and the spawn pool
+        # in the same big process, interleaved (wpool_bigfork.c).
+        ("W12", "fork pools in a program with %d MiB of touched heap" % s["w12_mb"],
+         [w("W12-bigfork", "fork", "--n", s["w12_mb"], "--reps", s["w12_reps"],
+            "--thp", thp, impl="wpool-fork" + ("-thp" if thp else ""))
+          for thp in (0, 1)]),
         ("W14", "skewed tasks: 1 ms, 1 in 40 20x longer",
          [w("W14", m, "--n", s["w14"]) for m in M]),
     ]
@@ -367,6 +378,27 @@ def rows(s):
                      "wpool-%s %s items" % (m, f"{n:,}"),
                      ("W12", "wpool-" + m, "recovery_%d_items" % n),
                      T("ratio <= 2 (linear)", ("ratio", "<=", 2))))
+
+    # Fork pools in a big program: the whole life of a 2-worker pool against
+    # one bare copy of the same process. Its parts against the copy's two
+    # halves show what bounds it: three copies at create (the fork server,
+    # then each worker from it), two teardowns at destroy (the workers', then
+    # the server's).
+    big = "c-fork-bigparent"
+    R.append(Row("W12", "fork", ("W12", "wpool-fork", "start_to_join"), big,
+                 ("W12", big, "cycle_time"), T("ratio <= 2", ("ratio", "<=", 2))))
+    R.append(Row("W12", "fork: create", ("W12", "wpool-fork", "create"), "C fork() alone, same big parent",
+                 ("W12", big, "fork")))
+    R.append(Row("W12", "fork: close+join", ("W12", "wpool-fork", "close_join"),
+                 "C _exit+waitpid alone, same big parent", ("W12", big, "exit_wait")))
+    R.append(Row("W12", "fork: destroy", ("W12", "wpool-fork", "destroy"),
+                 "C _exit+waitpid alone, same big parent", ("W12", big, "exit_wait")))
+    R.append(Row("W12", "spawn", ("W12", "wpool-spawn", "start_to_join"), big,
+                 ("W12", big, "cycle_time")))
+    R.append(Row("W12", "fork, THP heap", ("W12", "wpool-fork-thp", "start_to_join"),
+                 big + "-thp", ("W12", big + "-thp", "cycle_time")))
+    R.append(Row("W12", "fork, THP heap", ("W12", "wpool-fork-thp", "start_to_join"),
+                 "wpool fork, same heap without THP", ("W12", "wpool-fork", "start_to_join")))
 
     # Parallel efficiency is ideal / wall: wall / ideal <= 1 / 0.95. The
     # ideal is the tasks' own summed run time over the workers, measured in

@@ -1,7 +1,8 @@
 /*
  * wpool_bench: wpool's side of the benchmark. One invocation runs one
  * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4), or
- * W12 (wpool's own: recovery from a crash inside a big map chunk) or W14
+ * W12 (wpool's own: recovery from a crash inside a big map chunk),
+ * W12-bigfork (round 2's W12: fork pools in a big program) or W14
  * (skewed task lengths: parallel efficiency), for
  * one worker method and prints its figures as RESULT lines (common.h).
  *
@@ -17,6 +18,7 @@
 #include <wpool.h>
 
 #include "common.h"
+#include "wpool_bigfork.h"
 #include "wpool_tasks.h"
 
 typedef struct cfg {
@@ -26,6 +28,7 @@ typedef struct cfg {
   int processes;
   long n, n2, n3, reps, chunksize;
   uint64_t iters;
+  int thp; /* W12-bigfork: the big heap in transparent huge pages */
 } cfg_t;
 
 static void check(int rc, const char *what, char *msg) {
@@ -470,6 +473,11 @@ static void w14_run(const cfg_t *c, wpool_t *pool, const uint32_t *in,
   emit(c, metric, "x", ideal / wall);
 }
 
+/* W12 of round 2 (wpool_bigfork.c): fork pools in a program with n MiB of
+   touched heap, against a bare fork of the same process; --thp 1: that
+   heap in transparent huge pages. */
+static void w12_big(const cfg_t *c) { w12_bigfork(c->n, c->reps, c->thp); }
+
 static void w14(const cfg_t *c) {
   uint32_t *in = malloc((size_t)c->n * sizeof *in);
   uint64_t *out = malloc((size_t)c->n * sizeof *out);
@@ -502,7 +510,7 @@ int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
     bench_die(
-        "usage: wpool_bench W1..W12|W14 --method fork|spawn|thread "
+        "usage: wpool_bench W1..W12|W12-bigfork|W14 --method fork|spawn|thread "
         "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N]");
   cfg_t c;
   memset(&c, 0, sizeof c);
@@ -519,6 +527,7 @@ int main(int argc, char **argv) {
   c.reps = bench_arg_long(argc, argv, "--reps", 1);
   c.chunksize = bench_arg_long(argc, argv, "--chunksize", 0);
   c.iters = (uint64_t)bench_arg_long(argc, argv, "--iters", 10000000);
+  c.thp = (int)bench_arg_long(argc, argv, "--thp", 0);
 
   static const struct {
     const char *name;
@@ -536,6 +545,7 @@ int main(int argc, char **argv) {
       {"W9", w9, 1000000, 100000, 20000, 0},
       {"W11", w11, 10000000, 0, 0, 1000},
       {"W12", w12, 10000, 0, 0, 0},
+      {"W12-bigfork", w12_big, 200, 0, 0, 0},
       {"W14", w14, 400, 1000, 0, 0},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
