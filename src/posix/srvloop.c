@@ -2,7 +2,8 @@
  * The fork server process (see posix.h for what it is for, forksrv.h for
  * its requests). It serves SPAWN and REAP requests one at a time and ends
  * when the pool closes the socket or when the parent process dies, taking
- * every worker and everything they started with it.
+ * every worker and everything they started with it. A pool that replaces
+ * workers is served from a spare forked ahead of its request (see spare).
  *
  * The server makes nothing but system calls and touches no lock or heap of
  * the program: it is a copy of a process that may have had other threads,
@@ -63,6 +64,17 @@ static pid_t self;
 static int dirty;
 #define SWEEP_IDLE_MS 10
 
+/* A pool that replaces workers (maxtasksperchild, deaths) gets its next
+   worker ready before it asks: once a SPAWN has followed a REAP, every
+   SPAWN is answered with the spare and a new spare is forked after the
+   reply, while the parent does the handshake. The spare holds the
+   parent's ends of its pipes, which every later worker must close. */
+static struct {
+  pid_t pid;   /* 0: none */
+  int ends[2]; /* task write, result read */
+} spare = {0, {-1, -1}};
+static int reaped_one, replacing;
+
 /* Room for one more worker; 0, or an errno value. */
 static int kids_reserve(void) {
   if (nkids < capkids)
@@ -93,6 +105,12 @@ static void kids_remove(long pid) {
    our tasks starts a server of its own from this copy, which must not take
    our siblings for its workers. */
 static void forget_server(void) {
+  for (int k = 0; k < 2; k++)
+    if (spare.ends[k] >= 0)
+      close(spare.ends[k]);
+  spare.pid = 0;
+  spare.ends[0] = spare.ends[1] = -1;
+  reaped_one = replacing = 0;
   if (kids != NULL)
     munmap(kids, capkids * sizeof *kids);
   kids = NULL;
@@ -165,43 +183,77 @@ static _Noreturn void run_worker(int sock, const int pp[4],
   _exit(rc);
 }
 
-static int serve_spawn(int sock, const wpool__srv_origin_t *o) {
-  wpool__srv_reply_t r = {0, 0, 0};
+/* Fork a worker; *pid and the parent's ends, or an errno value (and
+   nothing left open). */
+static int start_worker(int sock, const wpool__srv_origin_t *o, pid_t *pid,
+                        int ends[2]) {
   int pp[4] = {-1, -1, -1, -1};
-  pid_t pid = -1;
-  r.err = kids_reserve();
+  int e = kids_reserve();
   /* Untracked: the server has neither lock nor heap to spare, and its
-     copies are closed right after the reply. */
-  if (r.err == 0)
+     copies are closed once the parent has them. */
+  if (e == 0)
     /* The task channel is a socket: a shared buffer's descriptor travels
        with the task that needs it (SCM_RIGHTS). */
-    r.err = wpool__fd_pair_untracked(pp, WPOOL__FD_SOCKET | WPOOL__FD_BIG);
-  if (r.err == 0)
-    r.err = wpool__fd_pair_untracked(pp + 2, WPOOL__FD_BIG);
-  if (r.err == 0) {
-    pid = fork();
-    if (pid == 0)
+    e = wpool__fd_pair_untracked(pp, WPOOL__FD_SOCKET | WPOOL__FD_BIG);
+  if (e == 0)
+    e = wpool__fd_pair_untracked(pp + 2, WPOOL__FD_BIG);
+  if (e == 0) {
+    *pid = fork();
+    if (*pid == 0)
       run_worker(sock, pp, o);
-    if (pid < 0) {
-      r.err = errno;
-    } else {
-      r.pid = pid;
-      kids[nkids++] = pid;
-    }
+    if (*pid < 0)
+      e = errno;
+    else
+      kids[nkids++] = *pid;
   }
-  int ends[2] = {pp[1], pp[2]};
-  int rc = wpool__fd_send(sock, &r, sizeof r, ends, pid > 0 ? 2 : 0);
+  /* The worker's own ends are its alone. */
+  if (pp[0] >= 0)
+    close(pp[0]);
+  if (pp[3] >= 0)
+    close(pp[3]);
+  ends[0] = pp[1];
+  ends[1] = pp[2];
+  if (e != 0) {
+    for (int k = 0; k < 2; k++)
+      if (ends[k] >= 0)
+        close(ends[k]);
+    ends[0] = ends[1] = -1;
+  }
+  return e;
+}
+
+static int serve_spawn(int sock, const wpool__srv_origin_t *o) {
+  wpool__srv_reply_t r = {0, 0, 0};
+  pid_t pid = -1;
+  int ends[2] = {-1, -1};
+  replacing |= reaped_one;
+  if (spare.pid > 0) {
+    pid = spare.pid;
+    ends[0] = spare.ends[0];
+    ends[1] = spare.ends[1];
+    spare.pid = 0;
+    spare.ends[0] = spare.ends[1] = -1;
+  } else {
+    r.err = start_worker(sock, o, &pid, ends);
+  }
+  if (r.err == 0)
+    r.pid = pid;
+  int rc = wpool__fd_send(sock, &r, sizeof r, ends, r.err == 0 ? 2 : 0);
   /* Only the parent and the worker may hold the pipes from here on, or later
      workers would inherit them. Had the reply been lost, the worker sees EOF
      on its task pipe now and exits. */
-  for (int i = 0; i < 4; i++)
-    if (pp[i] >= 0)
-      close(pp[i]);
+  for (int k = 0; k < 2; k++)
+    if (ends[k] >= 0)
+      close(ends[k]);
+  /* A spare that cannot be made now is made by the next request. */
+  if (rc == 0 && replacing && start_worker(sock, o, &spare.pid, spare.ends))
+    spare.pid = 0;
   return rc;
 }
 
 static int serve_reap(int sock, const wpool__srv_request_t *q) {
   wpool__srv_reply_t r = {0, 0, q->pid};
+  reaped_one = 1;
   int st = 0;
   r.err = wpool__reap_child((long)q->pid, q->flags, &st);
   r.status = st;
