@@ -45,8 +45,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 /* Any signal does: it only prompts a getppid() check. One the program is
    unlikely to send to its own process group, and not valgrind's SIGRTMAX. */
 #define DEATH_SIG SIGUSR2
@@ -74,6 +76,9 @@ static struct {
   int ends[2]; /* task write, result read */
 } spare = {0, {-1, -1}};
 static int reaped_one, replacing;
+
+/* The pool asked (QUIT) that our memory's teardown not delay our exit. */
+static int hand_off;
 
 /* Room for one more worker; 0, or an errno value. */
 static int kids_reserve(void) {
@@ -110,7 +115,7 @@ static void forget_server(void) {
       close(spare.ends[k]);
   spare.pid = 0;
   spare.ends[0] = spare.ends[1] = -1;
-  reaped_one = replacing = 0;
+  reaped_one = replacing = hand_off = 0;
   if (kids != NULL)
     munmap(kids, capkids * sizeof *kids);
   kids = NULL;
@@ -120,6 +125,55 @@ static void forget_server(void) {
   death_fd = -1;
   dirty = 0;
 }
+
+#ifdef __linux__
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
+#define NO_SANITIZE                                                            \
+  __attribute__((no_sanitize("address", "thread", "undefined")))
+#else
+#define NO_SANITIZE
+#endif
+/* The orphan's stack: it runs in our memory. */
+static _Alignas(16) char orphan_stack[16384];
+static int orphan_fd[2];
+
+/*
+ * The orphan of hand_off_teardown(). It waits until the server's end of the
+ * pipe is closed, which the kernel does after the server has let go of the
+ * memory they share, and then ends, the last holder of that memory. System
+ * calls only: it shares the server's memory and thread-local state, so no
+ * code that keeps state (a sanitizer's, stdio) may run here.
+ */
+NO_SANITIZE static int orphan_main(void *arg) {
+  (void)arg;
+  char c;
+  syscall(SYS_close, orphan_fd[1]);
+  while (syscall(SYS_read, orphan_fd[0], &c, 1) < 0 && errno == EINTR)
+    ;
+  syscall(SYS_exit_group, 0);
+  return 0;
+}
+
+/*
+ * Tearing down a copy of a large program takes milliseconds (every page
+ * table of its memory), and the pool waits for our exit. A process that
+ * shares our memory (CLONE_VM) keeps it from being torn down at our exit;
+ * it outlives us as an orphan, adopted by init or by a subreaper above the
+ * pool's program (the pool asks only where the program adopts no orphans
+ * itself), and ends as soon as we are gone, paying the teardown off the
+ * pool's path. Any failure leaves the teardown to our own exit.
+ */
+static void hand_off_teardown(void) {
+  if (pipe2(orphan_fd, O_CLOEXEC) != 0)
+    return;
+  pid_t pid = clone(orphan_main, orphan_stack + sizeof orphan_stack,
+                    CLONE_VM | SIGCHLD, NULL);
+  close(orphan_fd[0]);
+  if (pid < 0)
+    close(orphan_fd[1]); /* our exit tears down, as usual */
+  /* Else orphan_fd[1] stays open until our exit: the orphan's signal. */
+}
+#endif
 
 /* The parent is gone (or has let us go): no worker may outlive it. */
 static _Noreturn void finish(void) {
@@ -132,6 +186,10 @@ static _Noreturn void finish(void) {
   for (size_t i = 0; i < nkids; i++)
     while (waitpid((pid_t)kids[i], NULL, 0) < 0 && errno == EINTR)
       ;
+#ifdef __linux__
+  if (hand_off)
+    hand_off_teardown();
+#endif
   _exit(0);
 }
 
@@ -333,6 +391,8 @@ _Noreturn void wpool__srv_serve(int sock, const wpool__srv_origin_t *o) {
       rc = serve_spawn(sock, o);
     else if (q.op == WPOOL__SRV_REAP)
       rc = serve_reap(sock, &q);
+    else if (q.op == WPOOL__SRV_QUIT)
+      rc = 0, hand_off = (q.flags & WPOOL__QUIT_HANDOFF) != 0;
     if (rc < 0)
       finish();
   }
