@@ -147,6 +147,13 @@ static int orphan_fd[2];
 NO_SANITIZE static int orphan_main(void *arg) {
   (void)arg;
   char c;
+  /* Nothing of the program's may stay open because of us (a pipe whose
+     reader waits for its end): only the pipe's read end is kept. */
+#ifdef SYS_close_range
+  if (orphan_fd[0] > 0)
+    syscall(SYS_close_range, 0u, (unsigned)orphan_fd[0] - 1, 0u);
+  syscall(SYS_close_range, (unsigned)orphan_fd[0] + 1, ~0u, 0u);
+#endif
   syscall(SYS_close, orphan_fd[1]);
   while (syscall(SYS_read, orphan_fd[0], &c, 1) < 0 && errno == EINTR)
     ;
