@@ -50,6 +50,7 @@ FULL = dict(
     w13=80000, w14=400, w15=400,
     w16=64, w16_big=8, w16_py=16, w16_py_big=2, w16_pss_mib=1024, w16_pass_mb=128,
     w16_passes=4, w16_chunk_mb=8,
+    w12_mb=200, w12_reps=3,  # W12: fork pools in a big program
     fork_cycles=1000, memcpy_mb=64, pipe_mb=512, noise=("--ms", 20, "--trials", 5),
     spawn_peers=True,
 )
@@ -67,6 +68,7 @@ QUICK = dict(
     w13=8000, w14=80, w15=40,
     w16=4, w16_big=2, w16_py=2, w16_py_big=1, w16_pss_mib=64, w16_pass_mb=8,
     w16_passes=1, w16_chunk_mb=2,
+    w12_mb=16, w12_reps=1,
     fork_cycles=50, memcpy_mb=8, pipe_mb=32, noise=("--ms", 2, "--trials", 3),
     # Python's spawn peers start interpreters (~0.3 s each): quick mode runs
     # them in W1 only.
@@ -75,7 +77,8 @@ QUICK = dict(
 
 # How each metric reads: lower is better for times and memory.
 LOWER_IS_BETTER = {"start_to_join", "apply_latency", "round_trip", "cycle_time", "crash_map", "refill",
-                   "submit_latency"}
+                   "submit_latency", "create", "close_join", "destroy", "fork",
+                   "exit_wait"}
 # ... and so is every metric that starts with one of these.
 LOWER_PREFIXES = ("peak_rss", "recovery_", "wall_", "pss_", "pte_")
 
@@ -95,7 +98,9 @@ NAMES = {
     "c-pipe-pingpong-one": "C pipe ping-pong on one CPU",
     "c-pipe-pingpong-free": "C pipe ping-pong, unpinned",
     "c-spin-handoff": "C spin handoff across CPUs",
-    "c-fork-cycle": "C fork+exit+wait", "c-spawn-cycle": "C posix_spawn+wait",
+    "c-fork-cycle": "C fork+exit+wait",
+    "c-fork-bigparent": "C fork+exit+wait, same big parent",
+    "c-fork-bigparent-thp": "C fork+exit+wait, same big parent, THP", "c-spawn-cycle": "C posix_spawn+wait",
     "c-batched-dispatch": "C batched dispatch ceiling",
     "c-msg-per-task": "C one task per message",
     "c-msg-coalesced": "C one task per message, coalesced I/O",
@@ -238,6 +243,12 @@ def plan(s, bins, py):
           for m in M for n in (s["w11"], s["w11_small"])] +
          [p("W11", "pool-fork", "--n", n, "--chunksize", s["w11_chunk"])
           for n in (s["w11"], s["w11_small"])]),
+        # One program runs the fork pool, the bare fork and the spawn pool
+        # in the same big process, interleaved (wpool_bigfork.c).
+        ("W12", "fork pools in a program with %d MiB of touched heap" % s["w12_mb"],
+         [w("W12-bigfork", "fork", "--n", s["w12_mb"], "--reps", s["w12_reps"],
+            "--thp", thp, impl="wpool-fork" + ("-thp" if thp else ""))
+          for thp in (0, 1)]),
         ("W13", "crash recovery inside a large chunk vs the same map without the crash",
          [w("W13", m, "--n", s["w13"]) for m in ("fork", "spawn")]),
         ("W14", "skewed tasks: 1 ms, 1 in 40 20x longer",
@@ -429,6 +440,27 @@ def rows(s):
                      T("ratio <= 1.5", ("ratio", "<=", 1.5))))
 
     R += w16_rows(s)
+
+    # Fork pools in a big program: the whole life of a 2-worker pool against
+    # one bare copy of the same process. Its parts against the copy's two
+    # halves show what bounds it: three copies at create (the fork server,
+    # then each worker from it), two teardowns at destroy (the workers', then
+    # the server's).
+    big = "c-fork-bigparent"
+    R.append(Row("W12", "fork", ("W12", "wpool-fork", "start_to_join"), big,
+                 ("W12", big, "cycle_time"), T("ratio <= 2", ("ratio", "<=", 2))))
+    R.append(Row("W12", "fork: create", ("W12", "wpool-fork", "create"), "C fork() alone, same big parent",
+                 ("W12", big, "fork")))
+    R.append(Row("W12", "fork: close+join", ("W12", "wpool-fork", "close_join"),
+                 "C _exit+waitpid alone, same big parent", ("W12", big, "exit_wait")))
+    R.append(Row("W12", "fork: destroy", ("W12", "wpool-fork", "destroy"),
+                 "C _exit+waitpid alone, same big parent", ("W12", big, "exit_wait")))
+    R.append(Row("W12", "spawn", ("W12", "wpool-spawn", "start_to_join"), big,
+                 ("W12", big, "cycle_time")))
+    R.append(Row("W12", "fork, THP heap", ("W12", "wpool-fork-thp", "start_to_join"),
+                 big + "-thp", ("W12", big + "-thp", "cycle_time")))
+    R.append(Row("W12", "fork, THP heap", ("W12", "wpool-fork-thp", "start_to_join"),
+                 "wpool fork, same heap without THP", ("W12", "wpool-fork", "start_to_join")))
 
     # Parallel efficiency is ideal / wall: wall / ideal <= 1 / 0.95. The
     # ideal is the tasks' own summed run time over the workers, measured in

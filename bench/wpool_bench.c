@@ -1,6 +1,7 @@
 /*
  * wpool_bench: wpool's side of the benchmark. One invocation runs one
- * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4; W13
+ * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4;
+ * W12-bigfork, fork pools in a big program, wpool_bigfork.c; W13
  * recovery from a crash inside a large chunk; W14 skewed task lengths; W15
  * large mixed payloads through apply_async; W16 shared buffers, w16_shm.c),
  * for one worker method and prints its figures as RESULT lines (common.h).
@@ -20,6 +21,7 @@
 #include "common.h"
 #include "w16_shm.h"
 #include "w15_mixed.h"
+#include "wpool_bigfork.h"
 #include "wpool_tasks.h"
 
 typedef struct cfg {
@@ -30,6 +32,7 @@ typedef struct cfg {
   long n, n2, n3, reps, chunksize;
   long spin_us; /* W2: the low-latency mode (wpool_options_t.spin_us) */
   uint64_t iters;
+  int thp; /* W12-bigfork: the big heap in transparent huge pages */
 } cfg_t;
 
 static void check(int rc, const char *what, char *msg) {
@@ -426,6 +429,11 @@ static void w14_run(const cfg_t *c, wpool_t *pool, const uint32_t *in,
   emit(c, metric, "x", ideal / wall);
 }
 
+/* W12 of round 2 (wpool_bigfork.c): fork pools in a program with n MiB of
+   touched heap, against a bare fork of the same process; --thp 1: that
+   heap in transparent huge pages. */
+static void w12_big(const cfg_t *c) { w12_bigfork(c->n, c->reps, c->thp); }
+
 static void w14(const cfg_t *c) {
   uint32_t *in = malloc((size_t)c->n * sizeof *in);
   uint64_t *out = malloc((size_t)c->n * sizeof *out);
@@ -473,7 +481,8 @@ int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
     bench_die(
-        "usage: wpool_bench W1..W9|W11|W13..W16|W16-pss --method fork|spawn|thread "
+        "usage: wpool_bench W1..W9|W11|W12-bigfork|W13..W16|W16-pss "
+        "--method fork|spawn|thread "
         "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N] "
         "[--spin-us US]");
   cfg_t c;
@@ -492,6 +501,7 @@ int main(int argc, char **argv) {
   c.reps = bench_arg_long(argc, argv, "--reps", 1);
   c.chunksize = bench_arg_long(argc, argv, "--chunksize", 0);
   c.iters = (uint64_t)bench_arg_long(argc, argv, "--iters", 10000000);
+  c.thp = (int)bench_arg_long(argc, argv, "--thp", 0);
 
   static const struct {
     const char *name;
@@ -508,6 +518,7 @@ int main(int argc, char **argv) {
       {"W8", w8, 2000, 0, 0, 1},
       {"W9", w9, 1000000, 100000, 20000, 0},
       {"W11", w11, 10000000, 0, 0, 1000},
+      {"W12-bigfork", w12_big, 200, 0, 0, 0},
       {"W13", w13, 80000, 0, 0, 0},
       {"W14", w14, 400, 1000, 0, 0},
       {"W15", w15, 400, 0, 0, 0},

@@ -551,6 +551,31 @@ static void test_setsid_escapee(void) {
 }
 #endif
 
+#ifdef __linux__
+/*
+ * A fork pool's server leaves the teardown of its copy of the program to
+ * an orphan, so that wpool_destroy need not wait for it, but only where
+ * that orphan cannot become the program's own child: a program that adopts
+ * orphans (a child subreaper, as this test makes itself the second time)
+ * is left with no child by wpool_destroy, nor is one that does not.
+ */
+static void test_destroy_leaves_no_child(void) {
+  if (wt_method != WPOOL_FORK)
+    WT_SKIP("only fork pools have a fork server");
+  for (int adopts = 0; adopts < 2; adopts++) {
+    CU_ASSERT_EQUAL_FATAL(prctl(PR_SET_CHILD_SUBREAPER, adopts), 0);
+    wpool_t *pool = wt_pool(2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+    int y = 0;
+    CU_ASSERT_EQUAL(wt_apply_int(pool, task_square, 3, &y, NULL), 0);
+    CU_ASSERT_EQUAL(y, 9);
+    wpool_destroy(pool);
+    CU_ASSERT_EQUAL(wt_children_left(), 0);
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+#endif
+
 static const wt_test_t tests[] = {
     {"stdio_closed", test_stdio_closed},
     {"creator_thread_ends", test_creator_thread_ends},
@@ -560,6 +585,7 @@ static const wt_test_t tests[] = {
     {"parent_killed_mid_task", test_parent_killed_mid_task},
     {"parent_exits_mid_task", test_parent_exits_mid_task},
     {"setsid_escapee", test_setsid_escapee},
+    {"destroy_leaves_no_child", test_destroy_leaves_no_child},
 #endif
     {NULL, NULL},
 };

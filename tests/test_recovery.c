@@ -508,6 +508,53 @@ static void test_recycle_terminate(void) {
     CU_ASSERT_EQUAL(wt_children_left(), 0);
 }
 
+/* Set around a recycling fork pool's create: the value at that moment is
+   the one its workers must see. */
+static int create_marker = 1;
+
+/* () -> create_marker as this worker sees it. */
+static int task_create_marker(const void *arg, size_t len, wpool_out_t *out) {
+  (void)arg;
+  (void)len;
+  return wpool_out_set(out, &create_marker, sizeof create_marker);
+}
+WPOOL_REGISTER(task_create_marker)
+
+/*
+ * A recycling fork pool's replacements are copies of the program as it was
+ * at wpool_create, like its first workers, although the fork server makes
+ * each one before the pool asks for it (the spare): a change the program
+ * makes afterwards is never seen. Nothing is left once the pool is gone,
+ * the spare that was never asked for included.
+ */
+static void test_recycle_sees_create_copy(void) {
+  if (wt_method != WPOOL_FORK)
+    WT_SKIP("only fork workers are copies of the program");
+  WT_SKIP_REMOTE("workers are copies of a serving rank, not of this process");
+  enum { N = 12 };
+  create_marker = 41;
+  wpool_t *pool = recycling_pool(2);
+  create_marker = 7;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  for (int i = 0; i < N; i++) {
+    void *out = NULL;
+    size_t len = 0;
+    int v = 0;
+    CU_ASSERT_EQUAL(
+        wpool_apply(pool, task_create_marker, NULL, 0, &out, &len, NULL), 0);
+    if (out != NULL && len == sizeof v)
+      memcpy(&v, out, sizeof v);
+    CU_ASSERT_EQUAL(v, 41);
+    wpool_free(out);
+  }
+  wpool_stats_t st;
+  CU_ASSERT_EQUAL(wpool_stats(pool, &st, NULL, 0), 0);
+  CU_ASSERT_TRUE(st.workers_replaced >= N - 2);
+  wpool_destroy(pool);
+  create_marker = 1;
+  CU_ASSERT_EQUAL(wt_children_left(), 0);
+}
+
 static const wt_test_t tests[] = {
     {"wall_clock_steps", test_wall_clock_steps},
     {"huge_limits", test_huge_limits},
@@ -521,6 +568,7 @@ static const wt_test_t tests[] = {
     {"recycle_crash_attribution", test_recycle_crash_attribution},
     {"recycle_held_last_task", test_recycle_held_last_task},
     {"recycle_terminate", test_recycle_terminate},
+    {"recycle_sees_create_copy", test_recycle_sees_create_copy},
     {NULL, NULL},
 };
 

@@ -25,11 +25,23 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
 
 typedef wpool__srv_request_t request_t;
 typedef wpool__srv_reply_t reply_t;
 typedef wpool__srv_origin_t origin_t;
-enum { OP_SPAWN = WPOOL__SRV_SPAWN, OP_REAP = WPOOL__SRV_REAP };
+enum {
+  OP_SPAWN = WPOOL__SRV_SPAWN,
+  OP_REAP = WPOOL__SRV_REAP,
+  OP_QUIT = WPOOL__SRV_QUIT
+};
 
 struct wpool__forksrv {
   pthread_mutex_t lock; /* one request and its reply at a time */
@@ -180,9 +192,37 @@ int wpool__forksrv_reap(wpool__forksrv_t *fs, long pid, int flags,
   return 0;
 }
 
+/*
+ * May the server leave its memory's teardown to an orphan (srvloop.c)?
+ * Not where that orphan would become our child: in init, or in a child
+ * subreaper, which adopts orphans. Nor under valgrind, which supports no
+ * process that shares memory without being a thread.
+ */
+static int may_hand_off(void) {
+#ifdef __linux__
+  int adopts = 0;
+  if (getpid() == 1 || prctl(PR_GET_CHILD_SUBREAPER, &adopts) != 0 || adopts)
+    return 0;
+#ifdef RUNNING_ON_VALGRIND
+  if (RUNNING_ON_VALGRIND)
+    return 0;
+#endif
+  const char *pre = getenv("LD_PRELOAD");
+  return pre == NULL || strstr(pre, "vgpreload") == NULL;
+#else
+  return 0;
+#endif
+}
+
 void wpool__forksrv_stop(wpool__forksrv_t *fs) {
   if (fs == NULL)
     return;
+  /* A large program's copy takes milliseconds to tear down: the wait below
+     is for the server's exit, not for that (see srvloop.c). */
+  if (!fs->broken && may_hand_off()) {
+    request_t q = {OP_QUIT, WPOOL__QUIT_HANDOFF, 0};
+    wpool__fd_send(fs->sock, &q, sizeof q, NULL, 0);
+  }
   /* EOF makes the server exit at once, killing any worker it still has
      (and whatever they left behind). */
   wpool__fd_close(fs->sock);

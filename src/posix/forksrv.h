@@ -10,7 +10,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum { WPOOL__SRV_SPAWN = 1, WPOOL__SRV_REAP = 2 };
+enum { WPOOL__SRV_SPAWN = 1, WPOOL__SRV_REAP = 2, WPOOL__SRV_QUIT = 3 };
+
+/* QUIT's flag (no reply; the pool closes the socket next): leave the
+   teardown of the server's memory to an orphan that shares it, so that
+   the server's exit, which the pool waits for, does not include it. */
+#define WPOOL__QUIT_HANDOFF 1
 
 /* Both ends are copies of one program: plain structs in host order. */
 typedef struct wpool__srv_request {

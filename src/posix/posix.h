@@ -38,10 +38,12 @@ typedef struct wpool__forksrv wpool__forksrv_t;
 int wpool__forksrv_start(wpool__forksrv_t **fs, char **errmsg);
 
 /*
- * Ask the server to fork one worker. The worker closes the server's socket
- * and calls wpool__worker_serve(task_read_end, result_write_end), then
- * _exit()s with its return value (after fflush(NULL)). On Linux it dies with
- * the server, and the server with the parent (see srvloop.c). On return p holds the
+ * Ask the server for one worker: forked now, or, once the pool has replaced
+ * a worker, the spare forked after the previous request (srvloop.c). The
+ * worker closes the server's socket and calls
+ * wpool__worker_serve(task_read_end, result_write_end), then _exit()s with
+ * its return value (after fflush(NULL)). On Linux it dies with the server,
+ * and the server with the parent (see srvloop.c). On return p holds the
  * worker's pid and the parent's ends (tracked, close-on-exec, non-blocking).
  * Thread-safe with respect to other calls on the same server.
  */

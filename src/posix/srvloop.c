@@ -2,7 +2,8 @@
  * The fork server process (see posix.h for what it is for, forksrv.h for
  * its requests). It serves SPAWN and REAP requests one at a time and ends
  * when the pool closes the socket or when the parent process dies, taking
- * every worker and everything they started with it.
+ * every worker and everything they started with it. A pool that replaces
+ * workers is served from a spare forked ahead of its request (see spare).
  *
  * The server makes nothing but system calls and touches no lock or heap of
  * the program: it is a copy of a process that may have had other threads,
@@ -44,8 +45,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 /* Any signal does: it only prompts a getppid() check. One the program is
    unlikely to send to its own process group, and not valgrind's SIGRTMAX. */
 #define DEATH_SIG SIGUSR2
@@ -62,6 +65,20 @@ static pid_t self;
    at terminate, costs one), and at the end. */
 static int dirty;
 #define SWEEP_IDLE_MS 10
+
+/* A pool that replaces workers (maxtasksperchild, deaths) gets its next
+   worker ready before it asks: once a SPAWN has followed a REAP, every
+   SPAWN is answered with the spare and a new spare is forked after the
+   reply, while the parent does the handshake. The spare holds the
+   parent's ends of its pipes, which every later worker must close. */
+static struct {
+  pid_t pid;   /* 0: none */
+  int ends[2]; /* task write, result read */
+} spare = {0, {-1, -1}};
+static int reaped_one, replacing;
+
+/* The pool asked (QUIT) that our memory's teardown not delay our exit. */
+static int hand_off;
 
 /* Room for one more worker; 0, or an errno value. */
 static int kids_reserve(void) {
@@ -93,6 +110,12 @@ static void kids_remove(long pid) {
    our tasks starts a server of its own from this copy, which must not take
    our siblings for its workers. */
 static void forget_server(void) {
+  for (int k = 0; k < 2; k++)
+    if (spare.ends[k] >= 0)
+      close(spare.ends[k]);
+  spare.pid = 0;
+  spare.ends[0] = spare.ends[1] = -1;
+  reaped_one = replacing = hand_off = 0;
   if (kids != NULL)
     munmap(kids, capkids * sizeof *kids);
   kids = NULL;
@@ -102,6 +125,62 @@ static void forget_server(void) {
   death_fd = -1;
   dirty = 0;
 }
+
+#ifdef __linux__
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
+#define NO_SANITIZE                                                            \
+  __attribute__((no_sanitize("address", "thread", "undefined")))
+#else
+#define NO_SANITIZE
+#endif
+/* The orphan's stack: it runs in our memory. */
+static _Alignas(16) char orphan_stack[16384];
+static int orphan_fd[2];
+
+/*
+ * The orphan of hand_off_teardown(). It waits until the server's end of the
+ * pipe is closed, which the kernel does after the server has let go of the
+ * memory they share, and then ends, the last holder of that memory. System
+ * calls only: it shares the server's memory and thread-local state, so no
+ * code that keeps state (a sanitizer's, stdio) may run here.
+ */
+NO_SANITIZE static int orphan_main(void *arg) {
+  (void)arg;
+  char c;
+  /* Nothing of the program's may stay open because of us (a pipe whose
+     reader waits for its end): only the pipe's read end is kept. */
+#ifdef SYS_close_range
+  if (orphan_fd[0] > 0)
+    syscall(SYS_close_range, 0u, (unsigned)orphan_fd[0] - 1, 0u);
+  syscall(SYS_close_range, (unsigned)orphan_fd[0] + 1, ~0u, 0u);
+#endif
+  syscall(SYS_close, orphan_fd[1]);
+  while (syscall(SYS_read, orphan_fd[0], &c, 1) < 0 && errno == EINTR)
+    ;
+  syscall(SYS_exit_group, 0);
+  return 0;
+}
+
+/*
+ * Tearing down a copy of a large program takes milliseconds (every page
+ * table of its memory), and the pool waits for our exit. A process that
+ * shares our memory (CLONE_VM) keeps it from being torn down at our exit;
+ * it outlives us as an orphan, adopted by init or by a subreaper above the
+ * pool's program (the pool asks only where the program adopts no orphans
+ * itself), and ends as soon as we are gone, paying the teardown off the
+ * pool's path. Any failure leaves the teardown to our own exit.
+ */
+static void hand_off_teardown(void) {
+  if (pipe2(orphan_fd, O_CLOEXEC) != 0)
+    return;
+  pid_t pid = clone(orphan_main, orphan_stack + sizeof orphan_stack,
+                    CLONE_VM | SIGCHLD, NULL);
+  close(orphan_fd[0]);
+  if (pid < 0)
+    close(orphan_fd[1]); /* our exit tears down, as usual */
+  /* Else orphan_fd[1] stays open until our exit: the orphan's signal. */
+}
+#endif
 
 /* The parent is gone (or has let us go): no worker may outlive it. */
 static _Noreturn void finish(void) {
@@ -114,6 +193,10 @@ static _Noreturn void finish(void) {
   for (size_t i = 0; i < nkids; i++)
     while (waitpid((pid_t)kids[i], NULL, 0) < 0 && errno == EINTR)
       ;
+#ifdef __linux__
+  if (hand_off)
+    hand_off_teardown();
+#endif
   _exit(0);
 }
 
@@ -165,43 +248,77 @@ static _Noreturn void run_worker(int sock, const int pp[4],
   _exit(rc);
 }
 
-static int serve_spawn(int sock, const wpool__srv_origin_t *o) {
-  wpool__srv_reply_t r = {0, 0, 0};
+/* Fork a worker; *pid and the parent's ends, or an errno value (and
+   nothing left open). */
+static int start_worker(int sock, const wpool__srv_origin_t *o, pid_t *pid,
+                        int ends[2]) {
   int pp[4] = {-1, -1, -1, -1};
-  pid_t pid = -1;
-  r.err = kids_reserve();
+  int e = kids_reserve();
   /* Untracked: the server has neither lock nor heap to spare, and its
-     copies are closed right after the reply. */
-  if (r.err == 0)
+     copies are closed once the parent has them. */
+  if (e == 0)
     /* The task channel is a socket: a shared buffer's descriptor travels
        with the task that needs it (SCM_RIGHTS). */
-    r.err = wpool__fd_pair_untracked(pp, WPOOL__FD_SOCKET | WPOOL__FD_BIG);
-  if (r.err == 0)
-    r.err = wpool__fd_pair_untracked(pp + 2, WPOOL__FD_BIG);
-  if (r.err == 0) {
-    pid = fork();
-    if (pid == 0)
+    e = wpool__fd_pair_untracked(pp, WPOOL__FD_SOCKET | WPOOL__FD_BIG);
+  if (e == 0)
+    e = wpool__fd_pair_untracked(pp + 2, WPOOL__FD_BIG);
+  if (e == 0) {
+    *pid = fork();
+    if (*pid == 0)
       run_worker(sock, pp, o);
-    if (pid < 0) {
-      r.err = errno;
-    } else {
-      r.pid = pid;
-      kids[nkids++] = pid;
-    }
+    if (*pid < 0)
+      e = errno;
+    else
+      kids[nkids++] = *pid;
   }
-  int ends[2] = {pp[1], pp[2]};
-  int rc = wpool__fd_send(sock, &r, sizeof r, ends, pid > 0 ? 2 : 0);
+  /* The worker's own ends are its alone. */
+  if (pp[0] >= 0)
+    close(pp[0]);
+  if (pp[3] >= 0)
+    close(pp[3]);
+  ends[0] = pp[1];
+  ends[1] = pp[2];
+  if (e != 0) {
+    for (int k = 0; k < 2; k++)
+      if (ends[k] >= 0)
+        close(ends[k]);
+    ends[0] = ends[1] = -1;
+  }
+  return e;
+}
+
+static int serve_spawn(int sock, const wpool__srv_origin_t *o) {
+  wpool__srv_reply_t r = {0, 0, 0};
+  pid_t pid = -1;
+  int ends[2] = {-1, -1};
+  replacing |= reaped_one;
+  if (spare.pid > 0) {
+    pid = spare.pid;
+    ends[0] = spare.ends[0];
+    ends[1] = spare.ends[1];
+    spare.pid = 0;
+    spare.ends[0] = spare.ends[1] = -1;
+  } else {
+    r.err = start_worker(sock, o, &pid, ends);
+  }
+  if (r.err == 0)
+    r.pid = pid;
+  int rc = wpool__fd_send(sock, &r, sizeof r, ends, r.err == 0 ? 2 : 0);
   /* Only the parent and the worker may hold the pipes from here on, or later
      workers would inherit them. Had the reply been lost, the worker sees EOF
      on its task pipe now and exits. */
-  for (int i = 0; i < 4; i++)
-    if (pp[i] >= 0)
-      close(pp[i]);
+  for (int k = 0; k < 2; k++)
+    if (ends[k] >= 0)
+      close(ends[k]);
+  /* A spare that cannot be made now is made by the next request. */
+  if (rc == 0 && replacing && start_worker(sock, o, &spare.pid, spare.ends))
+    spare.pid = 0;
   return rc;
 }
 
 static int serve_reap(int sock, const wpool__srv_request_t *q) {
   wpool__srv_reply_t r = {0, 0, q->pid};
+  reaped_one = 1;
   int st = 0;
   r.err = wpool__reap_child((long)q->pid, q->flags, &st);
   r.status = st;
@@ -281,6 +398,8 @@ _Noreturn void wpool__srv_serve(int sock, const wpool__srv_origin_t *o) {
       rc = serve_spawn(sock, o);
     else if (q.op == WPOOL__SRV_REAP)
       rc = serve_reap(sock, &q);
+    else if (q.op == WPOOL__SRV_QUIT)
+      rc = 0, hand_off = (q.flags & WPOOL__QUIT_HANDOFF) != 0;
     if (rc < 0)
       finish();
   }
