@@ -209,8 +209,8 @@ static int parked_map(wpool_t *pool, enum deed deed, uint64_t *sums,
                       wpool_result_t **result, int crash_first) {
   long page = sysconf(_SC_PAGESIZE);
   size_t len = (size_t)N * ITEM;
-  uint8_t *items =
-      mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  uint8_t *items = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CU_ASSERT_FATAL(items != MAP_FAILED);
   fill(items);
   if (crash_first)
@@ -270,8 +270,7 @@ void shm_copy_cancel(void) {
   uint64_t sums[N];
   wpool_result_t *r = NULL;
   CU_ASSERT_EQUAL_FATAL(parked_map(pool, CANCEL, sums, &r, 0), 0);
-  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
-                  WPOOL_ECANCELED);
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), WPOOL_ECANCELED);
   wpool_result_free(r);
   /* The pool goes on, with its buffer back as the spare. */
   wt_assert_squares(pool, 8);
