@@ -19,8 +19,9 @@
 #include <string.h>
 
 #ifndef _WIN32
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -120,13 +121,45 @@ static int under_valgrind(void) { return RUNNING_ON_VALGRIND != 0; }
 static int under_valgrind(void) { return 0; }
 #endif
 
+/* A one-way signal that a fault handler may send or wait for: a pipe,
+   since read and write are async-signal-safe (and unnamed semaphores are
+   missing on macOS). */
+typedef struct note {
+  int fd[2];
+} note_t;
+
+static int note_open(note_t *n) {
+  if (pipe(n->fd) != 0)
+    return -1;
+  fcntl(n->fd[0], F_SETFD, FD_CLOEXEC);
+  fcntl(n->fd[1], F_SETFD, FD_CLOEXEC);
+  return 0;
+}
+
+static void note_post(note_t *n) {
+  char c = 1;
+  while (write(n->fd[1], &c, 1) < 0 && errno == EINTR)
+    ;
+}
+
+static void note_wait(note_t *n) {
+  char c;
+  while (read(n->fd[0], &c, 1) < 0 && errno == EINTR)
+    ;
+}
+
+static void note_close(note_t *n) {
+  close(n->fd[0]);
+  close(n->fd[1]);
+}
+
 /* What the test's other thread does while the copy is parked. */
 enum deed { CANCEL, TERMINATE, DESTROY, INTERRUPT, KILL_WORKER, CALLBACK };
 
 typedef struct trip {
   uint8_t *page;
   size_t page_len;
-  sem_t hit, go;
+  note_t hit, go;
   volatile sig_atomic_t fired;
   /* The first page of item TRIP + 1: read only if the copy went on. */
   uint8_t *later;
@@ -134,7 +167,7 @@ typedef struct trip {
   enum deed deed;
   wpool_t *pool;
   wpool_result_t *result; /* set by the submit, before the copy starts */
-  sem_t called;           /* CALLBACK: the error callback ran */
+  note_t called;          /* CALLBACK: the error callback ran */
   int deed_rc;
 } trip_t;
 
@@ -155,20 +188,18 @@ static void on_fault(int sig, siginfo_t *si, void *ctx) {
     return;
   }
   t->fired = 1;
-  sem_post(&t->hit);
-  while (sem_wait(&t->go) != 0)
-    ;
+  note_post(&t->hit);
+  note_wait(&t->go);
 }
 
 static void on_error_cb(wpool_result_t *r, void *user) {
   (void)r;
-  sem_post(&((trip_t *)user)->called);
+  note_post(&((trip_t *)user)->called);
 }
 
 static void *deed_thread(void *arg) {
   trip_t *t = arg;
-  while (sem_wait(&t->hit) != 0)
-    ;
+  note_wait(&t->hit);
   if (!t->fired)
     return NULL; /* the copy never faulted: the main thread says so */
   wpool_result_t *r = t->result;
@@ -205,12 +236,11 @@ static void *deed_thread(void *arg) {
   }
   case CALLBACK:
     t->deed_rc = wpool_terminate(t->pool);
-    while (sem_wait(&t->called) != 0)
-      ;
+    note_wait(&t->called);
     break;
   }
   mprotect(t->page, t->page_len, PROT_READ | PROT_WRITE);
-  sem_post(&t->go);
+  note_post(&t->go);
   return NULL;
 }
 
@@ -234,9 +264,9 @@ static int parked_map(wpool_t *pool, enum deed deed, uint64_t *sums,
   t.later = items + (size_t)(TRIP + 1) * ITEM;
   t.deed = deed;
   t.pool = pool;
-  sem_init(&t.hit, 0, 0);
-  sem_init(&t.go, 0, 0);
-  sem_init(&t.called, 0, 0);
+  CU_ASSERT_EQUAL_FATAL(note_open(&t.hit), 0);
+  CU_ASSERT_EQUAL_FATAL(note_open(&t.go), 0);
+  CU_ASSERT_EQUAL_FATAL(note_open(&t.called), 0);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fault;
@@ -260,7 +290,7 @@ static int parked_map(wpool_t *pool, enum deed deed, uint64_t *sums,
   /* The items are gone at once: nothing may read them after the return. */
   munmap(items, len);
   if (!t.fired)
-    sem_post(&t.hit); /* release the other thread: nothing to do */
+    note_post(&t.hit); /* release the other thread: nothing to do */
   pthread_join(th, NULL);
   sigaction(SIGSEGV, &old_segv, NULL);
   the_trip = NULL;
@@ -268,9 +298,9 @@ static int parked_map(wpool_t *pool, enum deed deed, uint64_t *sums,
   CU_ASSERT_EQUAL(t.deed_rc, 0);
   /* Once the result is cancelled or done, the copy stops at once. */
   CU_ASSERT_EQUAL(t.went_on, deed == KILL_WORKER);
-  sem_destroy(&t.hit);
-  sem_destroy(&t.go);
-  sem_destroy(&t.called);
+  note_close(&t.hit);
+  note_close(&t.go);
+  note_close(&t.called);
   *result = t.result;
   return rc;
 }
