@@ -48,14 +48,20 @@ struct wpool_result {
   wpool__progress_t progress;
   wpool__cond_t *waker; /* the condition of the one thread waiting for it */
   volatile apr_uint32_t finished; /* ready, for a spinning waiter */
+  /* A carried map's copy of the caller's items goes on while its first
+     chunks already run: chunks below copied are in the buffer (the others
+     may not be sent yet), and copying keeps the result alive until the
+     copying thread has let go of it. */
+  size_t copied;
+  int copying;
   wpool__batch_t batch;
 };
 
 #define RESULT_OF(b) WPOOL__QDATA(b, wpool_result_t, batch)
 
 static void maybe_free(wpool_t *p, wpool_result_t *r) {
-  if (r->user_ref || r->pending_ref || r->batch.inflight || r->batch.queued ||
-      !wpool__progress_idle(&r->progress))
+  if (r->user_ref || r->pending_ref || r->copying || r->batch.inflight ||
+      r->batch.queued || !wpool__progress_idle(&r->progress))
     return;
   wpool__buf_free(&r->tail);
   wpool__faillog_free(&r->fails);
@@ -234,8 +240,16 @@ static void op_output(wpool_t *p, wpool__batch_t *b, size_t k, size_t item,
   wpool__buf_append(&r->outs[i], data, len);
 }
 
+/* A carried map's chunk goes once its bytes are in the buffer. */
+static int op_may_send(wpool__batch_t *b, size_t k) {
+  return k < RESULT_OF(b)->copied;
+}
+
 static const wpool__batch_ops_t result_ops = {
     wpool__array_payload, NULL, op_deliver, op_abort, op_release, op_output};
+static const wpool__batch_ops_t carried_map_ops = {
+    wpool__array_payload, op_may_send, op_deliver, op_abort, op_release,
+    op_output};
 
 /* The callback thread's work: the user's callback, then the release. */
 static void cb_run(wpool__cb_t *cb) {
@@ -314,10 +328,11 @@ static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
 static size_t threshold(const wpool_t *p) { return wpool__shm_threshold(p); }
 
 /* Arguments and map inputs at or above the pool's threshold travel in a
-   shared buffer of their own: a copy of data, or NULL below it or when no
-   buffer can be had (then they take the channel). The caller gets the
-   buffer's only reference; no handle to it ever reaches the user. */
-wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len) {
+   shared buffer of their own: one of at least len bytes, or NULL below the
+   threshold or when no buffer can be had (then they take the channel). The
+   caller gets the buffer's only reference; no handle to it ever reaches the
+   user. */
+static wpool_shm_t *carrier(wpool_t *p, size_t len) {
   if (len == 0 || len < threshold(p))
     return NULL;
   /* The spare, when it is large enough and not too large to waste. */
@@ -331,7 +346,16 @@ wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len) {
   wpool__mutex_unlock(p->lock);
   if (!s && wpool_shm_alloc(len, &s) != 0)
     return NULL;
-  memcpy(s->base, data, len);
+  return s;
+}
+
+/* carrier() holding a copy of data, made before anything is submitted: an
+   apply's argument, or an imap's array (only a map's copy runs beside its
+   first chunks, copy_in). */
+wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len) {
+  wpool_shm_t *s = carrier(p, len);
+  if (s)
+    memcpy(s->base, data, len);
   return s;
 }
 
@@ -413,6 +437,38 @@ int wpool_apply_async_ex(wpool_t *p, wpool_fn fn, const void *arg,
   return submit(p, r, call, result);
 }
 
+/*
+ * Copy a carried map's items into its buffer a chunk at a time, each
+ * published as it lands (may_send), so that workers run the first chunks
+ * while the rest are copied instead of waiting for the whole copy. It runs
+ * on the submitting thread: the call returns only once the copy is over,
+ * and never reads the caller's items afterwards. It stops early when the
+ * result is cancelled or ready, or the pool terminated (destroy, interrupt):
+ * the abort operation already failed the chunks never copied.
+ */
+static void copy_in(wpool_t *p, wpool_result_t *r, const uint8_t *items) {
+  wpool__batch_t *b = &r->batch;
+  /* Fixed since the batch was built: read without the lock. */
+  size_t step = b->chunksize * b->isize, total = b->n * b->isize;
+  size_t nchunks = b->nchunks;
+  uint8_t *dst = b->shm_in->base;
+  int stop = 0;
+  for (size_t k = 0; k < nchunks && !stop; k++) {
+    size_t off = k * step;
+    memcpy(dst + off, items + off, total - off < step ? total - off : step);
+    wpool__mutex_lock(p->lock);
+    r->copied = k + 1;
+    stop = r->cancelled || r->ready || p->state == WPOOL__TERMINATED;
+    if (!stop)
+      p->be->wake(p);
+    wpool__mutex_unlock(p->lock);
+  }
+  wpool__mutex_lock(p->lock);
+  r->copying = 0;
+  maybe_free(p, r); /* a result nobody holds may be done already */
+  wpool__unlock(p);
+}
+
 /* Split n items into chunks that respect the frame limit both ways (only
    the outputs' way when the items are in a shared buffer). */
 static int map_chunking(wpool_t *p, size_t n, size_t isize, size_t osize,
@@ -479,7 +535,7 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
                   0 &&
               (uint64_t)cs * item_size >= threshold(p);
   if (large && p->method != WPOOL_THREAD)
-    carried = wpool__shm_carry(p, items, n * item_size);
+    carried = carrier(p, n * item_size);
   if (!carried && !(large && p->method == WPOOL_THREAD))
     rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms, 0,
                       &cs);
@@ -495,10 +551,12 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   b->osize = (uint32_t)out_size;
   b->items = items;
   if (carried) { /* its one reference passes to the result */
+    b->ops = &carried_map_ops;
     b->items = carried->base;
     b->frame_flags = WPOOL__FL_SHM_IN;
     b->shm_in = carried;
     b->carried = 1;
+    r->copying = 1;
   }
   b->n = n;
   b->chunksize = cs;
@@ -508,7 +566,10 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   b->retries = cfg.retries;
   r->len = n * out_size;
   r->data = out;
-  return submit(p, r, call, result);
+  rc = submit(p, r, call, result);
+  if (rc == 0 && carried)
+    copy_in(p, r, items);
+  return rc;
 }
 
 /* ---------------------------------------------------------------------- */

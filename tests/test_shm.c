@@ -774,6 +774,15 @@ static void killed_worker_leaks_nothing(void) {
 #endif
 }
 
+/* The copy into the pool's buffer stopped half way (test_shm_copy.c). */
+void shm_copy_overlaps(void);
+void shm_copy_cancel(void);
+void shm_copy_terminate(void);
+void shm_copy_destroy(void);
+void shm_copy_interrupt(void);
+void shm_copy_worker_death(void);
+void shm_copy_callback(void);
+
 static const wt_test_t tests[] = {
     {"map_large_array", map_large_array},
     {"apply_slices", apply_slices},
@@ -788,6 +797,13 @@ static const wt_test_t tests[] = {
     {"free_while_running", free_while_running},
     {"worker_unmaps_after_task", worker_unmaps_after_task},
     {"killed_worker_leaks_nothing", killed_worker_leaks_nothing},
+    {"copy_overlaps", shm_copy_overlaps},
+    {"copy_cancel", shm_copy_cancel},
+    {"copy_terminate", shm_copy_terminate},
+    {"copy_destroy", shm_copy_destroy},
+    {"copy_interrupt", shm_copy_interrupt},
+    {"copy_worker_death", shm_copy_worker_death},
+    {"copy_callback", shm_copy_callback},
     {NULL, NULL}};
 
 const wt_suite_t wt_suite_shm = {"shm", 1, 0, tests};
