@@ -64,6 +64,31 @@ typedef struct wpool__shm_desc {
 } wpool__shm_desc_t;
 
 /*
+ * The progress page: one line per worker slot, in shared memory the
+ * parent made, written only by the slot's worker. Before a chunk the
+ * worker stores its job id in seq, and before each item that item's index
+ * in index (WPOOL__PROGRESS_NONE between the two). The parent reads a line
+ * only after its worker has ended, and trusts it only for an id it sent
+ * and an index inside that job.
+ */
+#define WPOOL__PROGRESS_LINE 64u
+#define WPOOL__PROGRESS_LINES 64u
+#define WPOOL__PROGRESS_NONE UINT64_MAX
+enum { WPOOL__INIT_PROGRESS = 4 };
+typedef struct wpool__progress_line {
+  volatile uint64_t seq;
+  volatile uint64_t index;
+} wpool__progress_line_t;
+/* INIT's trailer when it carries the page: the handle as the worker knows
+   it (where the channel lends it; else unused: the descriptor travels
+   with INIT's first byte) and the worker's line. */
+#define WPOOL__PROGRESS_DESC_SIZE 16u
+typedef struct wpool__progress_desc {
+  uint64_t handle;
+  uint64_t line;
+} wpool__progress_desc_t;
+
+/*
  * Field use per type:
  *   HELLO : job = pid, fn = number of registered functions,
  *           count = protocol version, nanos = hash of the table.
@@ -73,7 +98,8 @@ typedef struct wpool__shm_desc {
  *           osize = length of the command line, nfail = its argc,
  *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), the
  *           initializer argument, then the command line (argc strings,
- *           each with its NUL).
+ *           each with its NUL); count | 4: a progress page follows
+ *           (wpool__progress_desc_t, the payload's last bytes).
  *   READY : nfail = 0, or 1 with payload = one failure record.
  *   TASK  : job, fn, count, isize (0: variable input records), osize (0:
  *           variable output records), payload = the items.

@@ -169,8 +169,26 @@ static int send_ready(const wpool__worker_os_t *os, intptr_t out, int code,
   return rc;
 }
 
+/* Map this worker's line of the progress page INIT names. The handle is
+   taken even when the line is refused: on POSIX it is queued ahead of any
+   task's. Without a line the worker runs as before, and the parent learns
+   nothing from it. */
+static void map_progress(const wpool__worker_os_t *os, const uint8_t *at,
+                         wpool__shm_map_t *page) {
+  wpool__progress_desc_t d;
+  intptr_t h;
+  memcpy(&d, at, sizeof d);
+  if (os->take_handle(d.handle, &h))
+    return;
+  if (d.line >= WPOOL__PROGRESS_LINES ||
+      os->shm_map(h, d.line * WPOOL__PROGRESS_LINE, WPOOL__PROGRESS_LINE, 1,
+                  page))
+    page->ptr = NULL;
+  os->close_handle(h);
+}
+
 static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
-                     uint32_t *flags) {
+                     uint32_t *flags, wpool__shm_map_t *page) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
   f.job = (uint64_t)r->os->getpid();
@@ -190,6 +208,12 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
     return -1;
   arg += WPOOL__TOKEN_LEN;
   f.len -= WPOOL__TOKEN_LEN;
+  if (f.count & WPOOL__INIT_PROGRESS) {
+    if (f.len < WPOOL__PROGRESS_DESC_SIZE)
+      return -1;
+    f.len -= WPOOL__PROGRESS_DESC_SIZE;
+    map_progress(r->os, arg + f.len, page);
+  }
   /* The parent's command line ends the payload: adopted before the
      initializer runs, so that it may parse options too. */
   if (f.osize > f.len ||
@@ -269,8 +293,10 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
   uint32_t flags = 0;
   int rc = 1;
   capture_t cap = {os, result_out, 0, 0, 0, NULL};
-  if (handshake(&r, result_out, &max_frame, &flags))
+  wpool__shm_map_t page = {NULL, 0, NULL};
+  if (handshake(&r, result_out, &max_frame, &flags, &page))
     goto out;
+  wpool__progress_line_t *line = (wpool__progress_line_t *)page.ptr;
   int report_rss = flags & 1;
   if ((flags & 2) && !(cap.buf = malloc(WPOOL__CAPTURE_MAX)))
     goto out;
@@ -290,7 +316,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     wpool__chunk_in_t in = {wpool__registry_at(t.fn), t.count, t.isize,
                             t.osize, payload, t.len, max_frame,
                             NULL, NULL, NULL,
-                            (t.flags & WPOOL__FL_WHOLE) != 0};
+                            (t.flags & WPOOL__FL_WHOLE) != 0, NULL};
     if (cap.buf) {
       cap.job = t.job;
       in.item_begin = capture_begin;
@@ -299,6 +325,13 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     }
     if (!in.fn)
       break;
+    if (line) {
+      /* No item of this job runs yet: a death from here to the first item
+         names none. */
+      line->index = WPOOL__PROGRESS_NONE;
+      line->seq = t.job;
+      in.at = &line->index;
+    }
     shm_task_t shm;
     if (shm_open_task(os, &t, payload, &in, &shm))
       break; /* the parent sees a death, and fails this chunk */
@@ -345,6 +378,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
       break;
   }
 out:
+  os->shm_unmap(&page);
   free(cap.buf);
   wpool__buf_free(&r.buf);
   wpool__buf_free(&r.aligned);
