@@ -229,8 +229,7 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
   int page = progress_desc(p, s, &pd);
   if (page)
     f.count |= WPOOL__INIT_PROGRESS;
-  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
-                     p->argv_blob.len +
+  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len + p->argv_blob.len +
                      (page ? WPOOL__PROGRESS_DESC_SIZE : 0));
   if (wpool__buf_append(&s->ctl, &f, sizeof f) ||
       wpool__buf_append(&s->ctl, p->token, WPOOL__TOKEN_LEN) ||

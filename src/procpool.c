@@ -469,9 +469,9 @@ static int pb_start(wpool_t *p, char **errmsg) {
   /* Made after the channels, so that a fork server never holds it. Best
      effort: without it, deaths are attributed as before. */
   if (!p->no_shm &&
-      wpool__shm_os_create_named(
-          "wpool-progress", WPOOL__PROGRESS_LINES * WPOOL__PROGRESS_LINE,
-          &pp->page_h, &pp->page))
+      wpool__shm_os_create_named("wpool-progress",
+                                 WPOOL__PROGRESS_LINES * WPOOL__PROGRESS_LINE,
+                                 &pp->page_h, &pp->page))
     pp->page = NULL;
   apr_threadattr_t *attr;
   pp->loop_done = 0;

@@ -362,8 +362,8 @@ static int split_at_culprit(wpool_t *p, const wpool__job_t *j, int code,
   return 1;
 }
 
-void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
-                      const char *msg, int requeue_rest, long culprit) {
+void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code, const char *msg,
+                      int requeue_rest, long culprit) {
   int first = 1;
   int stopped = p->state == WPOOL__TERMINATED;
   while (w->fifo.len) {
@@ -373,8 +373,7 @@ void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
       continue;
     }
     if (first && (split_at_culprit(p, &j, code, msg, culprit) ||
-                  split_dead_job(p, &j, code) ||
-                  retry_dead_job(p, &j, code))) {
+                  split_dead_job(p, &j, code) || retry_dead_job(p, &j, code))) {
       first = 0;
       continue;
     }

@@ -35,8 +35,8 @@ void wpool__output(wpool_t *p, wpool__worker_t *w, uint32_t index,
    the item that was running, when the backend knows it (a process
    worker's progress line), else -1; the items around it then run again
    as two parts, and it alone fails (or is retried). */
-void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
-                      const char *msg, int requeue_rest, long culprit);
+void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code, const char *msg,
+                      int requeue_rest, long culprit);
 
 /*
  * Drop batch b's work: what is not sent fails with code and msg (through

@@ -162,8 +162,8 @@ static size_t wait_replaced(wpool_t *pool, size_t least) {
   wt_mutex_init(&m);
   wt_cond_init(&c);
   wt_mutex_lock(&m);
-  while (wpool_stats(pool, &st, NULL, 0) == 0 &&
-         st.workers_replaced < least && wt_now_ms() < until)
+  while (wpool_stats(pool, &st, NULL, 0) == 0 && st.workers_replaced < least &&
+         wt_now_ms() < until)
     wt_cond_wait_ms(&c, &m, 1);
   wt_mutex_unlock(&m);
   wt_cond_destroy(&c);
@@ -177,8 +177,8 @@ static int map_one_chunk(wpool_t *pool, wpool_fn fn, const int *in, int *out,
                          int n, int bad, int code, int square) {
   memset(out, 0xff, (size_t)n * sizeof *out);
   char *msg = NULL;
-  int rc = wpool_map(pool, fn, in, (size_t)n, sizeof in[0], out,
-                     sizeof out[0], (size_t)n, &msg);
+  int rc = wpool_map(pool, fn, in, (size_t)n, sizeof in[0], out, sizeof out[0],
+                     (size_t)n, &msg);
   CU_ASSERT_EQUAL(rc, code);
   CU_ASSERT_PTR_NOT_NULL(msg);
   wpool_free(msg);

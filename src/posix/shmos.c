@@ -86,8 +86,8 @@ int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base) {
   return wpool__shm_os_create_named("wpool", size, handle, base);
 }
 
-int wpool__shm_os_create_named(const char *name, size_t size,
-                               intptr_t *handle, uint8_t **base) {
+int wpool__shm_os_create_named(const char *name, size_t size, intptr_t *handle,
+                               uint8_t **base) {
   if (!fits_off(size))
     return WPOOL_ENOMEM;
   /* Created and tracked under the lock: no fork server is forked between

@@ -24,8 +24,8 @@ static int code_of(DWORD e) {
              : WPOOL_ESYS;
 }
 
-int wpool__shm_os_create_named(const char *name, size_t size,
-                               intptr_t *handle, uint8_t **base) {
+int wpool__shm_os_create_named(const char *name, size_t size, intptr_t *handle,
+                               uint8_t **base) {
   (void)name; /* an unnamed mapping: nothing shows it */
   return wpool__shm_os_create(size, handle, base);
 }
