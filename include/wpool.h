@@ -595,8 +595,9 @@ typedef struct wpool_stats {
   size_t workers_replaced; /**< workers that died or were recycled and
                               replaced */
   /** Items sent again because the worker that held them died or passed its
-     time limit: the items of a chunk split after its worker's death (and
-     those of the part of it that died again), and
+     time limit: the items of a chunk split after its worker's death (all
+     but the culprit when the worker's progress line names it, else all of
+     them and those of the part of it that died again), and
      retries (wpool_options_t.max_retries). 0 for a pool where nothing
      died. */
   size_t tasks_rerun;

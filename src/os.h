@@ -72,6 +72,11 @@ int wpool__os_can_capture(void);
  * mapping. 0 or WPOOL_ENOMEM / WPOOL_ESYS / WPOOL_ENOTSUP.
  */
 int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base);
+/* The same, named where the system shows names of anonymous memory (a
+   memfd's in /proc/PID/maps), so that it can be told from the caller's
+   buffers. */
+int wpool__shm_os_create_named(const char *name, size_t size, intptr_t *handle,
+                               uint8_t **base);
 /* Unmap and close what wpool__shm_os_create made. */
 void wpool__shm_os_destroy(intptr_t handle, uint8_t *base, size_t size);
 /*

@@ -288,6 +288,9 @@ void wpool__pp_slot_reset(wpool_t *p, wpool__pslot_t *s) {
 /* ---------------------------------------------------------------------- */
 /* Sending                                                                 */
 
+static int progress_desc(wpool_t *p, wpool__pslot_t *s,
+                         wpool__progress_desc_t *d);
+
 void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_INIT);
@@ -298,17 +301,55 @@ void wpool__pp_queue_init(wpool_t *p, wpool__pslot_t *s) {
             (p->opt.capture_output ? 2u : 0u); /* OUTPUT frames */
   /* Results too large for a frame may come back through a buffer. */
   if (p->pp->ops->take && wpool__shm_threshold(p) != SIZE_MAX)
-    f.count |= 4u;
+    f.count |= WPOOL__INIT_BIG_RESULTS;
   f.osize = (uint32_t)p->argv_blob.len;
   f.isize = (uint32_t)p->opt.spin_us; /* checked: at most a second */
   f.nfail = p->argc;
-  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len +
-                     p->argv_blob.len);
+  wpool__progress_desc_t pd;
+  int page = progress_desc(p, s, &pd);
+  if (page)
+    f.count |= WPOOL__INIT_PROGRESS;
+  f.len = (uint32_t)(WPOOL__TOKEN_LEN + p->opt.initargs_len + p->argv_blob.len +
+                     (page ? WPOOL__PROGRESS_DESC_SIZE : 0));
   if (wpool__buf_append(&s->ctl, &f, sizeof f) ||
       wpool__buf_append(&s->ctl, p->token, WPOOL__TOKEN_LEN) ||
       wpool__buf_append(&s->ctl, p->opt.initargs, p->opt.initargs_len) ||
-      wpool__buf_append(&s->ctl, p->argv_blob.data, p->argv_blob.len))
+      wpool__buf_append(&s->ctl, p->argv_blob.data, p->argv_blob.len) ||
+      (page && wpool__buf_append(&s->ctl, &pd, sizeof pd)))
     s->dead = 1; /* out of memory: a failed start */
+  s->page_pending = page && !p->pp->ops->lend;
+}
+
+/* The line of slot s, or NULL. */
+static wpool__progress_line_t *progress_line(wpool_t *p,
+                                             const wpool__pslot_t *s) {
+  size_t k = (size_t)s->w->index;
+  if (!p->pp->page || k >= WPOOL__PROGRESS_LINES)
+    return NULL;
+  return (wpool__progress_line_t *)(p->pp->page + k * WPOOL__PROGRESS_LINE);
+}
+
+/* What INIT tells slot s's new worker about its line: 1, or 0 for
+   nothing (no line, or the handle could not be lent). */
+static int progress_desc(wpool_t *p, wpool__pslot_t *s,
+                         wpool__progress_desc_t *d) {
+  wpool__progress_line_t *line = progress_line(p, s);
+  const wpool__chan_ops_t *ops = p->pp->ops;
+  if (!line)
+    return 0;
+  line->seq = 0; /* no job has that id */
+  d->line = (uint64_t)s->w->index;
+  d->handle = (uint64_t)p->pp->page_h;
+  return !ops->lend || ops->lend(s->ch, p->pp->page_h, 1, &d->handle) == 0;
+}
+
+long wpool__pp_culprit(wpool_t *p, wpool__pslot_t *s, const wpool__job_t *j) {
+  wpool__progress_line_t *line = progress_line(p, s);
+  if (!line)
+    return -1;
+  uint64_t seq = line->seq, index = line->index;
+  line->seq = 0;
+  return seq == j->seq && index < j->hdr.count ? (long)index : -1;
 }
 
 static int shm_job(const wpool__job_t *j) {
@@ -401,6 +442,10 @@ size_t wpool__pp_segments(wpool__pslot_t *s, wpool__seg_t *seg, size_t max,
   if (s->ctl_off < s->ctl.len && n < max) {
     seg[n].base = s->ctl.data + s->ctl_off;
     seg[n++].len = s->ctl.len - s->ctl_off;
+    if (s->page_pending && s->ctl_off == 0) {
+      handles[0] = s->pool->pp->page_h;
+      *nh = 1;
+    }
   }
   size_t off = s->off;
   for (size_t k = s->sent; k < w->fifo.len && n + 2 <= max; k++) {
@@ -465,6 +510,8 @@ void wpool__pp_wrote(wpool__pslot_t *s, size_t n) {
     size_t c = s->ctl.len - s->ctl_off;
     c = c < n ? c : n;
     s->ctl_off += c;
+    if (c)
+      s->page_pending = 0; /* the handle went with the first byte */
     n -= c;
   }
   int exit_next = s->sent == w->fifo.len;

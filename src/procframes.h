@@ -61,6 +61,9 @@ typedef struct wpool__pslot {
      sent in several pieces lends them once. */
   uint64_t lent_seq;
   uint64_t lent[2];
+  /* The progress page's handle must go with INIT's first byte (where the
+     channel passes handles with bytes rather than lending them). */
+  int page_pending;
 } wpool__pslot_t;
 
 /* The backend's state (p->pp). */
@@ -76,7 +79,19 @@ struct wpool__pp {
   int64_t last_event; /* spin_us: when a wait last returned events */
   wpool__pslot_t **slots; /* nslots of them, each allocated on its own */
   int nslots;
+  /* The progress page (proto.h): a line for each of the first
+     WPOOL__PROGRESS_LINES slots, where a worker says which item it runs.
+     NULL where the channel kind shares no memory, or it could not be
+     made: deaths are then attributed as without it. */
+  uint8_t *page;
+  intptr_t page_h;
 };
+
+/* The index of the item of job j that slot s's worker was running when it
+   ended, as its progress line says, or -1 when the line says nothing
+   trustworthy: no line, another job, an index outside j. Clears the line
+   for the next worker of the slot. Only once the worker has ended. */
+long wpool__pp_culprit(wpool_t *p, wpool__pslot_t *s, const wpool__job_t *j);
 
 /* procframes.c: the protocol on one slot, lock held. */
 /* Deadlines and time limits run on the monotonic clock, in nanoseconds: a

@@ -122,7 +122,10 @@ static void on_death(wpool_t *p, wpool__pslot_t *s) {
       snprintf(msg, sizeof msg, "worker %ld %s (%s)", s->peer, s->err_msg, why);
     else
       snprintf(msg, sizeof msg, "worker %ld %s", s->peer, why);
-    wpool__fail_held(p, w, s->err_code ? s->err_code : WPOOL_EWORKER, msg, 1);
+    /* Read before the slot's next worker can write the line. */
+    long culprit = wpool__pp_culprit(p, s, wpool__ring_at(&w->fifo, 0));
+    wpool__fail_held(p, w, s->err_code ? s->err_code : WPOOL_EWORKER, msg, 1,
+                     culprit);
   }
   w->fifo.head = w->fifo.len = 0;
   wpool__cond_broadcast(p->state_cond);
@@ -528,6 +531,13 @@ static int pb_start(wpool_t *p, char **errmsg) {
   rc = pp->ops->init(&pp->x, &cfg, errmsg);
   if (rc)
     return rc;
+  /* Made after the channels, so that a fork server never holds it. Best
+     effort: without it, deaths are attributed as before. */
+  if (!p->no_shm &&
+      wpool__shm_os_create_named("wpool-progress",
+                                 WPOOL__PROGRESS_LINES * WPOOL__PROGRESS_LINE,
+                                 &pp->page_h, &pp->page))
+    pp->page = NULL;
   apr_threadattr_t *attr;
   pp->loop_done = 0;
   if (apr_threadattr_create(&attr, p->mem) != APR_SUCCESS ||
@@ -570,6 +580,9 @@ static void pb_destroy(wpool_t *p) {
     return;
   if (pp->x)
     pp->ops->fini(pp->x);
+  if (pp->page)
+    wpool__shm_os_destroy(pp->page_h, pp->page,
+                          WPOOL__PROGRESS_LINES * WPOOL__PROGRESS_LINE);
   for (int i = 0; pp->slots && i < pp->nslots; i++) {
     wpool__framer_free(&pp->slots[i]->rx);
     wpool__buf_free(&pp->slots[i]->ctl);

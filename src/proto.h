@@ -68,8 +68,8 @@ typedef struct wpool__shm_desc {
 
 /*
  * A RESULT whose payload would pass the frame limit, where INIT allowed it
- * (count bit 4), is written into anonymous shared memory that the worker makes
- * and hands over (chan.h's take(): on POSIX the descriptor goes back over
+ * (bit 4 of its count), is written into anonymous shared memory that the
+ * worker makes and hands over (chan.h's take(): on POSIX the descriptor goes back over
  * the task socket, ahead of the frame; on Windows the parent takes the
  * handle out of the worker).
  * The frame then carries this instead of its payload, and len is the
@@ -83,18 +83,46 @@ typedef struct wpool__res_desc {
 } wpool__res_desc_t;
 
 /*
+ * The progress page: one line per worker slot, in shared memory the
+ * parent made, written only by the slot's worker. Before a chunk the
+ * worker stores its job id in seq, and before each item that item's index
+ * in index (WPOOL__PROGRESS_NONE between the two). The parent reads a line
+ * only after its worker has ended, and trusts it only for an id it sent
+ * and an index inside that job.
+ */
+#define WPOOL__PROGRESS_LINE 64u
+#define WPOOL__PROGRESS_LINES 64u
+#define WPOOL__PROGRESS_NONE UINT64_MAX
+/* INIT's count bits beyond 1 (report resident size) and 2 (capture). */
+enum { WPOOL__INIT_BIG_RESULTS = 4, WPOOL__INIT_PROGRESS = 8 };
+typedef struct wpool__progress_line {
+  volatile uint64_t seq;
+  volatile uint64_t index;
+} wpool__progress_line_t;
+/* INIT's trailer when it carries the page: the handle as the worker knows
+   it (where the channel lends it; else unused: the descriptor travels
+   with INIT's first byte) and the worker's line. */
+#define WPOOL__PROGRESS_DESC_SIZE 16u
+typedef struct wpool__progress_desc {
+  uint64_t handle;
+  uint64_t line;
+} wpool__progress_desc_t;
+
+/*
  * Field use per type:
  *   HELLO : job = pid, fn = number of registered functions,
  *           count = protocol version, nanos = hash of the table.
  *   INIT  : fn = initializer index or WPOOL__NO_FN, nanos = frame limit,
  *           job = memory limit, count = 1 to report resident size, | 2 to
  *           capture what each task prints (OUTPUT frames), | 4 to
- *           send results too large for a frame through a buffer,
+ *           send results too large for a frame through a buffer, | 8
+ *           when the payload ends with the progress page's trailer,
  *           isize = spin_us (the low-latency mode),
  *           osize = length of the command line, nfail = its argc,
  *           payload = the pool's token (WPOOL__TOKEN_LEN bytes), the
  *           initializer argument, then the command line (argc strings,
- *           each with its NUL).
+ *           each with its NUL); count | 8: a progress page follows
+ *           (wpool__progress_desc_t, the payload's last bytes).
  *   READY : nfail = 0, or 1 with payload = one failure record.
  *   TASK  : job, fn, count, isize (0: variable input records), osize (0:
  *           variable output records), payload = the items.

@@ -240,6 +240,9 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
   out->bytes = 0;
   int rc = 0;
   const int hooked = in->item_begin != NULL || in->item_end != NULL;
+  /* A volatile store, no barrier: the parent reads it only once this
+     process has ended, when every store it made is in the page. */
+  volatile uint64_t *const at = in->at;
   if (in->whole) {
     if (in->count != 1 || in->isize)
       return WPOOL_EPROTO;
@@ -247,9 +250,12 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
   } else if (in->isize) {
     if ((uint64_t)in->count * in->isize != in->items_len)
       return WPOOL_EPROTO;
-    for (uint32_t i = 0; i < in->count && rc == 0; i++)
+    for (uint32_t i = 0; i < in->count && rc == 0; i++) {
+      if (at)
+        *at = i;
       rc = run_item(in, out, hooked, i, in->items + (size_t)i * in->isize,
                     in->isize);
+    }
   } else {
     size_t off = 0;
     for (uint32_t i = 0; i < in->count && rc == 0; i++) {
@@ -257,6 +263,8 @@ int wpool__run_chunk(const wpool__chunk_in_t *in, wpool__chunk_out_t *out) {
       uint32_t len;
       if (wpool__in_next(in->items, in->items_len, &off, &item, &len) != 1)
         return WPOOL_EPROTO;
+      if (at)
+        *at = i;
       rc = run_item(in, out, hooked, i, item, len);
     }
     if (rc == 0 && off != in->items_len)

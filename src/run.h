@@ -24,6 +24,10 @@ typedef struct wpool__chunk_in {
   void (*item_end)(void *hook_ctx, uint32_t index);
   void *hook_ctx;
   int whole; /* isize 0: items_len bytes are one item, not records */
+  /* Optional: where a process worker says which item of the chunk runs,
+     stored before each item (a word of its progress page, see
+     docs/design.md "Attribution and deaths"). */
+  volatile uint64_t *at;
 } wpool__chunk_in_t;
 
 typedef struct wpool__chunk_out {

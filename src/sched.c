@@ -312,8 +312,61 @@ static void deliver_failure(wpool_t *p, const wpool__job_t *j, int code,
   free(text);
 }
 
-void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
-                      const char *msg, int requeue_rest) {
+/* Job j's items [from, from + count) of its own, as a part of it. */
+static wpool__job_t part_of(const wpool__job_t *j, uint32_t from,
+                            uint32_t count) {
+  wpool__job_t part = *j;
+  part.first = j->first + from;
+  part.nitems = count;
+  part.hdr.count = count;
+  return part;
+}
+
+/* Queue part first in line, pinning its batch, as a re-run. */
+static void rerun_part(wpool_t *p, const wpool__job_t *part) {
+  wpool__ring_push_front(&p->retry, part);
+  part->batch->inflight++;
+  p->st_queued += part->hdr.count;
+  p->st_rerun += part->hdr.count;
+}
+
+/*
+ * The worker running chunk j died or ran past its time limit in item c
+ * (its progress line says so): the items before c run again as one part,
+ * those after it as another, and item c alone fails, or goes back first in
+ * line if its batch allows another attempt, as a lone item would. No item
+ * is blamed but the one that was running, and no second death is needed to
+ * find it. The parts run first, in the chunk's order.
+ */
+static int split_at_culprit(wpool_t *p, const wpool__job_t *j, int code,
+                            const char *msg, long c) {
+  uint32_t n = j->hdr.count;
+  if (!worker_lost(code) || c < 0 || (uint64_t)c >= n || n < 2 ||
+      j->cancelled || p->state == WPOOL__TERMINATED ||
+      wpool__ring_reserve(&p->retry, 3))
+    return 0;
+  uint32_t at = (uint32_t)c;
+  if (at + 1 < n) {
+    wpool__job_t after = part_of(j, at + 1, n - at - 1);
+    rerun_part(p, &after);
+  }
+  wpool__job_t one = part_of(j, at, 1);
+  one.batch->inflight++;
+  if (!retry_dead_job(p, &one, code)) {
+    p->st_done++;
+    deliver_failure(p, &one, code, msg);
+    unpin(p, &one);
+  }
+  if (at > 0) {
+    wpool__job_t before = part_of(j, 0, at);
+    rerun_part(p, &before);
+  }
+  unpin(p, j); /* its parts hold the batch now */
+  return 1;
+}
+
+void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code, const char *msg,
+                      int requeue_rest, long culprit) {
   int first = 1;
   int stopped = p->state == WPOOL__TERMINATED;
   while (w->fifo.len) {
@@ -322,8 +375,8 @@ void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
       requeue_back(p, &j); /* never started: runs elsewhere */
       continue;
     }
-    if (first &&
-        (split_dead_job(p, &j, code) || retry_dead_job(p, &j, code))) {
+    if (first && (split_at_culprit(p, &j, code, msg, culprit) ||
+                  split_dead_job(p, &j, code) || retry_dead_job(p, &j, code))) {
       first = 0;
       continue;
     }

@@ -29,11 +29,14 @@ void wpool__complete(wpool_t *p, wpool__worker_t *w, const wpool__frame_t *f,
 void wpool__output(wpool_t *p, wpool__worker_t *w, uint32_t index,
                    const uint8_t *data, size_t len);
 /* Fail the head job of w with code and msg (a chunk of several items runs
-   again an item at a time, when the failure is its worker's death or time
-   limit); the others are run again elsewhere when requeue_rest, else they
-   fail too. */
-void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code,
-                      const char *msg, int requeue_rest);
+   again in parts or an item at a time, when the failure is its worker's
+   death or time limit); the others are run again elsewhere when
+   requeue_rest, else they fail too. culprit: the index in the head job of
+   the item that was running, when the backend knows it (a process
+   worker's progress line), else -1; the items around it then run again
+   as two parts, and it alone fails (or is retried). */
+void wpool__fail_held(wpool_t *p, wpool__worker_t *w, int code, const char *msg,
+                      int requeue_rest, long culprit);
 
 /*
  * Drop batch b's work: what is not sent fails with code and msg (through

@@ -93,7 +93,7 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   wpool__chunk_in_t in = {wpool__registry_at(j->hdr.fn), j->hdr.count,
                           j->hdr.isize, j->hdr.osize, j->payload, j->plen,
                           wpool__output_limit(p, 1), NULL, NULL, NULL,
-                          (j->hdr.flags & WPOOL__FL_WHOLE) != 0};
+                          (j->hdr.flags & WPOOL__FL_WHOLE) != 0, NULL};
   /* A map's chunk writes straight into the caller's array: the scheduler
      does not report the map until this chunk is back. A shared buffer's
      items and outputs are the caller's own mapping here: a thread needs
@@ -113,7 +113,8 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
   wpool__mutex_lock(p->lock);
   if (rc) {
     wpool__buf_free(tail);
-    wpool__fail_held(p, w, rc, "could not run the chunk (out of memory)", 0);
+    wpool__fail_held(p, w, rc, "could not run the chunk (out of memory)", 0,
+                     -1);
   } else {
     p->defer_wake = 1;
     wpool__complete(p, w, &f, tail);

@@ -172,8 +172,27 @@ static int send_ready(const wpool__worker_os_t *os, intptr_t out, int code,
   return rc;
 }
 
+/* Map this worker's line of the progress page INIT names. The handle is
+   taken even when the line is refused: on POSIX it is queued ahead of any
+   task's. Without a line the worker runs as before, and the parent learns
+   nothing from it. */
+static void map_progress(const wpool__worker_os_t *os, const uint8_t *at,
+                         wpool__shm_map_t *page) {
+  wpool__progress_desc_t d;
+  intptr_t h;
+  memcpy(&d, at, sizeof d);
+  if (os->take_handle(d.handle, &h))
+    return;
+  if (d.line >= WPOOL__PROGRESS_LINES ||
+      os->shm_map(h, d.line * WPOOL__PROGRESS_LINE, WPOOL__PROGRESS_LINE, 1,
+                  page))
+    page->ptr = NULL;
+  os->close_handle(h);
+}
+
 static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
-                     uint32_t *flags, int *big_results, uint64_t *spin_ns) {
+                     uint32_t *flags, int *big_results, uint64_t *spin_ns,
+                     wpool__shm_map_t *page) {
   wpool__frame_t f;
   wpool__frame_init(&f, WPOOL__F_HELLO);
   f.job = (uint64_t)r->os->getpid();
@@ -193,6 +212,12 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
     return -1;
   arg += WPOOL__TOKEN_LEN;
   f.len -= WPOOL__TOKEN_LEN;
+  if (f.count & WPOOL__INIT_PROGRESS) {
+    if (f.len < WPOOL__PROGRESS_DESC_SIZE)
+      return -1;
+    f.len -= WPOOL__PROGRESS_DESC_SIZE;
+    map_progress(r->os, arg + f.len, page);
+  }
   /* The parent's command line ends the payload: adopted before the
      initializer runs, so that it may parse options too. */
   if (f.osize > f.len ||
@@ -201,7 +226,7 @@ static int handshake(reader_t *r, intptr_t out, uint64_t *max_frame,
   f.len -= f.osize;
   *max_frame = f.nanos;
   *flags = f.count;
-  *big_results = r->os->give_handle && (f.count & 4u);
+  *big_results = r->os->give_handle && (f.count & WPOOL__INIT_BIG_RESULTS);
   *spin_ns = (uint64_t)f.isize * 1000;
   if (f.job && r->os->limit_memory(f.job)) {
     send_ready(r->os, out, WPOOL_ESYS, 0,
@@ -310,9 +335,12 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
   int rc = 1;
   capture_t cap = {os, result_out, 0, 0, 0, NULL};
   uint64_t spin_ns = 0;
-  if (handshake(&r, result_out, &max_frame, &flags, &big_results, &spin_ns))
+  wpool__shm_map_t page = {NULL, 0, NULL};
+  if (handshake(&r, result_out, &max_frame, &flags, &big_results, &spin_ns,
+                &page))
     goto out;
   r.spin_ns = spin_ns; /* tasks only: the handshake may wait long */
+  wpool__progress_line_t *line = (wpool__progress_line_t *)page.ptr;
   /* With results that can go around the channel, neither the frame limit
      nor 4 GiB bound an output. */
   uint64_t out_limit = big_results ? UINT64_MAX : max_frame;
@@ -335,7 +363,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     wpool__chunk_in_t in = {wpool__registry_at(t.fn), t.count, t.isize,
                             t.osize, payload, t.len, out_limit,
                             NULL, NULL, NULL,
-                            (t.flags & WPOOL__FL_WHOLE) != 0};
+                            (t.flags & WPOOL__FL_WHOLE) != 0, NULL};
     if (cap.buf) {
       cap.job = t.job;
       in.item_begin = capture_begin;
@@ -344,6 +372,13 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
     }
     if (!in.fn)
       break;
+    if (line) {
+      /* No item of this job runs yet: a death from here to the first item
+         names none. */
+      line->index = WPOOL__PROGRESS_NONE;
+      line->seq = t.job;
+      in.at = &line->index;
+    }
     shm_task_t shm;
     if (shm_open_task(os, &t, payload, &in, &shm))
       break; /* the parent sees a death, and fails this chunk */
@@ -408,6 +443,7 @@ int wpool__worker_serve(intptr_t task_in, intptr_t result_out,
       break;
   }
 out:
+  os->shm_unmap(&page);
   free(cap.buf);
   wpool__buf_free(&r.buf);
   wpool__buf_free(&r.aligned);

@@ -156,8 +156,9 @@ static void test_limit_default_chunksize(void) {
   CU_ASSERT_EQUAL(reruns(pool), 0u);
   wpool_result_free(r);
 
-  /* The same with chunks of 5: the hung item's chunk is split, and its 5
-     items are sent again. */
+  /* The same with chunks of 5: the hung item's chunk is split, and its 4
+     other items are sent again (its progress line names the hung one;
+     without the line, MPI, its 5 items). */
   CU_ASSERT_EQUAL(wpool_map(pool, task_hang_on_two, in, 20, sizeof *in, out,
                             sizeof *out, 5, NULL),
                   0);
@@ -165,7 +166,7 @@ static void test_limit_default_chunksize(void) {
   CU_ASSERT_EQUAL(wpool_map(pool, task_hang_on_two, in, 20, sizeof *in, out,
                             sizeof *out, 5, NULL),
                   WPOOL_ETIMELIMIT);
-  CU_ASSERT_EQUAL(reruns(pool), 5u);
+  CU_ASSERT_EQUAL(reruns(pool), wt_transport ? 5u : 4u);
   wpool_destroy(pool);
 }
 

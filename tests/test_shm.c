@@ -90,8 +90,11 @@ WPOOL_REGISTER(shm_stride_sum)
 
 #ifdef __linux__
 /* A line of /proc/self/maps that maps a buffer of wpool's: a memfd, or an
-   unlinked shm_open object where memfd is missing. */
+   unlinked shm_open object where memfd is missing. Not a process worker's
+   progress line, mapped for the worker's life. */
 static int wpool_mapping(const char *line) {
+  if (strstr(line, "/memfd:wpool-progress") != NULL)
+    return 0;
   return strstr(line, "/memfd:wpool") != NULL ||
          strstr(line, "/dev/shm/wpool.") != NULL;
 }

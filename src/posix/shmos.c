@@ -54,12 +54,13 @@ static int by_name(void) {
 
 /* A new descriptor of anonymous shared memory, close-on-exec; -1 with
    errno. */
-static int anon_fd(void) {
+static int anon_fd(const char *name) {
 #if defined(__linux__) && defined(MFD_CLOEXEC) && defined(MFD_ALLOW_SEALING)
-  int fd = memfd_create("wpool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd >= 0 || errno != ENOSYS)
     return fd;
 #endif
+  (void)name;
   int fd2 = by_name();
   if (fd2 >= 0 && wpool__fd_set_flags(fd2, 0) < 0) {
     int e = errno;
@@ -82,12 +83,17 @@ static int code_of(int e) {
 }
 
 int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base) {
+  return wpool__shm_os_create_named("wpool", size, handle, base);
+}
+
+int wpool__shm_os_create_named(const char *name, size_t size, intptr_t *handle,
+                               uint8_t **base) {
   if (!fits_off(size))
     return WPOOL_ENOMEM;
   /* Created and tracked under the lock: no fork server is forked between
      the two with an untracked copy of it. */
   wpool__fd_lock();
-  int fd = anon_fd();
+  int fd = anon_fd(name);
   if (fd >= 0)
     fd = wpool__fd_above_stdio(fd);
   int e = fd < 0 ? errno : 0;

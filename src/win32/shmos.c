@@ -24,6 +24,12 @@ static int code_of(DWORD e) {
              : WPOOL_ESYS;
 }
 
+int wpool__shm_os_create_named(const char *name, size_t size, intptr_t *handle,
+                               uint8_t **base) {
+  (void)name; /* an unnamed mapping: nothing shows it */
+  return wpool__shm_os_create(size, handle, base);
+}
+
 int wpool__shm_os_create(size_t size, intptr_t *handle, uint8_t **base) {
   uint64_t n = (uint64_t)size;
   /* Not inheritable (no security attributes): only lent duplicates reach a
