@@ -25,6 +25,7 @@
 typedef struct cfg {
   const char *workload;
   const char *label; /* the workload the figures are filed under (--as) */
+  const char *which; /* W5: one of its three figures only (--which) */
   const char *impl; /* the name the runner files the figures under */
   wpool_method_t method;
   int processes;
@@ -184,10 +185,16 @@ static void w5(const cfg_t *c) {
   wpool_t *pool = make_pool(c, c->processes, 0);
   int *in = int_range(c->n);
   imap_rate(pool, in, c->n < 1000 ? c->n : 1000, 1); /* warm-up */
+  /* --which imap|map|unordered runs one of the three alone (to profile
+     it); the default runs all three. */
+  const char *w = c->which;
   for (long r = 0; r < c->reps; r++) {
-    emit(c, "imap_rate", "tasks/s", imap_rate(pool, in, c->n, 1));
-    emit(c, "map_chunk1_rate", "tasks/s", map_rate(pool, c->n, 1));
-    emit(c, "imap_unordered_rate", "tasks/s", imap_rate(pool, in, c->n, 0));
+    if (!w || strcmp(w, "imap") == 0)
+      emit(c, "imap_rate", "tasks/s", imap_rate(pool, in, c->n, 1));
+    if (!w || strcmp(w, "map") == 0)
+      emit(c, "map_chunk1_rate", "tasks/s", map_rate(pool, c->n, 1));
+    if (!w || strcmp(w, "unordered") == 0)
+      emit(c, "imap_unordered_rate", "tasks/s", imap_rate(pool, in, c->n, 0));
   }
   free(in);
   wpool_destroy(pool);
@@ -327,6 +334,7 @@ static void w11(const cfg_t *c) {
   wpool_t *pool = make_pool(c, c->processes, 0);
   counter_t k = {0, c->n, 0};
   wpool_source_t src = wpool_source_producer(produce, &k);
+  src.window = (size_t)c->n2; /* --n2: the window in chunks; 0: default */
   wpool_iter_t *it = NULL;
   uint64_t t0 = bench_now_ns();
   check(wpool_imap(pool, square64, &src, (size_t)c->chunksize, &it),
@@ -483,11 +491,12 @@ int main(int argc, char **argv) {
     bench_die(
         "usage: wpool_bench W1..W12|W11-nopool|W14|W16|W16-pss "
         "--method fork|spawn|thread [--n N] [--n2 N] [--n3 N] [--reps N] "
-        "[--chunksize N] [--iters N] [--as WORKLOAD]");
+        "[--chunksize N] [--iters N] [--as WORKLOAD] [--which imap|map|unordered]");
   cfg_t c;
   memset(&c, 0, sizeof c);
   c.workload = argv[1];
   c.label = bench_arg_str(argc, argv, "--as", c.workload);
+  c.which = bench_arg_str(argc, argv, "--which", NULL);
   const char *method = bench_arg_str(argc, argv, "--method", "fork");
   c.method = parse_method(method);
   static char impl[64];
