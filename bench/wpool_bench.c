@@ -488,10 +488,10 @@ static wpool_method_t parse_method(const char *s) {
 int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
-    bench_die(
-        "usage: wpool_bench W1..W12|W11-nopool|W14|W16|W16-pss "
-        "--method fork|spawn|thread [--n N] [--n2 N] [--n3 N] [--reps N] "
-        "[--chunksize N] [--iters N] [--as WORKLOAD] [--which imap|map|unordered]");
+    bench_die("usage: wpool_bench W1..W12|W11-nopool|W14|W16|W16-pss "
+              "--method fork|spawn|thread [--n N] [--n2 N] [--n3 N] [--reps N] "
+              "[--chunksize N] [--iters N] [--as WORKLOAD] [--which "
+              "imap|map|unordered]");
   cfg_t c;
   memset(&c, 0, sizeof c);
   c.workload = argv[1];
