@@ -1,6 +1,7 @@
 /*
  * wpool_bench: wpool's side of the benchmark. One invocation runs one
- * workload of /work/shared/BENCH.md (W1-W9, W11; W10 reuses W2 and W4;
+ * workload of /work/shared/BENCH.md (W1-W9, W11 and W11-nopool, its peer
+ * without a pool; W10 runs W2 and W4 with --as W10, beside its peer;
  * W12-bigfork, fork pools in a big program, wpool_bigfork.c; W13
  * recovery from a crash inside a large chunk; W14 skewed task lengths; W15
  * large mixed payloads through apply_async; W16 shared buffers, w16_shm.c),
@@ -26,6 +27,8 @@
 
 typedef struct cfg {
   const char *workload;
+  const char *label; /* the workload the figures are filed under (--as) */
+  const char *which; /* W5: one of its three figures only (--which) */
   const char *impl; /* the name the runner files the figures under */
   wpool_method_t method;
   int processes;
@@ -64,7 +67,7 @@ static wpool_t *make_pool(const cfg_t *c, int processes, long maxtasks) {
 
 static void emit(const cfg_t *c, const char *metric, const char *unit,
                  double v) {
-  bench_emit(c->workload, c->impl, metric, unit, v);
+  bench_emit(c->label, c->impl, metric, unit, v);
 }
 
 static int *int_range(long n) {
@@ -181,14 +184,23 @@ static double imap_rate(wpool_t *pool, const int *in, long n, int ordered) {
   return (double)n / s;
 }
 
-/* W5: imap and imap_unordered, chunksize 1, over an array. */
+/* W5: imap and imap_unordered, chunksize 1, over an array; and map at
+   chunksize 1 on the same pool and items, the peer of "imap within 0.9x of
+   map" (round 2), measured between the two in every repetition. */
 static void w5(const cfg_t *c) {
   wpool_t *pool = make_pool(c, c->processes, 0);
   int *in = int_range(c->n);
   imap_rate(pool, in, c->n < 1000 ? c->n : 1000, 1); /* warm-up */
+  /* --which imap|map|unordered runs one of the three alone (to profile
+     it); the default runs all three. */
+  const char *w = c->which;
   for (long r = 0; r < c->reps; r++) {
-    emit(c, "imap_rate", "tasks/s", imap_rate(pool, in, c->n, 1));
-    emit(c, "imap_unordered_rate", "tasks/s", imap_rate(pool, in, c->n, 0));
+    if (!w || strcmp(w, "imap") == 0)
+      emit(c, "imap_rate", "tasks/s", imap_rate(pool, in, c->n, 1));
+    if (!w || strcmp(w, "map") == 0)
+      emit(c, "map_chunk1_rate", "tasks/s", map_rate(pool, c->n, 1));
+    if (!w || strcmp(w, "unordered") == 0)
+      emit(c, "imap_unordered_rate", "tasks/s", imap_rate(pool, in, c->n, 0));
   }
   free(in);
   wpool_destroy(pool);
@@ -328,6 +340,7 @@ static void w11(const cfg_t *c) {
   wpool_t *pool = make_pool(c, c->processes, 0);
   counter_t k = {0, c->n, 0};
   wpool_source_t src = wpool_source_producer(produce, &k);
+  src.window = (size_t)c->n2; /* --n2: the window in chunks; 0: default */
   wpool_iter_t *it = NULL;
   uint64_t t0 = bench_now_ns();
   check(wpool_imap(pool, square64, &src, (size_t)c->chunksize, &it),
@@ -353,6 +366,34 @@ static void w11(const cfg_t *c) {
   snprintf(metric, sizeof metric, "rate_%ld_items", c->n);
   emit(c, metric, "tasks/s", (double)c->n / s);
   printf("W11 %s: VmHWM %ld KiB before the pool\n", c->impl, before);
+}
+
+/*
+ * W11's peer (round 2: "within 2 MB of the same program without a pool"):
+ * the same binary, the same lazy input and the same checks, each item
+ * squared in the caller; no pool is created. VmHWM read the same way.
+ */
+static void w11_nopool(const cfg_t *c) {
+  counter_t k = {0, c->n, 0};
+  const void *item;
+  size_t len;
+  int64_t got = 0;
+  volatile int64_t sink; /* keeps the squaring from being folded away */
+  uint64_t t0 = bench_now_ns();
+  while (produce(&k, &item, &len)) {
+    int64_t x = *(const int64_t *)item, y = x * x;
+    sink = y;
+    y = sink;
+    if (len != sizeof(int64_t) || y != got * got)
+      bench_die("wpool_bench: wrong square at %lld", (long long)got);
+    got++;
+  }
+  double s = bench_secs(t0, bench_now_ns());
+  char metric[64];
+  snprintf(metric, sizeof metric, "peak_rss_%ld_items", c->n);
+  emit(c, metric, "KiB", (double)bench_vm_hwm_kib());
+  snprintf(metric, sizeof metric, "rate_%ld_items", c->n);
+  emit(c, metric, "tasks/s", (double)c->n / s);
 }
 
 /*
@@ -481,13 +522,15 @@ int main(int argc, char **argv) {
   wpool_bootstrap(argc, argv); /* first: spawned workers start here too */
   if (argc < 2)
     bench_die(
-        "usage: wpool_bench W1..W9|W11|W12-bigfork|W13..W16|W16-pss "
+        "usage: wpool_bench W1..W9|W11|W11-nopool|W12-bigfork|W13..W16|W16-pss "
         "--method fork|spawn|thread "
         "[--n N] [--n2 N] [--n3 N] [--reps N] [--chunksize N] [--iters N] "
-        "[--spin-us US]");
+        "[--spin-us US] [--as WORKLOAD] [--which imap|map|unordered]");
   cfg_t c;
   memset(&c, 0, sizeof c);
   c.workload = argv[1];
+  c.label = bench_arg_str(argc, argv, "--as", c.workload);
+  c.which = bench_arg_str(argc, argv, "--which", NULL);
   const char *method = bench_arg_str(argc, argv, "--method", "fork");
   c.method = parse_method(method);
   static char impl[64];
@@ -518,6 +561,7 @@ int main(int argc, char **argv) {
       {"W8", w8, 2000, 0, 0, 1},
       {"W9", w9, 1000000, 100000, 20000, 0},
       {"W11", w11, 10000000, 0, 0, 1000},
+      {"W11-nopool", w11_nopool, 10000000, 0, 0, 0},
       {"W12-bigfork", w12_big, 200, 0, 0, 0},
       {"W13", w13, 80000, 0, 0, 0},
       {"W14", w14, 400, 1000, 0, 0},

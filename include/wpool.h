@@ -1061,8 +1061,10 @@ typedef struct wpool_source {
   void *producer_user; /**< The producer's first argument (user). */
   /** Producer and pushed input: how many chunks may be pulled (or pushed)
      ahead of the consumer (submitted, running, or finished but not yet
-     consumed); 0 = 32 x workers. Memory use is bounded by this window, not
-     by the input. (An array source: at most this many chunks in flight.) */
+     consumed); 0 = 32 x workers, or fewer for large chunks: about 4096
+     items per worker in all (4096 / chunksize chunks per worker, at least
+     4). Memory use is bounded by this window, not by the input. (An array
+     source: at most this many chunks in flight.) */
   size_t window;
   /** Non-zero: no array and no producer; the caller pushes the items
      (wpool_iter_push()). Set it with wpool_source_push(). */

@@ -233,7 +233,11 @@ static void check_window(int ordered, long n, size_t window, size_t chunksize,
     CU_ASSERT_EQUAL(wrong, 0);
     wpool_iter_free(it);
   }
-  size_t w = window ? window : 32 * workers;
+  /* The documented default: 4096 / chunksize chunks per worker, between 4
+     and 32. */
+  size_t per = 4096 / chunksize;
+  per = per > 32 ? 32 : per < 4 ? 4 : per;
+  size_t w = window ? window : per * workers;
   long limit = (long)((w + 1) * chunksize);
   long max_ahead = atomic_load(&p.max_ahead);
   CU_ASSERT(max_ahead <= limit);
@@ -246,6 +250,10 @@ static void check_window(int ordered, long n, size_t window, size_t chunksize,
 static void test_window_small(void) { check_window(1, 100000, 2, 50, 2); }
 static void test_window_unordered(void) { check_window(0, 100000, 2, 100, 2); }
 static void test_window_default(void) { check_window(1, 5000, 0, 10, 2); }
+/* Large chunks: the default window shrinks to hold ~4096 items per worker. */
+static void test_window_default_big_chunks(void) {
+  check_window(1, 100000, 0, 2048, 2);
+}
 static void test_window_one(void) { check_window(1, 2000, 1, 1, 2); }
 
 static const wt_test_t tests[] = {
@@ -257,6 +265,7 @@ static const wt_test_t tests[] = {
     {"window_small", test_window_small},
     {"window_unordered", test_window_unordered},
     {"window_default", test_window_default},
+    {"window_default_big_chunks", test_window_default_big_chunks},
     {"window_one", test_window_one},
     {NULL, NULL},
 };
