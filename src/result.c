@@ -21,9 +21,6 @@
 #define RESULT_LIVE 0x52534c54u /* "RSLT" */
 #define RESULT_DEAD 0xdeadbeefu
 
-/* The largest buffer a pool keeps for the next large argument. */
-#define SPARE_MAX ((size_t)256 << 20)
-
 struct wpool_result {
   uint32_t magic;
   wpool_t *pool;
@@ -70,16 +67,12 @@ static void maybe_free(wpool_t *p, wpool_result_t *r) {
   free(r->outs);
   free(r->msg);
   /* The caller may read a map's outputs through the result until now. A
-     buffer that carried an argument becomes the pool's spare: no worker
+     buffer that carried an argument may become the pool's spare: no worker
      maps it any more (each unmaps before it answers, or is gone). */
-  if (r->batch.carried && !p->destroyed &&
-      r->batch.shm_in->size <= SPARE_MAX) {
-    /* The latest wins: calls tend to repeat their sizes. */
-    wpool_shm_t *older = p->shm_spare;
-    p->shm_spare = r->batch.shm_in;
-    r->batch.shm_in = older;
-  }
-  wpool__shm_unref(r->batch.shm_in);
+  wpool_shm_t *in = r->batch.shm_in;
+  if (r->batch.carried && !p->destroyed)
+    in = wpool__shm_keep_spare(p, in);
+  wpool__shm_unref(in);
   wpool__shm_unref(r->batch.shm_out);
   r->magic = RESULT_DEAD;
   free(r);
@@ -325,40 +318,6 @@ static void hold(wpool_shm_t **slot, wpool_shm_t *s) {
   *slot = s;
 }
 
-static size_t threshold(const wpool_t *p) { return wpool__shm_threshold(p); }
-
-/* Arguments and map inputs at or above the pool's threshold travel in a
-   shared buffer of their own: one of at least len bytes, or NULL below the
-   threshold or when no buffer can be had (then they take the channel). The
-   caller gets the buffer's only reference; no handle to it ever reaches the
-   user. */
-static wpool_shm_t *carrier(wpool_t *p, size_t len) {
-  if (len == 0 || len < threshold(p))
-    return NULL;
-  /* The spare, when it is large enough and not too large to waste. */
-  wpool_shm_t *s = NULL;
-  wpool__mutex_lock(p->lock);
-  if (p->shm_spare && p->shm_spare->size >= len &&
-      p->shm_spare->size / 4 <= len) {
-    s = p->shm_spare;
-    p->shm_spare = NULL;
-  }
-  wpool__mutex_unlock(p->lock);
-  if (!s && wpool_shm_alloc(len, &s) != 0)
-    return NULL;
-  return s;
-}
-
-/* carrier() holding a copy of data, made before anything is submitted: an
-   apply's argument, or an imap's array (only a map's copy runs beside its
-   first chunks, copy_in). */
-wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len) {
-  wpool_shm_t *s = carrier(p, len);
-  if (s)
-    memcpy(s->base, data, len);
-  return s;
-}
-
 /* Submit fn over the bytes of slice sl (checked) as one item. With
    carried, sl's buffer is the pool's copy of an argument, whose one
    reference passes to the result (or is dropped on failure). */
@@ -533,9 +492,9 @@ int wpool_map_async_ex(wpool_t *p, wpool_fn fn, const void *items, size_t n,
   int large = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms, 1,
                            &cs) ==
                   0 &&
-              (uint64_t)cs * item_size >= threshold(p);
+              (uint64_t)cs * item_size >= wpool__shm_threshold(p);
   if (large && p->method != WPOOL_THREAD)
-    carried = carrier(p, n * item_size);
+    carried = wpool__shm_carrier(p, n * item_size);
   if (!carried && !(large && p->method == WPOOL_THREAD))
     rc = map_chunking(p, n, item_size, out_size, chunksize, cfg.limit_ms, 0,
                       &cs);

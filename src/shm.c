@@ -1,5 +1,6 @@
 /*
- * Shared buffers: the public calls on a buffer, and its reference count.
+ * Shared buffers: the public calls on a buffer, its reference count, and
+ * the pool's own buffers for large arguments.
  * See shm.h.
  */
 #include "shm.h"
@@ -8,6 +9,7 @@
 #include "core.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define SHM_LIVE 0x4d485357u /* "WSHM" */
 #define SHM_DEAD 0xdeadf00du
@@ -62,6 +64,45 @@ void wpool_shm_free(wpool_shm_t *s) {
   if (!s || s->magic != SHM_LIVE || apr_atomic_xchg32(&s->user_freed, 1))
     return;
   wpool__shm_unref(s);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The pool's own buffers, for large arguments                              */
+
+/* The largest buffer a pool keeps for the next large argument. */
+#define SPARE_MAX ((size_t)256 << 20)
+
+wpool_shm_t *wpool__shm_carrier(wpool_t *p, size_t len) {
+  if (len == 0 || len < wpool__shm_threshold(p))
+    return NULL;
+  /* The spare, when it is large enough and not too large to waste. */
+  wpool_shm_t *s = NULL;
+  wpool__mutex_lock(p->lock);
+  if (p->shm_spare && p->shm_spare->size >= len &&
+      p->shm_spare->size / 4 <= len) {
+    s = p->shm_spare;
+    p->shm_spare = NULL;
+  }
+  wpool__mutex_unlock(p->lock);
+  if (!s && wpool_shm_alloc(len, &s) != 0)
+    return NULL;
+  return s;
+}
+
+wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len) {
+  wpool_shm_t *s = wpool__shm_carrier(p, len);
+  if (s)
+    memcpy(s->base, data, len);
+  return s;
+}
+
+wpool_shm_t *wpool__shm_keep_spare(wpool_t *p, wpool_shm_t *s) {
+  if (s->size > SPARE_MAX)
+    return s;
+  /* The latest wins: calls tend to repeat their sizes. */
+  wpool_shm_t *older = p->shm_spare;
+  p->shm_spare = s;
+  return older;
 }
 
 int wpool__slice_check(const wpool_slice_t *sl, const char *what,

@@ -40,11 +40,21 @@ int wpool__slice_check(const wpool_slice_t *sl, const char *what,
 
 /*
  * Arguments, map inputs and imap inputs at or above the pool's threshold
- * travel in a shared buffer of their own (result.c): a copy of len bytes
- * of data, or NULL below the threshold or when no buffer can be had (they
- * then take the channel). The caller gets the buffer's only reference.
+ * travel in a shared buffer of their own. wpool__shm_carrier gives one of
+ * at least len bytes (the pool's spare when it fits), or NULL below the
+ * threshold or when no buffer can be had (they then take the channel);
+ * the caller gets its only reference and no handle to it ever reaches the
+ * user. Takes the pool's lock. wpool__shm_carry also copies len bytes of
+ * data into it, before anything is submitted (an apply's argument, an
+ * imap's array; a map copies beside its first chunks, result.c).
  */
+wpool_shm_t *wpool__shm_carrier(wpool_t *p, size_t len);
 wpool_shm_t *wpool__shm_carry(wpool_t *p, const void *data, size_t len);
+/* A carried buffer that no worker can map any more becomes the pool's
+   spare for the next large argument, unless it is too large to keep;
+   returns the buffer the caller now drops (s, or the older spare, or
+   NULL). With the pool locked. */
+wpool_shm_t *wpool__shm_keep_spare(wpool_t *p, wpool_shm_t *s);
 
 /* The platform half (wpool__shm_os_create, _destroy) is declared in os.h. */
 
