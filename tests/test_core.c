@@ -447,22 +447,7 @@ static void test_result_double_free(void) {
 
 /* Reading freed memory is what this test does on purpose: the tools that
    watch for it would (rightly) report it. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define WT_CHECKED_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define WT_CHECKED_HEAP 1
-#endif
-#endif
-#if !defined(WT_CHECKED_HEAP) && defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define WT_UNDER_VALGRIND() RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef WT_UNDER_VALGRIND
-#define WT_UNDER_VALGRIND() 0
-#endif
+#include "checked.h"
 
 /*
  * A ready result freed twice in a row: the second call finds the poisoned
@@ -472,7 +457,7 @@ static void test_result_double_free(void) {
  * own cache, and this thread allocates nothing between the two calls.
  */
 static void test_result_double_free_after_ready(void) {
-#if defined(WT_CHECKED_HEAP) || !defined(__GLIBC__)
+#if defined(WT_HEAVY_TOOLS) || !defined(__GLIBC__)
   WT_SKIP("needs glibc's heap, unwatched by sanitizers");
 #else
   if (WT_UNDER_VALGRIND())

@@ -12,6 +12,7 @@
  * second unreadable page, in the item after, tells whether the copy went on.
  * POSIX only (a fault handler that parks); thread pools make no copy.
  */
+#include "checked.h"
 #include "harness.h"
 
 #include <stdint.h>
@@ -25,12 +26,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#endif
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
 #endif
 
 enum { ITEM = 64 << 10, N = 8, TRIP = 4 };
@@ -115,11 +110,6 @@ void shm_copy_overlaps(void) {
 
 #ifndef _WIN32
 
-#ifdef RUNNING_ON_VALGRIND
-static int under_valgrind(void) { return RUNNING_ON_VALGRIND != 0; }
-#else
-static int under_valgrind(void) { return 0; }
-#endif
 
 /* A one-way signal that a fault handler may send or wait for: a pipe,
    since read and write are async-signal-safe (and unnamed semaphores are
@@ -305,17 +295,27 @@ static int parked_map(wpool_t *pool, enum deed deed, uint64_t *sums,
   return rc;
 }
 
-void shm_copy_cancel(void) {
-  NEED_COPY();
+/* A parked map whose deed ends it with code want; the pool, or NULL when
+   the deed destroyed it. */
+static wpool_t *parked_ends(enum deed deed, int want) {
   wpool_t *pool = copy_pool();
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
   uint64_t sums[N];
   wpool_result_t *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(parked_map(pool, CANCEL, sums, &r, 0), 0);
-  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), WPOOL_ECANCELED);
+  CU_ASSERT_EQUAL_FATAL(parked_map(pool, deed, sums, &r, 0), 0);
+  /* After DESTROY the handle outlives the pool: it only reads the end. */
+  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), want);
   wpool_result_free(r);
+  return deed == DESTROY ? NULL : pool;
+}
+
+void shm_copy_cancel(void) {
+  NEED_COPY();
+  wpool_t *pool = parked_ends(CANCEL, WPOOL_ECANCELED);
   /* The pool goes on, with its buffer back as the spare. */
   wt_assert_squares(pool, 8);
+  uint64_t sums[N];
+  wpool_result_t *r = NULL;
   CU_ASSERT_EQUAL(parked_map(pool, KILL_WORKER, sums, &r, 0), 0);
   CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL), 0);
   wpool_result_free(r);
@@ -324,40 +324,17 @@ void shm_copy_cancel(void) {
 
 void shm_copy_terminate(void) {
   NEED_COPY();
-  wpool_t *pool = copy_pool();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-  uint64_t sums[N];
-  wpool_result_t *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(parked_map(pool, TERMINATE, sums, &r, 0), 0);
-  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
-                  WPOOL_ETERMINATED);
-  wpool_result_free(r);
-  wpool_destroy(pool);
+  wpool_destroy(parked_ends(TERMINATE, WPOOL_ETERMINATED));
 }
 
 void shm_copy_destroy(void) {
   NEED_COPY();
-  wpool_t *pool = copy_pool();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-  uint64_t sums[N];
-  wpool_result_t *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(parked_map(pool, DESTROY, sums, &r, 0), 0);
-  /* The handle outlives the pool: it only reads the end. */
-  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
-                  WPOOL_ETERMINATED);
-  wpool_result_free(r);
+  CU_ASSERT_PTR_NULL(parked_ends(DESTROY, WPOOL_ETERMINATED));
 }
 
 void shm_copy_interrupt(void) {
   NEED_COPY();
-  wpool_t *pool = copy_pool();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-  uint64_t sums[N];
-  wpool_result_t *r = NULL;
-  CU_ASSERT_EQUAL_FATAL(parked_map(pool, INTERRUPT, sums, &r, 0), 0);
-  CU_ASSERT_EQUAL(wpool_result_get(r, WT_LONG_MS, NULL, NULL),
-                  WPOOL_ETERMINATED);
-  wpool_result_free(r);
+  wpool_t *pool = parked_ends(INTERRUPT, WPOOL_ETERMINATED);
   CU_ASSERT_EQUAL(wpool_join(pool), WPOOL_ETERMINATED);
   wpool_destroy(pool);
 }
@@ -376,7 +353,7 @@ void shm_copy_worker_death(void) {
   /* valgrind resumes a memcpy that faulted on a guarded page with some
      bytes wrong (a plain memcpy program shows it too): there only the items
      copied before the fault are checked. */
-  size_t checked = under_valgrind() ? TRIP : N;
+  size_t checked = WT_UNDER_VALGRIND() ? TRIP : N;
   for (size_t i = 1; i < checked; i++)
     bad += sums[i] != expected(i);
   CU_ASSERT_EQUAL(bad, 0);

@@ -30,22 +30,7 @@
 #include <unistd.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define WT_HEAVY_TOOLS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define WT_HEAVY_TOOLS 1
-#endif
-#endif
-#if !defined(WT_HEAVY_TOOLS) && defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define WT_UNDER_VALGRIND() RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef WT_UNDER_VALGRIND
-#define WT_UNDER_VALGRIND() 0
-#endif
+#include "checked.h"
 
 /* ---------------------------------------------------------------------- */
 /* Tasks                                                                  */
@@ -288,13 +273,8 @@ static void leaks_check(const leaks_t *l) {
 
 /* An apply whose output is larger than the frame limit: the call returns
    it whole, by wpool_apply and through a result. */
-static void apply_over_frame_limit(void) {
-  uint64_t n = (uint64_t)result_mb() << 20;
-  wpool_options_t o;
-  wt_options(&o, 1);
-  o.max_frame = n / 2 < ((size_t)64 << 20) ? (size_t)(n / 2) : 64 << 20;
-  wpool_t *pool = NULL;
-  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+/* wpool_apply of res_big for an n-byte result, checked word by word. */
+static void apply_big(wpool_t *pool, uint64_t n) {
   void *out = NULL;
   size_t len = 0;
   char *msg = NULL;
@@ -305,6 +285,16 @@ static void apply_over_frame_limit(void) {
   wpool_free(msg);
   CU_ASSERT_EQUAL(wrong_words(out, len, n), 0);
   wpool_free(out);
+}
+
+static void apply_over_frame_limit(void) {
+  uint64_t n = (uint64_t)result_mb() << 20;
+  wpool_options_t o;
+  wt_options(&o, 1);
+  o.max_frame = n / 2 < ((size_t)64 << 20) ? (size_t)(n / 2) : 64 << 20;
+  wpool_t *pool = NULL;
+  CU_ASSERT_EQUAL_FATAL(wt_create(&pool, &o), 0);
+  apply_big(pool, n);
   /* The same through a result, twice at once. */
   wpool_result_t *r[2] = {NULL, NULL};
   for (int k = 0; k < 2; k++)
@@ -313,17 +303,14 @@ static void apply_over_frame_limit(void) {
         0);
   for (int k = 0; k < 2; k++) {
     const void *data = NULL;
+    size_t len = 0;
     CU_ASSERT_EQUAL(wpool_result_get(r[k], WT_LONG_MS, &data, &len), 0);
     CU_ASSERT_EQUAL(wrong_words(data, len, n), 0);
     wpool_result_free(r[k]);
   }
   /* Just past the limit, where the frame's slack for record headers would
      still hold it: the limit is on the user's bytes. */
-  uint64_t edge = o.max_frame + 8;
-  CU_ASSERT_EQUAL(
-      wpool_apply(pool, res_big, &edge, sizeof edge, &out, &len, NULL), 0);
-  CU_ASSERT_EQUAL(wrong_words(out, len, edge), 0);
-  wpool_free(out);
+  apply_big(pool, o.max_frame + 8);
   /* Small results still take the channel, and the pool goes on. */
   wt_assert_squares(pool, 10);
   wpool_destroy(pool);
@@ -577,16 +564,7 @@ static void result_over_4gib(void) {
   uint64_t n = (uint64_t)5 << 30;
   wpool_t *pool = wt_pool(1);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
-  void *out = NULL;
-  size_t len = 0;
-  char *msg = NULL;
-  int rc = wpool_apply(pool, res_big, &n, sizeof n, &out, &len, &msg);
-  CU_ASSERT_EQUAL(rc, 0);
-  if (rc)
-    fprintf(stderr, "apply: %s\n", msg ? msg : "(no message)");
-  wpool_free(msg);
-  CU_ASSERT_EQUAL(wrong_words(out, len, n), 0);
-  wpool_free(out);
+  apply_big(pool, n);
   wpool_destroy(pool);
 }
 
