@@ -118,3 +118,21 @@ void wt_assert_squares(wpool_t *pool, int n) {
     CU_ASSERT_EQUAL(y, i * i);
   }
 }
+
+/* See harness.h. Looks every millisecond: nothing signals a start. */
+size_t wt_wait_replaced(wpool_t *pool, size_t least) {
+  long until = wt_now_ms() + WT_LONG_MS;
+  wpool_stats_t st = {0};
+  wt_mutex_t m;
+  wt_cond_t c; /* never signalled: a bounded pause between looks */
+  wt_mutex_init(&m);
+  wt_cond_init(&c);
+  wt_mutex_lock(&m);
+  while (wpool_stats(pool, &st, NULL, 0) == 0 && st.workers_replaced < least &&
+         wt_now_ms() < until)
+    wt_cond_wait_ms(&c, &m, 1);
+  wt_mutex_unlock(&m);
+  wt_cond_destroy(&c);
+  wt_mutex_destroy(&m);
+  return st.workers_replaced;
+}

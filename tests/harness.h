@@ -100,6 +100,10 @@ int wt_result_int(wpool_result_t *r, long timeout_ms, int *y);
 
 /* Assert that pool still squares 0 .. n-1 right (after a fault). */
 void wt_assert_squares(wpool_t *pool, int n);
+/* The pool's workers_replaced once it reaches least, or as it is after
+   WT_LONG_MS: a replacement starts just after the death whose failure the
+   caller saw, so it may not have started when that call returns. */
+size_t wt_wait_replaced(wpool_t *pool, size_t least);
 
 /* 1 when s is not NULL and contains needle. */
 int wt_contains(const char *s, const char *needle);
