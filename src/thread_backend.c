@@ -121,13 +121,14 @@ static void run_job(wpool_t *p, wpool__worker_t *w, wpool__buf_t *tail) {
     p->defer_wake = 0;
   }
   *tail = (wpool__buf_t){0};
+}
+
+/* The waiter of the result just completed, left for this worker to wake
+   once it has released the lock (core.h, defer_wake); NULL when none. */
+static wpool__cond_t *take_waiter(wpool_t *p) {
   wpool__cond_t *c = p->wake_after;
-  if (c) {
-    p->wake_after = NULL;
-    wpool__mutex_unlock(p->lock);
-    wpool__cond_signal(c);
-    wpool__mutex_lock(p->lock);
-  }
+  p->wake_after = NULL;
+  return c;
 }
 
 /* The low-latency mode: before it sleeps, an idle worker looks (lock
@@ -193,6 +194,9 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
     }
     spun = 0;
     run_job(p, w, &tail);
+    /* The waiter wakes only after the successor below has started, so that
+       whoever sees a last task's result also sees its worker replaced. */
+    wpool__cond_t *waiter = take_waiter(p);
     if (p->opt.maxtasksperchild && w->tasks_sent >= p->opt.maxtasksperchild &&
         p->state != WPOOL__TERMINATED && w->index < p->target) {
       p->st_replaced++;
@@ -201,12 +205,21 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *arg) {
       if (spawn_thread(p, w, me.thread, me.mem) == 0) {
         wpool__cond_broadcast(p->state_cond);
         wpool__mutex_unlock(p->lock);
+        if (waiter)
+          wpool__cond_signal(waiter);
         (void)t;
         return NULL;
       }
       ts->alive++;
       wpool__break(p, WPOOL_ESPAWN, "could not start a replacement thread");
+      if (waiter)
+        wpool__cond_signal(waiter);
       break;
+    }
+    if (waiter) {
+      wpool__mutex_unlock(p->lock);
+      wpool__cond_signal(waiter);
+      wpool__mutex_lock(p->lock);
     }
   }
   wpool__buf_free(&tail);
